@@ -1,0 +1,108 @@
+"""Clock, rate limits and fault injection shared by every simulator.
+
+Simulators are strict on purpose: a plugin that works against them should work against the
+real service. These pieces make the strictness the same everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+
+class SimClock:
+    """Wall-clock time that tests can move forward (token expiry, async processing)."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self._offset = 0.0 if start is None else start - time.time()
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+
+@dataclass
+class RateLimit:
+    """At most ``limit`` requests per ``window`` seconds for one key (sliding window)."""
+
+    limit: int
+    window: float
+
+
+class RateLimiter:
+    """Sliding-window limits per (bucket, client key); answers how long to wait when exceeded."""
+
+    def __init__(self, clock: SimClock, limits: dict[str, RateLimit]) -> None:
+        self.clock = clock
+        self.limits = limits
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+        #: every request seen, as (bucket, key, time); tests read it to prove limits were kept
+        self.log: list[tuple[str, str, float]] = []
+        self.rejected = 0
+
+    def hit(self, bucket: str, key: str) -> tuple[bool, float, int]:
+        """Record a request. Returns (allowed, retry_after_seconds, remaining)."""
+        rule = self.limits.get(bucket)
+        now = self.clock.now()
+        with self._lock:
+            self.log.append((bucket, key, now))
+            if rule is None:
+                return True, 0.0, 1_000_000
+            hits = self._hits.setdefault((bucket, key), deque())
+            while hits and hits[0] <= now - rule.window:
+                hits.popleft()
+            if len(hits) >= rule.limit:
+                self.rejected += 1
+                retry_after = max(0.001, hits[0] + rule.window - now)
+                return False, retry_after, 0
+            hits.append(now)
+            return True, 0.0, rule.limit - len(hits)
+
+
+@dataclass
+class Faults:
+    """Failures to inject, for resilience tests and benchmarks.
+
+    Rates are probabilities per request; ``timeout_after_apply`` applies the request and then
+    fails to answer (the case that tempts clients into duplicates).
+    """
+
+    error_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_after_apply_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.5
+    timeout_seconds: float = 30.0
+    seed: int = 0
+    #: only paths starting with one of these prefixes are affected (empty: all)
+    paths: tuple[str, ...] = ()
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def applies(self, path: str) -> bool:
+        return not self.paths or any(path.startswith(p) for p in self.paths)
+
+    def roll(self, rate: float) -> bool:
+        return rate > 0 and self._rng.random() < rate
+
+
+class SimulatedTimeout(Exception):
+    """Raised inside a simulator handler to drop the answer after the work was done."""
+
+
+async def maybe_delay(faults: Faults, path: str) -> None:
+    """Slow the answer down when the fault plan says so."""
+    if faults.applies(path) and faults.roll(faults.slow_rate):
+        await asyncio.sleep(faults.slow_seconds)

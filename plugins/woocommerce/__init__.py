@@ -1,0 +1,1 @@
+"""Kade platform plugin: woocommerce."""
