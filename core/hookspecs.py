@@ -82,6 +82,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
 def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
     """Fetch one page of the store's products (for linking by SKU/EAN and auto-import).
 
+    :param ctx: the connection.
     :param page_token: None for the first page, then the token the previous page returned.
     """
 
@@ -91,6 +92,9 @@ def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage:
     """Fetch one page of the store's current stock levels, for the nightly full check.
 
     Pages must be small enough that the core can stream a million products in bounded memory.
+
+    :param page_token: None for the first page, then the token the previous page returned.
+    :return: the items and the next page token (None on the last page).
     """
 
 
@@ -98,6 +102,7 @@ def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage:
 def push_stock(ctx: ConnectionContext, updates: Sequence[StockUpdate]) -> Sequence[StockResult]:
     """Set stock levels on the store.
 
+    :param ctx: the connection.
     :param updates: at most ``capabilities.stock_batch_size`` items, one per remote product.
     :return: one ``StockResult`` per update, in any order. A single rejected item is a result
         with ``ok=False``, never an exception; raise only when the whole call failed.
@@ -109,7 +114,12 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
     """Report one warehouse shipment with its carrier and tracking to the order's store.
 
     The core has already applied the platform's capabilities (partial shipments, tracking on
-    the first shipment only, completion). Raise ``OutcomeUnknown`` when the request may have
+    the first shipment only, completion).
+
+    :param shipment: the lines and quantities shipped, carrier and tracking, whether it is the
+        first shipment and whether it completes the order, and a stable idempotency key.
+
+    Raise ``OutcomeUnknown`` when the request may have
     been applied (timeout after sending); the core then calls ``check_shipment`` before sending
     again. Raise ``RejectedByStore(code="order_cancelled")`` when the store refuses because
     the order was cancelled.
@@ -124,6 +134,7 @@ def check_shipment(
 ) -> ShipmentResult | None:
     """Ask the store whether a shipment was applied, after an unknown outcome or while pending.
 
+    :param shipment: the same request that was sent before.
     :param remote_reference: what ``report_shipment`` returned, if anything did.
     :return: the shipment's state on the store, or None when the store has no trace of it
         (then it is safe to send again).
@@ -132,12 +143,20 @@ def check_shipment(
 
 @hookspec(firstresult=True)
 def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult:
-    """Cancel an order (or some of its lines) on the store, initiated by the warehouse."""
+    """Cancel an order (or some of its lines) on the store, initiated by the warehouse.
+
+    :param request: the order, the lines with quantities (empty: the whole order) and a reason.
+    :return: ``CancelResult``; raise ``RejectedByStore`` when the store refuses (e.g. shipped).
+    """
 
 
 @hookspec(firstresult=True)
 def test_connection(ctx: ConnectionContext) -> ConnectionTestResult:
-    """Make one cheap authenticated call to prove the credentials and base URL work."""
+    """Make one cheap authenticated call to prove the credentials and base URL work.
+
+    :param ctx: the connection.
+    :return: ``ConnectionTestResult``, with ``credentials_expire_at`` when the credentials expire.
+    """
 
 
 @hookspec(firstresult=True)
@@ -147,7 +166,13 @@ def migrate_connection(
     """Move a connection to another login method.
 
     Verify ``new_credentials`` with a live call (exchange codes, fetch a token) before
-    returning; the core switches the connection only after this returns, and keeps the old
+    returning.
+
+    :param target_auth_method: one of the platform's declared auth methods.
+    :param new_credentials: the credentials for that method, as the operator gave them.
+    :return: ``MigrationResult`` with the credentials to store (e.g. the issued refresh token).
+
+    The core switches the connection only after this returns, and keeps the old
     credentials working until then. Raise ``AuthRejected`` when the new credentials fail.
     """
 
@@ -156,6 +181,8 @@ def migrate_connection(
 def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> bool:
     """Check a webhook delivery's signature over the raw body.
 
+    :param headers: the delivery's HTTP headers (case-insensitive mapping).
+    :param body: the raw body bytes, exactly as received.
     :return: True when the delivery is authentic; raise ``WebhookRejected`` (or return False)
         otherwise.
     """
@@ -163,4 +190,8 @@ def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byt
 
 @hookspec(firstresult=True)
 def parse_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
-    """Turn a verified delivery into a ``WebhookEvent`` (None for topics Kade ignores)."""
+    """Turn a verified delivery into a ``WebhookEvent`` (None for topics Kade ignores).
+
+    :param headers: the delivery's HTTP headers; the delivery id used for dedupe comes from here.
+    :param body: the raw body bytes.
+    """

@@ -1,0 +1,130 @@
+"""The application object: settings, database, plugins, secrets and HTTP clients of one process.
+
+Built once per process (CLI command, worker, test) — never a module global — so tests can make
+as many isolated instances as they like.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+import httpx
+import redis
+
+from kade.config import Settings
+from kade.db import Database
+from kade.logs import register_secrets
+from kade.manager import KadePluginManager, make_plugin_manager
+from kade.models import Connection, utcnow
+from kade.secrets import Vault, load_key
+from kade.tokens import MemoryTokenStore, RedisTokenStore
+from kade.types import ConnectionContext, TokenStore
+
+
+class Kade:
+    """One process's view of Kade."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        db: Database | None = None,
+        pm: KadePluginManager | None = None,
+        mounts: dict[str, httpx.BaseTransport] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.db = db or Database.from_settings(self.settings)
+        self._pm = pm
+        #: URL pattern → transport, e.g. in-process simulators: {"all://api.bol.com": transport}
+        self.mounts: dict[str, httpx.BaseTransport] = dict(mounts or {})
+        self._clients: dict[int, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def pm(self) -> KadePluginManager:
+        if self._pm is None:
+            self._pm = make_plugin_manager(
+                strict=self.settings.plugins_strict, disabled=self.settings.disabled()
+            )
+        return self._pm
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(load_key(self.settings))
+
+    @cached_property
+    def redis(self) -> redis.Redis | None:
+        if not self.settings.redis_url:
+            return None
+        return redis.Redis.from_url(self.settings.redis_url)
+
+    @cached_property
+    def tokens(self) -> TokenStore:
+        client = self.redis
+        return RedisTokenStore(client) if client is not None else MemoryTokenStore()
+
+    def credentials(self, connection: Connection) -> dict[str, str]:
+        creds = self.vault.decrypt(connection.credentials_encrypted)
+        register_secrets(creds.values())
+        return creds
+
+    def http_client(self, connection: Connection) -> httpx.Client:
+        """One HTTP client per connection, reused across calls (keep-alive, shared limits)."""
+        assert connection.id is not None
+        with self._lock:
+            client = self._clients.get(connection.id)
+            if client is None or str(client.base_url).rstrip("/") != connection.base_url.rstrip("/"):
+                client = httpx.Client(
+                    base_url=connection.base_url,
+                    mounts=dict(self.mounts),
+                    timeout=httpx.Timeout(30.0, connect=10.0),
+                    headers={"User-Agent": "Kade/0.1"},
+                )
+                self._clients[connection.id] = client
+            return client
+
+    def context(self, connection: Connection, *, credentials: dict[str, str] | None = None) -> ConnectionContext:
+        """The ``ConnectionContext`` a plugin gets for ``connection``."""
+        assert connection.id is not None
+        creds = credentials if credentials is not None else self.credentials(connection)
+        connection_id = connection.id
+
+        def save_credentials(new: dict[str, str]) -> None:
+            register_secrets(new.values())
+            with self.db.transaction() as session:
+                row = session.get(Connection, connection_id)
+                if row is not None:
+                    row.credentials_encrypted = self.vault.encrypt(dict(new))
+                    row.updated_at = utcnow()
+                    session.add(row)
+            creds.clear()
+            creds.update(new)
+
+        return ConnectionContext(
+            connection_id=connection_id,
+            tenant_id=connection.tenant_id,
+            platform=connection.platform,
+            name=connection.name,
+            auth_method=connection.auth_method,
+            base_url=connection.base_url,
+            credentials=creds,
+            settings=dict(connection.settings),
+            http=self.http_client(connection),
+            tokens=self.tokens,
+            save_credentials=save_credentials,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+        self.db.dispose()
+
+    def __enter__(self) -> Kade:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,93 @@
+"""The integration event log and operator notifications (rule R11: observable, auditable).
+
+Both are written inside the caller's transaction, so an event exists exactly when the change
+it describes was committed. Everything stored as text goes through redaction first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from kade.logs import get_logger, redact, redact_text
+from kade.models import Event, Notification, utcnow
+
+log = get_logger(__name__)
+
+
+def record_event(
+    session: Session,
+    kind: str,
+    outcome: str,
+    message: str = "",
+    *,
+    tenant_id: int | None = None,
+    connection_id: int | None = None,
+    action_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Add one event to the log (in the session's transaction) and log it."""
+    event = Event(
+        kind=kind,
+        outcome=outcome,
+        message=redact_text(message),
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        action_id=action_id,
+        data=redact(data or {}),
+    )
+    session.add(event)
+    log.info(kind, outcome=outcome, message=message, tenant_id=tenant_id, connection_id=connection_id,
+             action_id=action_id)
+    return event
+
+
+def notify(
+    session: Session,
+    kind: str,
+    message: str,
+    *,
+    dedupe_key: str,
+    tenant_id: int | None = None,
+    connection_id: int | None = None,
+) -> Notification:
+    """Raise a notification once per ``dedupe_key``; a repeat bumps its count instead."""
+    message = redact_text(message)
+    existing = session.exec(select(Notification).where(Notification.dedupe_key == dedupe_key)).first()
+    if existing is not None:
+        existing.count += 1
+        existing.last_seen_at = utcnow()
+        existing.message = message
+        if existing.cleared_at is not None:
+            existing.cleared_at = None
+        session.add(existing)
+        return existing
+    note = Notification(
+        kind=kind, message=message, dedupe_key=dedupe_key, tenant_id=tenant_id, connection_id=connection_id
+    )
+    # A savepoint, so a concurrent insert of the same key turns into a bump, not a failed job.
+    try:
+        with session.begin_nested():
+            session.add(note)
+    except sa.exc.IntegrityError:
+        return notify(session, kind, message, dedupe_key=dedupe_key, tenant_id=tenant_id,
+                      connection_id=connection_id)
+    log.warning("notification", kind=kind, message=message, tenant_id=tenant_id, connection_id=connection_id)
+    return note
+
+
+def clear_notifications(session: Session, *, connection_id: int, kind: str) -> int:
+    """Mark a connection's open notifications of one kind cleared (e.g. after re-authorisation)."""
+    notes = session.exec(
+        select(Notification).where(
+            Notification.connection_id == connection_id,
+            Notification.kind == kind,
+            Notification.cleared_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    for note in notes:
+        note.cleared_at = utcnow()
+        session.add(note)
+    return len(notes)

@@ -1,0 +1,77 @@
+"""Settings, read once from ``KADE_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory of the embedded mode (XDG on Linux)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kade"
+
+
+class Settings(BaseSettings):
+    """Every knob Kade has. The README's configuration table lists the same names."""
+
+    model_config = SettingsConfigDict(env_prefix="KADE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: SQLAlchemy URL; empty means SQLite in ``data_dir`` (the embedded default)
+    database_url: str = ""
+    #: Redis URL for the Dramatiq broker, rate limits and locks; empty means the in-process broker
+    redis_url: str = ""
+    #: Fernet key (urlsafe base64, 32 bytes) for credentials at rest; empty: generated into data_dir
+    secret_key: str = Field(default="", repr=False)
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: str = "INFO"
+    #: fail instead of warn when a plugin cannot be loaded (for CI)
+    plugins_strict: bool = False
+    #: comma-separated plugin names not to load
+    disabled_plugins: str = ""
+    #: seconds a stock change waits so later changes to the same product coalesce into one push
+    stock_window: float = Field(default=1.0, ge=0)
+    #: seconds after which a pending outbox action counts as lost and is re-enqueued
+    sweep_after: float = Field(default=60.0, gt=0)
+    #: maximum attempts of an outbox action before it is marked failed
+    max_attempts: int = Field(default=8, ge=1)
+    #: alert when the share of active connections drops by more than this within ``alert_window``
+    alert_drop_share: float = Field(default=0.2, gt=0, le=1)
+    alert_window: float = Field(default=60.0, gt=0)
+    #: days the integration event log is kept
+    event_retention_days: int = Field(default=90, ge=1)
+    #: seconds of overlap when polling orders since the last cursor (clock skew, late commits)
+    order_overlap: float = Field(default=300.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db(cls, value: str) -> str:
+        # Heroku-style URLs and the bare driver name both mean psycopg 3 here.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://") :]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return not self.redis_url
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'kade.sqlite3'}"
+
+    def disabled(self) -> set[str]:
+        return {name.strip() for name in self.disabled_plugins.split(",") if name.strip()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

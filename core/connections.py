@@ -1,0 +1,200 @@
+"""Connecting stores: creation with validated credentials and settings, activation (rule R5).
+
+A new connection imports products and orders only. Sending stock and shipments stays off until
+the operator turns it on, and activation happens explicitly, after a summary of the settings.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from kade.audit import record_event
+from kade.errors import UserError
+from kade.manager import KadePluginManager, Platform
+from kade.models import Connection, ConnectionStatus, Tenant
+from kade.secrets import Vault
+from kade.status import change_status
+from kade.tenants import enabled_platforms
+from kade.types import SettingSpec
+
+#: settings every connection has, whatever its platform (rules R5, R6)
+CORE_SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(name="import_products", type="bool", default=True,
+                description="auto-import unknown products found in orders (off: manual import refused too)"),
+    SettingSpec(name="product_match", type="choice", choices=("sku_first", "ean_first"), default="sku_first",
+                description="link products by product code then barcode, or the reverse"),
+    SettingSpec(name="order_poll_interval", type="int", default=None,
+                description="seconds between order polls (default: the platform's)"),
+)
+SWITCHES = ("send_stock", "send_shipments")
+
+
+def read_credentials_file(path: Path) -> dict[str, str]:
+    """Load a credentials JSON file (an object of strings), with a clear error for anything else."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read credentials file {str(path)!r}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"credentials file {str(path)!r} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise UserError(f"credentials file {str(path)!r} must hold one JSON object of string values")
+    return {str(k): v for k, v in data.items()}
+
+
+def _check_credentials(platform: Platform, auth_method: str, credentials: dict[str, str]) -> None:
+    if auth_method not in platform.spec.auth_methods:
+        raise UserError(
+            f"platform {platform.name!r} has no auth method {auth_method!r} "
+            f"(known: {', '.join(platform.spec.auth_methods)})"
+        )
+    needed = platform.spec.credential_fields.get(auth_method, ())
+    missing = [name for name in needed if not credentials.get(name)]
+    if missing:
+        raise UserError(f"credentials for {platform.name} ({auth_method}) lack: {', '.join(missing)}")
+
+
+def setting_specs(platform: Platform) -> dict[str, SettingSpec]:
+    specs = {s.name: s for s in CORE_SETTINGS}
+    specs.update({s.name: s for s in platform.spec.settings})
+    return specs
+
+
+def parse_setting(platform: Platform, name: str, raw: str | int | bool) -> Any:
+    specs = setting_specs(platform)
+    spec = specs.get(name)
+    if spec is None:
+        known = ", ".join(sorted([*specs, *SWITCHES]))
+        raise UserError(f"{platform.name} has no setting {name!r} (known: {known})")
+    try:
+        return spec.parse(raw)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def default_settings(platform: Platform) -> dict[str, Any]:
+    return {name: spec.default for name, spec in setting_specs(platform).items() if spec.default is not None}
+
+
+def add_connection(
+    session: Session,
+    pm: KadePluginManager,
+    vault: Vault,
+    tenant: Tenant,
+    *,
+    platform_name: str,
+    name: str,
+    base_url: str,
+    credentials: dict[str, str],
+    auth_method: str | None = None,
+    settings: dict[str, str] | None = None,
+    replaces: str | None = None,
+    actor: str = "cli",
+) -> Connection:
+    """Create a connection in status ``new`` with stock and shipments off (rule R5)."""
+    platform = pm.platform(platform_name)
+    if platform_name not in enabled_platforms(session, tenant):
+        raise UserError(
+            f"platform {platform_name!r} is not enabled for tenant {tenant.slug!r} "
+            f"(enable it with `kade plugins enable {platform_name} --tenant {tenant.slug}`)"
+        )
+    if not base_url.startswith(("http://", "https://")):
+        raise UserError(f"base URL {base_url!r} must start with http:// or https://")
+    method = auth_method or platform.spec.default_auth_method
+    _check_credentials(platform, method, credentials)
+    if session.exec(select(Connection).where(Connection.tenant_id == tenant.id, Connection.name == name)).first():
+        raise UserError(f"tenant {tenant.slug!r} already has a connection named {name!r}")
+    values = default_settings(platform)
+    for key, raw in (settings or {}).items():
+        values[key] = parse_setting(platform, key, raw)
+    missing = [s.name for s in platform.spec.settings if s.required and values.get(s.name) in (None, "")]
+    if missing:
+        raise UserError(f"{platform_name} connections need the setting(s): {', '.join(missing)}")
+    replaced_id = None
+    if replaces is not None:
+        replaced_id = get_connection(session, tenant, replaces).id
+    connection = Connection(
+        tenant_id=tenant.id,
+        platform=platform.name,
+        name=name,
+        base_url=base_url.rstrip("/"),
+        auth_method=method,
+        credentials_encrypted=vault.encrypt(credentials),
+        settings=values,
+        replaces_id=replaced_id,
+    )
+    session.add(connection)
+    session.flush()
+    record_event(
+        session, "connection_added", "ok", f"{name} ({platform.name}) added; stock and shipments off until enabled",
+        tenant_id=tenant.id, connection_id=connection.id, data={"actor": actor, "auth_method": method},
+    )
+    return connection
+
+
+def get_connection(session: Session, tenant: Tenant, name: str) -> Connection:
+    conn = session.exec(select(Connection).where(Connection.tenant_id == tenant.id, Connection.name == name)).first()
+    if conn is None:
+        raise UserError(f"tenant {tenant.slug!r} has no connection named {name!r}")
+    return conn
+
+
+def list_connections(session: Session, tenant: Tenant | None = None) -> list[Connection]:
+    query = select(Connection).order_by(Connection.tenant_id, Connection.name)
+    if tenant is not None:
+        query = query.where(Connection.tenant_id == tenant.id)
+    return list(session.exec(query).all())
+
+
+def update_setting(
+    session: Session, pm: KadePluginManager, connection: Connection, name: str, raw: str, *, actor: str = "cli"
+) -> Any:
+    """Change one setting (or the ``send_stock`` / ``send_shipments`` switches)."""
+    platform = pm.platform(connection.platform)
+    if name in SWITCHES:
+        spec = SettingSpec(name=name, type="bool")
+        try:
+            value: Any = spec.parse(raw)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        setattr(connection, name, value)
+    else:
+        value = parse_setting(platform, name, raw)
+        connection.settings = {**connection.settings, name: value}
+    session.add(connection)
+    record_event(
+        session, "connection_setting", "ok", f"{connection.name}: {name} = {value!r}",
+        tenant_id=connection.tenant_id, connection_id=connection.id, data={"actor": actor, "setting": name},
+    )
+    return value
+
+
+def settings_summary(pm: KadePluginManager, connection: Connection) -> list[tuple[str, str, str]]:
+    """(setting, value, meaning) rows shown before activation (rule R5)."""
+    platform = pm.platform(connection.platform)
+    rows = [
+        ("platform", platform.spec.title, ""),
+        ("base_url", connection.base_url, ""),
+        ("auth_method", connection.auth_method, ""),
+        ("send_stock", "on" if connection.send_stock else "off", "push warehouse stock to the store"),
+        ("send_shipments", "on" if connection.send_shipments else "off", "report shipments and tracking"),
+    ]
+    for name, spec in setting_specs(platform).items():
+        value = connection.settings.get(name, spec.default)
+        rows.append((name, "" if value is None else str(value), spec.description))
+    return rows
+
+
+def activate(session: Session, connection: Connection, *, actor: str = "cli") -> bool:
+    return change_status(session, connection, ConnectionStatus.ACTIVE, reason="activated after settings review",
+                         actor=actor)
+
+
+def pause(session: Session, connection: Connection, *, reason: str, actor: str = "cli") -> bool:
+    return change_status(session, connection, ConnectionStatus.PAUSED, reason=reason, actor=actor)

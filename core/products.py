@@ -1,0 +1,127 @@
+"""Warehouse products: import from a file, list, and linking store products to them (rule R6)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from kade.audit import record_event
+from kade.errors import UserError
+from kade.models import Product, Tenant, utcnow
+
+FIELDS = ("sku", "ean", "name", "price", "stock")
+
+
+def read_product_file(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows from a CSV (header: sku,ean,name,price,stock) or a JSON list of objects."""
+    try:
+        handle = path.open(newline="")
+    except OSError as exc:
+        raise UserError(f"cannot read product file {str(path)!r}: {exc.strerror}") from None
+    with handle:
+        if path.suffix.lower() == ".json":
+            try:
+                data = json.load(handle)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+            if not isinstance(data, list):
+                raise UserError(f"{path}: expected a JSON list of products")
+            yield from data
+            return
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or "sku" not in reader.fieldnames:
+            raise UserError(f"{path}: the CSV header must name at least the column 'sku' (and ean,name,price,stock)")
+        yield from reader
+
+
+def _clean(row: dict[str, Any], lineno: int) -> dict[str, Any]:
+    sku = str(row.get("sku") or "").strip()
+    if not sku:
+        raise UserError(f"product row {lineno}: sku is empty")
+    out: dict[str, Any] = {"sku": sku}
+    ean = str(row.get("ean") or "").strip()
+    if ean and not ean.isdigit():
+        raise UserError(f"product row {lineno} ({sku}): barcode {ean!r} must be digits")
+    out["ean"] = ean or None
+    out["name"] = str(row.get("name") or "").strip()
+    price = row.get("price")
+    if price not in (None, ""):
+        try:
+            out["price"] = Decimal(str(price))
+        except InvalidOperation:
+            raise UserError(f"product row {lineno} ({sku}): price {price!r} is not a number") from None
+    stock = row.get("stock")
+    if stock not in (None, ""):
+        try:
+            out["stock"] = int(str(stock))
+        except ValueError:
+            raise UserError(f"product row {lineno} ({sku}): stock {stock!r} is not a whole number") from None
+        if out["stock"] < 0:
+            raise UserError(f"product row {lineno} ({sku}): stock cannot be negative")
+    return out
+
+
+def import_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+    """Upsert warehouse products by SKU. Validates every row before writing any (all or nothing)."""
+    cleaned = [_clean(row, n) for n, row in enumerate(rows, start=2)]
+    existing = {p.sku: p for p in session.exec(select(Product).where(Product.tenant_id == tenant.id)).all()}
+    created = updated = 0
+    for row in cleaned:
+        product = existing.get(row["sku"])
+        if product is None:
+            product = Product(tenant_id=tenant.id, **row)
+            existing[row["sku"]] = product
+            created += 1
+        else:
+            for key, value in row.items():
+                setattr(product, key, value)
+            product.updated_at = utcnow()
+            updated += 1
+        session.add(product)
+    record_event(session, "products_imported", "ok", f"{created} created, {updated} updated", tenant_id=tenant.id)
+    return created, updated
+
+
+def get_product(session: Session, tenant: Tenant, sku: str) -> Product:
+    product = session.exec(select(Product).where(Product.tenant_id == tenant.id, Product.sku == sku)).first()
+    if product is None:
+        raise UserError(f"tenant {tenant.slug!r} has no product with SKU {sku!r}")
+    return product
+
+
+def list_products(session: Session, tenant: Tenant, limit: int = 100) -> list[Product]:
+    return list(
+        session.exec(select(Product).where(Product.tenant_id == tenant.id).order_by(Product.sku).limit(limit)).all()
+    )
+
+
+def match_product(
+    session: Session, tenant_id: int, sku: str | None, ean: str | None, order: str = "sku_first"
+) -> Product | None:
+    """Find the warehouse product for a store product (rule R6): by SKU then EAN, or the reverse.
+
+    Several matches → the first found (lowest id), as the rule says.
+    """
+
+    def by_sku() -> Product | None:
+        if not sku:
+            return None
+        return session.exec(
+            select(Product).where(Product.tenant_id == tenant_id, Product.sku == sku).order_by(Product.id)
+        ).first()
+
+    def by_ean() -> Product | None:
+        if not ean:
+            return None
+        return session.exec(
+            select(Product).where(Product.tenant_id == tenant_id, Product.ean == ean).order_by(Product.id)
+        ).first()
+
+    first, second = (by_sku, by_ean) if order == "sku_first" else (by_ean, by_sku)
+    return first() or second()

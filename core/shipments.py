@@ -1,0 +1,146 @@
+"""Warehouse shipments and the origin-store rule (R1).
+
+A shipment is recorded with its lines in one transaction together with the outbox action that
+reports it — to the order's origin connection and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, select
+
+from kade.audit import record_event
+from kade.errors import OriginError, UserError
+from kade.models import (
+    ActionKind,
+    Connection,
+    Order,
+    OrderLine,
+    OrderState,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    Tenant,
+)
+from kade.outbox import add_action
+
+
+def check_origin(order: Order, connection_id: int) -> None:
+    """Refuse any target but the order's origin connection (rule R1)."""
+    if connection_id != order.connection_id:
+        raise OriginError(
+            f"order {order.number} came from connection {order.connection_id}; its shipments and "
+            f"cancellations go only there, not to connection {connection_id}"
+        )
+
+
+def find_order(session: Session, tenant: Tenant, number: str) -> Order:
+    orders = session.exec(select(Order).where(Order.tenant_id == tenant.id, Order.number == number)).all()
+    if not orders:
+        raise UserError(f"tenant {tenant.slug!r} has no order {number!r}")
+    if len(orders) > 1:
+        names = ", ".join(str(o.connection_id) for o in orders)
+        raise UserError(f"order number {number!r} exists on several connections ({names}); use the order id")
+    return orders[0]
+
+
+def parse_line_args(values: Sequence[str]) -> dict[str, int]:
+    """``SKU:QTY`` or ``SKU`` (all remaining) per ``--line``."""
+    out: dict[str, int] = {}
+    for value in values:
+        sku, _, qty = value.partition(":")
+        if not sku:
+            raise UserError(f"--line {value!r}: expected SKU or SKU:QUANTITY")
+        if qty:
+            if not qty.isdigit() or int(qty) <= 0:
+                raise UserError(f"--line {value!r}: quantity must be a positive whole number")
+            out[sku] = out.get(sku, 0) + int(qty)
+        else:
+            out[sku] = -1
+    return out
+
+
+def create_shipment(
+    session: Session,
+    order: Order,
+    *,
+    carrier: str,
+    tracking_code: str | None,
+    tracking_url: str | None = None,
+    lines: dict[str, int] | None = None,
+    target_connection_id: int | None = None,
+) -> Shipment:
+    """Record a shipment (all open quantities, or ``lines`` by SKU) and queue its report."""
+    target = order.connection_id if target_connection_id is None else target_connection_id
+    check_origin(order, target)
+    if not carrier.strip():
+        raise UserError("a shipment needs a carrier")
+    if order.status == OrderState.CANCELLED:
+        raise UserError(f"order {order.number} is cancelled; it cannot be shipped")
+    order_lines = session.exec(
+        select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.fulfilled_by_marketplace == False)  # noqa: E712
+        .order_by(OrderLine.id)
+    ).all()
+    open_qty = {line.id: line.quantity - line.quantity_shipped - line.quantity_cancelled for line in order_lines}
+    chosen: list[tuple[OrderLine, int]] = []
+    if lines:
+        wanted = dict(lines)
+        for line in order_lines:
+            key = line.sku if line.sku in wanted else (line.ean if line.ean in wanted else None)
+            if key is None:
+                continue
+            qty = wanted[key]
+            available = open_qty[line.id]
+            take = available if qty == -1 else min(qty, available)
+            if take > 0:
+                chosen.append((line, take))
+                if qty != -1:
+                    wanted[key] = qty - take
+                    if wanted[key] == 0:
+                        del wanted[key]
+                else:
+                    wanted.pop(key, None)
+        unknown = [sku for sku, q in wanted.items() if q != 0]
+        if unknown:
+            raise UserError(
+                f"order {order.number}: cannot ship {', '.join(unknown)} — not on the order or more than is open"
+            )
+    else:
+        chosen = [(line, open_qty[line.id]) for line in order_lines if open_qty[line.id] > 0]
+    if not chosen:
+        raise UserError(f"order {order.number} has nothing left to ship")
+    shipment = Shipment(order_id=order.id, carrier=carrier.strip(), tracking_code=tracking_code,
+                        tracking_url=tracking_url)
+    session.add(shipment)
+    session.flush()
+    for line, qty in chosen:
+        session.add(ShipmentLine(shipment_id=shipment.id, order_line_id=line.id, quantity=qty))
+        line.quantity_shipped += qty
+        session.add(line)
+    remaining = sum(open_qty.values()) - sum(q for _, q in chosen)
+    order.status = OrderState.SHIPPED if remaining == 0 else OrderState.PARTIALLY_SHIPPED
+    session.add(order)
+    connection = session.get(Connection, target)
+    assert connection is not None and shipment.id is not None
+    if connection.send_shipments:
+        add_action(
+            session,
+            tenant_id=order.tenant_id,
+            connection_id=target,
+            kind=ActionKind.SHIPMENT,
+            key=f"shipment:{shipment.id}",
+            payload={"shipment_id": shipment.id},
+        )
+        outcome = "queued"
+    else:
+        shipment.status = ShipmentStatus.SKIPPED
+        session.add(shipment)
+        outcome = "not_sent"
+    record_event(
+        session, "shipment_created", outcome,
+        f"order {order.number}: {sum(q for _, q in chosen)} item(s) via {carrier}"
+        + ("" if connection.send_shipments else " (sending shipments is off for this connection)"),
+        tenant_id=order.tenant_id, connection_id=target, data={"shipment_id": shipment.id},
+    )
+    return shipment

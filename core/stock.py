@@ -1,0 +1,97 @@
+"""Stock changes → coalesced, batched pushes (rule R7).
+
+A change never pushes directly. It makes sure one *pending* stock action exists per (connection,
+product link): the key ``stock:<connection>:<link>:pending`` is unique, so later changes within
+the window find it and add nothing — that is the coalescing. The worker reads the current value
+when it sends, skips values equal to what was last pushed, and batches per connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from kade.audit import record_event
+from kade.errors import UserError
+from kade.models import ActionKind, Connection, Product, ProductLink, Tenant, utcnow
+from kade.outbox import add_action
+
+
+def pending_key(connection_id: int, link_id: int) -> str:
+    return f"stock:{connection_id}:{link_id}:pending"
+
+
+def effective_stock(session: Session, product: Product) -> int:
+    """The stock a store sees for ``product``: with a barcode shared by several warehouse
+    products, the stock of the most recently modified one (rule R7)."""
+    if not product.ean:
+        return product.stock
+    latest = session.exec(
+        select(Product)
+        .where(Product.tenant_id == product.tenant_id, Product.ean == product.ean)
+        .order_by(col(Product.updated_at).desc(), col(Product.id).desc())
+    ).first()
+    return latest.stock if latest is not None else product.stock
+
+
+def schedule_pushes(session: Session, products: Iterable[Product], window: float) -> int:
+    """Queue a stock push for every link of these products on connections that send stock."""
+    ids: set[int] = set()
+    eans: dict[int, set[str]] = {}
+    for product in products:
+        assert product.id is not None
+        ids.add(product.id)
+        if product.ean:
+            eans.setdefault(product.tenant_id, set()).add(product.ean)
+    # Products sharing a barcode feed the same store product (rule R7).
+    for tenant_id, values in eans.items():
+        ids.update(
+            pid for pid in session.exec(
+                select(Product.id).where(Product.tenant_id == tenant_id, col(Product.ean).in_(values))
+            ).all() if pid is not None
+        )
+    if not ids:
+        return 0
+    rows = session.exec(
+        select(ProductLink, Connection)
+        .join(Connection, Connection.id == ProductLink.connection_id)
+        .where(
+            col(ProductLink.product_id).in_(ids),
+            Connection.send_stock == sa.true(),
+            Connection.status != "disabled",
+            ProductLink.manages_stock == sa.true(),
+        )
+    ).all()
+    created = 0
+    for link, connection in rows:
+        assert link.id is not None and connection.id is not None
+        _, new = add_action(
+            session,
+            tenant_id=connection.tenant_id,
+            connection_id=connection.id,
+            kind=ActionKind.STOCK,
+            key=pending_key(connection.id, link.id),
+            payload={"link_id": link.id},
+            delay=window,
+        )
+        created += int(new)
+    return created
+
+
+def set_stock(session: Session, tenant: Tenant, sku: str, quantity: int, *, window: float) -> tuple[Product, int]:
+    """Set a warehouse product's stock and queue the pushes it causes."""
+    if quantity < 0:
+        raise UserError("stock cannot be negative")
+    product = session.exec(select(Product).where(Product.tenant_id == tenant.id, Product.sku == sku)).first()
+    if product is None:
+        raise UserError(f"tenant {tenant.slug!r} has no product with SKU {sku!r}")
+    product.stock = quantity
+    product.updated_at = utcnow()
+    session.add(product)
+    session.flush()
+    queued = schedule_pushes(session, [product], window)
+    record_event(session, "stock_changed", "ok", f"{sku} = {quantity}", tenant_id=tenant.id,
+                 data={"sku": sku, "stock": quantity, "pushes_queued": queued})
+    return product, queued
