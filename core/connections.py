@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import UserError
@@ -119,6 +119,7 @@ def add_connection(
     replaced_id = None
     if replaces is not None:
         replaced_id = get_connection(session, tenant, replaces).id
+    assert tenant.id is not None
     connection = Connection(
         tenant_id=tenant.id,
         platform=platform.name,
@@ -146,7 +147,7 @@ def get_connection(session: Session, tenant: Tenant, name: str) -> Connection:
 
 
 def list_connections(session: Session, tenant: Tenant | None = None) -> list[Connection]:
-    query = select(Connection).order_by(Connection.tenant_id, Connection.name)
+    query = select(Connection).order_by(col(Connection.tenant_id), col(Connection.name))
     if tenant is not None:
         query = query.where(Connection.tenant_id == tenant.id)
     return list(session.exec(query).all())

@@ -72,12 +72,8 @@ def configure_logging(log_format: str = "auto", level: str = "INFO", *, force: b
     global _configured
     if _configured and not force:
         return
-    renderer: Any
     use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
-    if use_console:
-        renderer = structlog.dev.ConsoleRenderer()
-    else:
-        renderer = structlog.processors.JSONRenderer()
+    renderer: Any = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -88,7 +84,8 @@ def configure_logging(log_format: str = "auto", level: str = "INFO", *, force: b
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level.upper(), 20)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Resolve sys.stderr at each call: it may be swapped (tests, daemonised workers).
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     _configured = True

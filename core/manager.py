@@ -14,7 +14,7 @@ import importlib.metadata as md
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pluggy
 
@@ -158,7 +158,7 @@ class KadePluginManager(pluggy.PluginManager):
         found: dict[str, Platform] = {}
         for impl in self.hook.kade_register_platforms.get_hookimpls():
             try:
-                specs = list(impl.function())
+                specs: list[Any] = list(cast(Iterable[Any], impl.function()))
                 for spec in specs:
                     if not isinstance(spec, PlatformSpec):
                         raise PluginContractError(

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import UserError
@@ -69,6 +69,7 @@ def _clean(row: dict[str, Any], lineno: int) -> dict[str, Any]:
 
 def import_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
     """Upsert warehouse products by SKU. Validates every row before writing any (all or nothing)."""
+    assert tenant.id is not None
     cleaned = [_clean(row, n) for n, row in enumerate(rows, start=2)]
     existing = {p.sku: p for p in session.exec(select(Product).where(Product.tenant_id == tenant.id)).all()}
     created = updated = 0
@@ -113,14 +114,14 @@ def match_product(
         if not sku:
             return None
         return session.exec(
-            select(Product).where(Product.tenant_id == tenant_id, Product.sku == sku).order_by(Product.id)
+            select(Product).where(Product.tenant_id == tenant_id, Product.sku == sku).order_by(col(Product.id))
         ).first()
 
     def by_ean() -> Product | None:
         if not ean:
             return None
         return session.exec(
-            select(Product).where(Product.tenant_id == tenant_id, Product.ean == ean).order_by(Product.id)
+            select(Product).where(Product.tenant_id == tenant_id, Product.ean == ean).order_by(col(Product.id))
         ).first()
 
     first, second = (by_sku, by_ean) if order == "sku_first" else (by_ean, by_sku)

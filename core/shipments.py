@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import OriginError, UserError
@@ -80,7 +80,7 @@ def create_shipment(
         raise UserError(f"order {order.number} is cancelled; it cannot be shipped")
     order_lines = session.exec(
         select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.fulfilled_by_marketplace == False)  # noqa: E712
-        .order_by(OrderLine.id)
+        .order_by(col(OrderLine.id))
     ).all()
     open_qty = {line.id: line.quantity - line.quantity_shipped - line.quantity_cancelled for line in order_lines}
     chosen: list[tuple[OrderLine, int]] = []
@@ -110,11 +110,14 @@ def create_shipment(
         chosen = [(line, open_qty[line.id]) for line in order_lines if open_qty[line.id] > 0]
     if not chosen:
         raise UserError(f"order {order.number} has nothing left to ship")
+    assert order.id is not None
     shipment = Shipment(order_id=order.id, carrier=carrier.strip(), tracking_code=tracking_code,
                         tracking_url=tracking_url)
     session.add(shipment)
     session.flush()
+    assert shipment.id is not None
     for line, qty in chosen:
+        assert line.id is not None
         session.add(ShipmentLine(shipment_id=shipment.id, order_line_id=line.id, quantity=qty))
         line.quantity_shipped += qty
         session.add(line)

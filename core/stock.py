@@ -56,7 +56,7 @@ def schedule_pushes(session: Session, products: Iterable[Product], window: float
         return 0
     rows = session.exec(
         select(ProductLink, Connection)
-        .join(Connection, Connection.id == ProductLink.connection_id)
+        .join(Connection, col(Connection.id) == col(ProductLink.connection_id))
         .where(
             col(ProductLink.product_id).in_(ids),
             Connection.send_stock == sa.true(),

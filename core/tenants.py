@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import UserError
@@ -45,7 +45,7 @@ def enabled_platforms(session: Session, tenant: Tenant) -> set[str]:
 
 def tenants_by_platform(session: Session) -> dict[str, list[str]]:
     rows = session.exec(
-        select(PluginEnablement.platform, Tenant.slug).join(Tenant, Tenant.id == PluginEnablement.tenant_id)
+        select(PluginEnablement.platform, Tenant.slug).join(Tenant, col(Tenant.id) == col(PluginEnablement.tenant_id))
     ).all()
     result: dict[str, list[str]] = {}
     for platform, slug in rows:
@@ -58,6 +58,7 @@ def enable_platform(session: Session, pm: KadePluginManager, tenant: Tenant, pla
     pm.platform(platform)  # unknown platform → UserError
     if platform in enabled_platforms(session, tenant):
         return False
+    assert tenant.id is not None
     try:
         with session.begin_nested():
             session.add(PluginEnablement(tenant_id=tenant.id, platform=platform))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import redis
@@ -74,7 +74,5 @@ class RedisTokenStore:
         try:
             yield
         finally:
-            try:
+            with suppress(redis.exceptions.LockError):  # expired meanwhile: someone else may hold it
                 lock.release()
-            except redis.exceptions.LockError:
-                pass

@@ -97,9 +97,13 @@ def _root(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to this version of Kade."""
+    from kade.secrets import load_key
+
     kade = make_kade(check_schema=False)
     try:
         kade.db.upgrade()
+        if kade.db.dialect == "sqlite":
+            load_key(kade.settings)  # the embedded mode's key is made (and announced) here, once
         out.print(f"database at the newest schema ({kade.db.engine.url.render_as_string(hide_password=True)})")
     finally:
         kade.close()

@@ -16,9 +16,9 @@ from typing import Any
 from kade import hookimpl
 from kade.errors import AuthRejected, OutcomeUnknown, RateLimited, RejectedByStore, TransientError
 from kade.types import (
-    Capabilities,
     CancelRequest,
     CancelResult,
+    Capabilities,
     ConnectionContext,
     ConnectionTestResult,
     MigrationResult,
