@@ -15,9 +15,11 @@ import redis
 
 from kade.config import Settings
 from kade.db import Database
+from kade.http import HostRouter, RateLimitedTransport
 from kade.logs import register_secrets
 from kade.manager import KadePluginManager, make_plugin_manager
 from kade.models import Connection, utcnow
+from kade.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from kade.secrets import Vault, load_key
 from kade.tokens import MemoryTokenStore, RedisTokenStore
 from kade.types import ConnectionContext, TokenStore
@@ -32,13 +34,13 @@ class Kade:
         *,
         db: Database | None = None,
         pm: KadePluginManager | None = None,
-        mounts: dict[str, httpx.BaseTransport] | None = None,
+        routes: dict[str, httpx.BaseTransport] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.db = db or Database.from_settings(self.settings)
         self._pm = pm
-        #: URL pattern → transport, e.g. in-process simulators: {"all://api.bol.com": transport}
-        self.mounts: dict[str, httpx.BaseTransport] = dict(mounts or {})
+        #: host → transport, e.g. in-process simulators: {"api.bol.com": SyncASGITransport(app)}
+        self.routes: dict[str, httpx.BaseTransport] = dict(routes or {})
         self._clients: dict[int, httpx.Client] = {}
         self._lock = threading.Lock()
 
@@ -78,12 +80,24 @@ class Kade:
             if client is None or str(client.base_url).rstrip("/") != connection.base_url.rstrip("/"):
                 client = httpx.Client(
                     base_url=connection.base_url,
-                    mounts=dict(self.mounts),
+                    transport=self._transport(connection),
                     timeout=httpx.Timeout(30.0, connect=10.0),
                     headers={"User-Agent": "Kade/0.1"},
                 )
                 self._clients[connection.id] = client
             return client
+
+    def _transport(self, connection: Connection) -> httpx.BaseTransport:
+        transport: httpx.BaseTransport = HostRouter(self.routes)
+        caps = self.pm.platform(connection.platform).spec.capabilities
+        if caps.requests_per_second:
+            limiter: RateLimiter
+            if self.redis is not None:
+                limiter = RedisRateLimiter(self.redis, caps.requests_per_second, burst=caps.request_burst)
+            else:
+                limiter = MemoryRateLimiter(caps.requests_per_second, burst=caps.request_burst)
+            transport = RateLimitedTransport(transport, limiter, key=f"connection:{connection.id}")
+        return transport
 
     def context(self, connection: Connection, *, credentials: dict[str, str] | None = None) -> ConnectionContext:
         """The ``ConnectionContext`` a plugin gets for ``connection``."""

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     alert_window: float = Field(default=60.0, gt=0)
     #: days the integration event log is kept
     event_retention_days: int = Field(default=90, ge=1)
+    #: queue priority, most urgent first: after an outage orders are re-driven first, then stock,
+    #: then shipments (rule R10)
+    queue_order: str = "orders,stock,shipments,maintenance"
+    #: seconds between sweeps of the outbox in the embedded mode (the scheduler sweeps otherwise)
+    embedded_tick: float = Field(default=1.0, gt=0)
     #: seconds of overlap when polling orders since the last cursor (clock skew, late commits)
     order_overlap: float = Field(default=300.0, ge=0)
 

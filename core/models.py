@@ -7,6 +7,7 @@ key. Imports upsert against them instead of checking first.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -19,6 +20,11 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy of a payload from a store (dates, decimals... become strings)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -35,6 +35,24 @@ def check_origin(order: Order, connection_id: int) -> None:
         )
 
 
+def cancel_in_store(session: Session, order: Order, *, target_connection_id: int | None = None,
+                    reason: str = "out_of_stock") -> None:
+    """Cancel an order from the warehouse side: locally now, in its origin store via the outbox."""
+    target = order.connection_id if target_connection_id is None else target_connection_id
+    check_origin(order, target)
+    if order.status in (OrderState.SHIPPED, OrderState.PARTIALLY_SHIPPED):
+        raise UserError(f"order {order.number} has shipped items; it cannot be cancelled")
+    if order.status == OrderState.CANCELLED:
+        raise UserError(f"order {order.number} is already cancelled")
+    order.status = OrderState.CANCELLED
+    session.add(order)
+    assert order.id is not None
+    add_action(session, tenant_id=order.tenant_id, connection_id=target, kind=ActionKind.CANCEL,
+               key=f"cancel:{order.id}", payload={"order_id": order.id, "reason": reason})
+    record_event(session, "order_cancel_requested", "queued", f"order {order.number}: {reason}",
+                 tenant_id=order.tenant_id, connection_id=target)
+
+
 def find_order(session: Session, tenant: Tenant, number: str) -> Order:
     orders = session.exec(select(Order).where(Order.tenant_id == tenant.id, Order.number == number)).all()
     if not orders:

@@ -21,8 +21,10 @@ ALLOWED: dict[ConnectionStatus, set[ConnectionStatus]] = {
     ConnectionStatus.NEEDS_REAUTH: {ConnectionStatus.ACTIVE, ConnectionStatus.PAUSED, ConnectionStatus.DISABLED},
     ConnectionStatus.DISABLED: {ConnectionStatus.ACTIVE, ConnectionStatus.PAUSED},
 }
-#: statuses in which the connection's jobs run
+#: statuses in which orders and products are imported (a new connection imports; rule R5)
 RUNNING = {ConnectionStatus.NEW, ConnectionStatus.ACTIVE}
+#: statuses in which stock, shipments and cancellations are sent (only after activation; rule R5)
+SENDING = {ConnectionStatus.ACTIVE}
 
 
 def change_status(

@@ -81,6 +81,9 @@ class Capabilities(_Frozen):
     cancel_order: bool = True
     #: default seconds between order polls
     order_poll_interval: int = Field(default=300, ge=10)
+    #: requests per second per connection, enforced by the core across all workers (None: no limit)
+    requests_per_second: float | None = Field(default=None, gt=0)
+    request_burst: int = Field(default=1, ge=1)
 
 
 class PlatformSpec(_Frozen):

@@ -1,0 +1,87 @@
+"""Store products: import and linking to warehouse products (rule R6).
+
+Links are made by the connection's matching order (product code then barcode, or the reverse;
+several matches → the first). Unknown store products become warehouse products unless product
+import is off for the connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from kade.app import Kade
+from kade.audit import record_event
+from kade.models import Connection, Product, ProductLink, Quarantine, jsonable
+from kade.products import match_product
+
+
+@dataclass
+class CatalogStats:
+    linked: int = 0
+    created: int = 0
+    unmatched: int = 0
+    quarantined: int = 0
+
+
+def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
+    """Page through the store's products and link (or create) their warehouse products."""
+    with kade.db.session() as session:
+        connection = session.get(Connection, connection_id)
+        assert connection is not None
+        session.expunge(connection)
+    platform = kade.pm.platform(connection.platform)
+    ctx = kade.context(connection)
+    order = str(connection.settings.get("product_match", "sku_first"))
+    auto = bool(connection.settings.get("import_products", True))
+    stats = CatalogStats()
+    token: str | None = None
+    while True:
+        page = platform.import_products(ctx, token)
+        with kade.db.transaction() as session:
+            for rejected in page.rejected:
+                session.add(Quarantine(connection_id=connection_id, kind="product", remote_id=rejected.remote_id,
+                                       reason=rejected.reason, raw=jsonable(rejected.raw)))
+                stats.quarantined += 1
+            remote_ids = [p.remote_id for p in page.products]
+            links = {
+                link.remote_id: link
+                for link in session.exec(
+                    select(ProductLink).where(ProductLink.connection_id == connection_id,
+                                              col(ProductLink.remote_id).in_(remote_ids))
+                ).all()
+            }
+            for remote in page.products:
+                link = links.get(remote.remote_id)
+                if link is not None and link.product_id is not None:
+                    link.manages_stock = remote.manages_stock
+                    session.add(link)
+                    continue
+                product = match_product(session, connection.tenant_id, remote.sku, remote.ean, order)
+                if product is None and auto and (remote.sku or remote.ean):
+                    product = Product(tenant_id=connection.tenant_id, sku=remote.sku or f"EAN-{remote.ean}",
+                                      ean=remote.ean, name=remote.name, price=remote.price, stock=0)
+                    session.add(product)
+                    session.flush()
+                    stats.created += 1
+                if product is None:
+                    stats.unmatched += 1
+                    continue
+                if link is None:
+                    link = ProductLink(connection_id=connection_id, remote_id=remote.remote_id)
+                link.product_id = product.id
+                link.remote_sku = remote.sku
+                link.remote_ean = remote.ean
+                link.manages_stock = remote.manages_stock
+                link.last_pushed_stock = remote.stock
+                session.add(link)
+                stats.linked += 1
+        if page.next_page_token is None:
+            break
+        token = page.next_page_token
+    with kade.db.transaction() as session:
+        record_event(session, "products_linked", "ok",
+                     f"{stats.linked} linked, {stats.created} created, {stats.unmatched} without a match",
+                     tenant_id=connection.tenant_id, connection_id=connection_id)
+    return stats

@@ -1,0 +1,490 @@
+"""Running outbox actions: claim, call the platform, record the outcome, decide the retry.
+
+Every step that matters is committed before the next one starts:
+
+1. *claim* — a conditional update moves the action from ``pending`` to ``running`` and counts
+   the attempt. Two workers handed the same message cannot both win.
+2. *call* — the plugin talks to the store. A retried shipment first asks the store whether an
+   earlier attempt already landed (``check_shipment``), so an answer lost to a timeout or a
+   ``kill -9`` never becomes a second shipment report.
+3. *record* — the outcome, with typed errors deciding what follows: auth → ``needs_reauth``,
+   rate limit → wait Retry-After, transient → exponential backoff with jitter, permanent →
+   ``failed`` + a notification.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from kade.app import Kade
+from kade.audit import notify, record_event
+from kade.errors import (
+    AuthRejected,
+    PlatformError,
+    RateLimited,
+    RejectedByStore,
+)
+from kade.logs import get_logger, redact_text
+from kade.models import (
+    Action,
+    ActionKind,
+    ActionStatus,
+    Connection,
+    ConnectionStatus,
+    Order,
+    OrderLine,
+    OrderState,
+    Product,
+    ProductLink,
+    Shipment,
+    ShipmentStatus,
+    utcnow,
+)
+from kade.models import ShipmentLine as ShipmentLineRow
+from kade.shipments import check_origin
+from kade.status import SENDING, change_status
+from kade.stock import effective_stock
+from kade.types import CancelRequest, ShipmentLine, ShipmentRequest, ShipmentResult, ShipmentState, StockUpdate
+
+log = get_logger(__name__)
+MIN_BACKOFF = 2.0
+MAX_BACKOFF = 3600.0
+#: how long an asynchronous store (Bol process status) gets before we look again
+PENDING_RECHECK = 5.0
+
+
+@dataclass
+class Outcome:
+    status: str
+    detail: str = ""
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter between ``MIN_BACKOFF`` and ``MAX_BACKOFF`` seconds."""
+    ceiling = min(MAX_BACKOFF, MIN_BACKOFF * (2 ** max(0, attempts - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def claim(session: Session, action_id: int, now: datetime | None = None) -> Action | None:
+    """Take a due pending action for this worker, or None if it is not due or someone has it."""
+    now = now or utcnow()
+    result = session.execute(
+        sa.update(Action)
+        .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.PENDING,
+               col(Action.next_attempt_at) <= now)
+        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    action = session.get(Action, action_id, populate_existing=True)
+    return action
+
+
+def _release(session: Session, action: Action, *, delay: float, error: str | None = None,
+             kind: str | None = None, count_attempt: bool = True) -> None:
+    action.status = ActionStatus.PENDING
+    action.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    action.enqueued_at = None
+    action.updated_at = utcnow()
+    if not count_attempt:
+        action.attempts = max(0, action.attempts - 1)
+    if error is not None:
+        action.last_error = redact_text(error)
+        action.error_kind = kind
+    session.add(action)
+
+
+def _finish(session: Session, action: Action, status: ActionStatus, *, error: str | None = None,
+            kind: str | None = None, reference: str | None = None) -> None:
+    action.status = status
+    action.updated_at = utcnow()
+    action.done_at = utcnow()
+    if error is not None:
+        action.last_error = redact_text(error)
+        action.error_kind = kind
+    if reference is not None:
+        action.remote_reference = reference
+    session.add(action)
+
+
+def handle_failure(kade: Kade, session: Session, action: Action, connection: Connection, exc: Exception) -> Outcome:
+    """Decide what an error means for ``action`` (shared by every action kind)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, AuthRejected):
+        change_status(session, connection, ConnectionStatus.NEEDS_REAUTH, reason=str(exc) or "auth rejected",
+                      actor="worker")
+        # The action waits, untouched, until the connection is re-authorised.
+        _release(session, action, delay=0, error=text, kind=exc.kind, count_attempt=False)
+        return Outcome("waiting", "connection needs re-authorisation")
+    if isinstance(exc, RateLimited):
+        _release(session, action, delay=max(exc.retry_after, 0.0), error=text, kind=exc.kind, count_attempt=False)
+        return Outcome("rate_limited", f"retry after {exc.retry_after:.2f}s")
+    if isinstance(exc, RejectedByStore):
+        _finish(session, action, ActionStatus.FAILED, error=text, kind=exc.kind)
+        notify(session, "action_rejected",
+               f"{action.kind} for {connection.name} was refused by the store: {exc.message}",
+               dedupe_key=f"rejected:{action.id}", tenant_id=action.tenant_id, connection_id=connection.id)
+        return Outcome("rejected", exc.message)
+    kind = exc.kind if isinstance(exc, PlatformError) else "error"
+    if action.attempts >= kade.settings.max_attempts:
+        _finish(session, action, ActionStatus.FAILED, error=text, kind=kind)
+        notify(session, "retries_exhausted",
+               f"{action.kind} for {connection.name} failed {action.attempts} times; last error: {exc}. "
+               f"Retry with `kade actions retry {action.id}`.",
+               dedupe_key=f"exhausted:{action.id}", tenant_id=action.tenant_id, connection_id=connection.id)
+        return Outcome("failed", text)
+    _release(session, action, delay=backoff(action.attempts), error=text, kind=kind)
+    return Outcome("retry", text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shipments
+
+
+def _shipment_request(session: Session, kade: Kade, action: Action, shipment: Shipment,
+                      order: Order, connection: Connection) -> tuple[ShipmentRequest, list[Shipment]] | None:
+    """Build the request the platform's capabilities allow, or None when it must wait (R8)."""
+    caps = kade.pm.platform(connection.platform).spec.capabilities
+    shipments = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(col(Shipment.id))).all()
+    reported_before = any(s.status == ShipmentStatus.REPORTED for s in shipments if s.id != shipment.id)
+    completes = order.status == OrderState.SHIPPED and shipment.id == max(s.id or 0 for s in shipments)
+    batch = [shipment]
+    if not caps.partial_shipments:
+        if not completes:
+            return None  # held: reported together with the shipment that completes the order
+        batch = [s for s in shipments if s.status == ShipmentStatus.PENDING]
+    rows = session.exec(
+        select(ShipmentLineRow, OrderLine)
+        .join(OrderLine, col(OrderLine.id) == col(ShipmentLineRow.order_line_id))
+        .where(col(ShipmentLineRow.shipment_id).in_([s.id for s in batch]))
+    ).all()
+    qty: dict[str, tuple[OrderLine, int]] = {}
+    for sl, ol in rows:
+        prev = qty.get(ol.remote_line_id, (ol, 0))[1]
+        qty[ol.remote_line_id] = (ol, prev + sl.quantity)
+    tracking = shipment.tracking_code
+    url = shipment.tracking_url
+    if caps.tracking == "first" and reported_before:
+        tracking, url = None, None
+    request = ShipmentRequest(
+        shipment_id=shipment.id or 0, order_remote_id=order.remote_id, order_number=order.number,
+        lines=tuple(ShipmentLine(remote_line_id=rid, sku=ol.sku, quantity=n) for rid, (ol, n) in qty.items()),
+        carrier=shipment.carrier, tracking_code=tracking, tracking_url=url, first=not reported_before,
+        completes_order=completes, idempotency_key=f"kade-shipment-{shipment.id}",
+    )
+    return request, batch
+
+
+def run_shipment(kade: Kade, action_id: int) -> Outcome:
+    with kade.db.transaction() as session:
+        action = claim(session, action_id)
+        if action is None:
+            return Outcome("skipped", "not due or taken by another worker")
+    with kade.db.transaction() as session:
+        action = session.get(Action, action_id)
+        assert action is not None
+        connection = session.get(Connection, action.connection_id)
+        shipment = session.get(Shipment, action.payload["shipment_id"])
+        assert connection is not None and shipment is not None
+        order = session.get(Order, shipment.order_id)
+        assert order is not None
+        check_origin(order, connection.id or 0)  # R1, again at the last moment
+        if connection.status not in SENDING:
+            _release(session, action, delay=kade.settings.sweep_after, count_attempt=False)
+            return Outcome("waiting", f"connection is {connection.status}")
+        built = _shipment_request(session, kade, action, shipment, order, connection)
+        if built is None:
+            _finish(session, action, ActionStatus.DONE)
+            record_event(session, "shipment_held", "ok",
+                         f"order {order.number}: {connection.platform} takes no partial shipments; "
+                         "reported when the order ships completely",
+                         tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
+            return Outcome("held")
+        request, batch = built
+        attempts = action.attempts
+        reference = action.remote_reference
+        session.expunge(connection)
+    platform = kade.pm.platform(connection.platform)
+    ctx = kade.context(connection)
+    try:
+        result: ShipmentResult | None = None
+        if attempts > 1 or reference:
+            # An earlier attempt may have landed: ask before sending again.
+            result = platform.check_shipment(ctx, request, reference)
+        if result is None:
+            result = platform.report_shipment(ctx, request)
+    except Exception as exc:
+        with kade.db.transaction() as session:
+            action = session.get(Action, action_id)
+            conn = session.get(Connection, connection.id)
+            assert action is not None and conn is not None
+            if isinstance(exc, RejectedByStore) and exc.code == "order_cancelled":
+                return _refused_cancelled(session, action, conn, order, batch, exc)
+            outcome = handle_failure(kade, session, action, conn, exc)
+            record_event(session, "shipment_report", outcome.status, outcome.detail, tenant_id=action.tenant_id,
+                         connection_id=conn.id, action_id=action.id)
+            return outcome
+    with kade.db.transaction() as session:
+        action = session.get(Action, action_id)
+        assert action is not None
+        if result.state == ShipmentState.PENDING:
+            action.remote_reference = result.remote_reference
+            _release(session, action, delay=PENDING_RECHECK, count_attempt=False)
+            record_event(session, "shipment_report", "pending", f"order {order.number}: store is processing",
+                         tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
+            return Outcome("pending")
+        _finish(session, action, ActionStatus.DONE, reference=result.remote_reference)
+        for item in batch:
+            row = session.get(Shipment, item.id)
+            assert row is not None
+            row.status = ShipmentStatus.REPORTED
+            row.reported_at = utcnow()
+            row.remote_reference = result.remote_reference
+            session.add(row)
+        record_event(session, "shipment_report", "ok",
+                     f"order {order.number}: {sum(li.quantity for li in request.lines)} item(s), "
+                     f"{request.carrier} {request.tracking_code or ''}".strip(),
+                     tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
+    return Outcome("done")
+
+
+def _refused_cancelled(session: Session, action: Action, connection: Connection, order: Order,
+                       batch: Sequence[Shipment], exc: RejectedByStore) -> Outcome:
+    """R4: the store cancelled the order — tell the warehouse now, so the parcel can be stopped."""
+    _finish(session, action, ActionStatus.FAILED, error=f"{type(exc).__name__}: {exc}", kind="order_cancelled")
+    for item in batch:
+        row = session.get(Shipment, item.id)
+        assert row is not None
+        row.status = ShipmentStatus.REFUSED
+        session.add(row)
+    notify(session, "shipment_for_cancelled_order",
+           f"Order {order.number} was cancelled in {connection.name} but a shipment was made: stop the parcel "
+           f"({exc.message})", dedupe_key=f"cancelled_shipment:{order.id}", tenant_id=action.tenant_id,
+           connection_id=connection.id)
+    record_event(session, "shipment_report", "refused", exc.message, tenant_id=action.tenant_id,
+                 connection_id=connection.id, action_id=action.id)
+    return Outcome("refused", exc.message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cancellations
+
+
+def run_cancel(kade: Kade, action_id: int) -> Outcome:
+    with kade.db.transaction() as session:
+        action = claim(session, action_id)
+        if action is None:
+            return Outcome("skipped")
+        connection = session.get(Connection, action.connection_id)
+        order = session.get(Order, action.payload["order_id"])
+        assert connection is not None and order is not None
+        check_origin(order, connection.id or 0)
+        if connection.status not in SENDING:
+            _release(session, action, delay=kade.settings.sweep_after, count_attempt=False)
+            return Outcome("waiting")
+        session.expunge(connection)
+        session.expunge(order)
+    platform = kade.pm.platform(connection.platform)
+    try:
+        platform.cancel_order(kade.context(connection), CancelRequest(
+            order_remote_id=order.remote_id, order_number=order.number,
+            reason=str(action.payload.get("reason", "out_of_stock"))))
+    except Exception as exc:
+        with kade.db.transaction() as session:
+            action = session.get(Action, action_id)
+            conn = session.get(Connection, connection.id)
+            assert action is not None and conn is not None
+            outcome = handle_failure(kade, session, action, conn, exc)
+            record_event(session, "order_cancel", outcome.status, outcome.detail, tenant_id=action.tenant_id,
+                         connection_id=conn.id, action_id=action.id)
+            return outcome
+    with kade.db.transaction() as session:
+        action = session.get(Action, action_id)
+        assert action is not None
+        _finish(session, action, ActionStatus.DONE)
+        record_event(session, "order_cancel", "ok", f"order {order.number} cancelled in the store",
+                     tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
+    return Outcome("done")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stock
+
+
+@dataclass
+class StockFlush:
+    pushed: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    calls: int = 0
+    outcome: str = "done"
+
+
+def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list[Action]:
+    now = utcnow()
+    query = (
+        select(Action)
+        .where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
+               Action.status == ActionStatus.PENDING, col(Action.next_attempt_at) <= now)
+        .order_by(col(Action.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    candidates = session.exec(query).all()
+    claimed = []
+    for action in candidates:
+        taken = claim(session, action.id or 0, now)
+        if taken is None:
+            continue
+        # Free the pending slot: a change arriving from now on queues a new push.
+        taken.idempotency_key = f"stock:{connection_id}:{taken.payload['link_id']}:{taken.id}"
+        session.add(taken)
+        claimed.append(taken)
+    return claimed
+
+
+def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
+    """Push every due stock action of one connection, a platform batch at a time."""
+    total = StockFlush()
+    with kade.db.session() as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None:
+            return StockFlush(outcome="gone")
+        session.expunge(connection)
+    if connection.status not in SENDING or not connection.send_stock:
+        return StockFlush(outcome="waiting")
+    platform = kade.pm.platform(connection.platform)
+    size = platform.spec.capabilities.stock_batch_size
+    ctx = kade.context(connection)
+    while True:
+        with kade.db.transaction() as session:
+            batch = _claim_stock_batch(session, connection_id, size)
+            if not batch:
+                return total
+            links = {link.id: link for link in session.exec(
+                select(ProductLink).where(col(ProductLink.id).in_([a.payload["link_id"] for a in batch]))
+            ).all()}
+            updates: list[StockUpdate] = []
+            by_remote: dict[str, tuple[Action, ProductLink, int]] = {}
+            for action in batch:
+                link = links.get(action.payload["link_id"])
+                if link is None or link.product_id is None:
+                    _finish(session, action, ActionStatus.CANCELLED, error="product link removed")
+                    continue
+                product = session.get(Product, link.product_id)
+                assert product is not None
+                value = effective_stock(session, product)
+                if link.last_pushed_stock == value or link.remote_id in by_remote:
+                    _finish(session, action, ActionStatus.DONE)
+                    total.unchanged += 1
+                    continue
+                updates.append(StockUpdate(remote_product_id=link.remote_id, sku=link.remote_sku,
+                                           ean=link.remote_ean, quantity=value,
+                                           previous_quantity=link.last_pushed_stock))
+                by_remote[link.remote_id] = (action, link, value)
+            action_ids = [a.id for a, _, _ in by_remote.values()]
+        if not updates:
+            continue
+        try:
+            results = platform.push_stock(ctx, updates)
+            total.calls += 1
+        except Exception as exc:
+            with kade.db.transaction() as session:
+                conn = session.get(Connection, connection_id)
+                assert conn is not None
+                outcome = None
+                for action_id in action_ids:
+                    failed = session.get(Action, action_id)
+                    assert failed is not None
+                    outcome = handle_failure(kade, session, failed, conn, exc)
+                    _restore_pending_key(session, failed)
+                record_event(session, "stock_push", outcome.status if outcome else "error", f"{exc}",
+                             tenant_id=conn.tenant_id, connection_id=connection_id,
+                             data={"items": len(action_ids)})
+            total.outcome = outcome.status if outcome else "error"
+            return total
+        with kade.db.transaction() as session:
+            seen = set()
+            for result in results:
+                entry = by_remote.get(result.remote_product_id)
+                if entry is None:
+                    continue
+                seen.add(result.remote_product_id)
+                action_row, link_row, value = entry
+                done = session.get(Action, action_row.id)
+                link = session.get(ProductLink, link_row.id)
+                assert done is not None and link is not None
+                if result.ok:
+                    link.last_pushed_stock = value
+                    link.last_pushed_at = utcnow()
+                    session.add(link)
+                    _finish(session, done, ActionStatus.DONE, reference=result.remote_reference)
+                    total.pushed += 1
+                else:
+                    _finish(session, done, ActionStatus.FAILED, error=result.error or "rejected",
+                            kind=result.error_kind or "rejected")
+                    total.rejected += 1
+                    notify(session, "stock_rejected",
+                           f"{connection.name}: stock for {link.remote_sku or link.remote_id} was refused: "
+                           f"{result.error}", dedupe_key=f"stock_rejected:{link.id}",
+                           tenant_id=connection.tenant_id, connection_id=connection_id)
+            for remote_id, (action_row, _, _) in by_remote.items():
+                if remote_id not in seen:  # the plugin said nothing about it: try again later
+                    missing = session.get(Action, action_row.id)
+                    assert missing is not None
+                    _release(session, missing, delay=backoff(missing.attempts), error="no result from the plugin",
+                             kind="transient")
+                    _restore_pending_key(session, missing)
+            record_event(session, "stock_push", "ok", f"{len(updates)} item(s) in one call",
+                         tenant_id=connection.tenant_id, connection_id=connection_id,
+                         data={"items": len(updates), "rejected": total.rejected})
+
+
+def _restore_pending_key(session: Session, action: Action) -> None:
+    """Put a retried stock action back in its link's pending slot, or drop it if a newer one took it."""
+    if action.status != ActionStatus.PENDING:
+        return
+    link_id = action.payload["link_id"]
+    key = f"stock:{action.connection_id}:{link_id}:pending"
+    newer = session.exec(select(Action).where(Action.idempotency_key == key)).first()
+    if newer is not None and newer.id != action.id:
+        # A newer push for the same product already waits; it will send the current value.
+        _finish(session, action, ActionStatus.CANCELLED, error="superseded by a newer stock change")
+        if newer.next_attempt_at > action.next_attempt_at:
+            newer.next_attempt_at = action.next_attempt_at
+            session.add(newer)
+        return
+    action.idempotency_key = key
+    session.add(action)
+
+
+RUNNERS: dict[str, Any] = {
+    ActionKind.SHIPMENT: run_shipment,
+    ActionKind.CANCEL: run_cancel,
+}
+
+
+def run_action(kade: Kade, action_id: int) -> Outcome:
+    """Run one action by id (shipment, cancellation); stock goes through ``flush_stock``."""
+    with kade.db.session() as session:
+        action = session.get(Action, action_id)
+        if action is None:
+            return Outcome("gone")
+        kind = action.kind
+        connection_id = action.connection_id
+    if kind == ActionKind.STOCK:
+        flushed = flush_stock(kade, connection_id)
+        return Outcome(flushed.outcome, f"{flushed.pushed} pushed")
+    runner = RUNNERS.get(kind)
+    if runner is None:
+        raise ValueError(f"no runner for action kind {kind}")
+    outcome: Outcome = runner(kade, action_id)
+    return outcome

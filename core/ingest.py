@@ -1,0 +1,299 @@
+"""Order import: the one ingest path for polling and webhooks.
+
+Each page is applied in one transaction. Orders upsert on (connection, remote id), so a page
+imported twice changes nothing; an order whose remote ``updated_at`` did not move is skipped
+without touching its rows. Rules applied here: R1 (origin recorded once), R2 (marketplace
+fulfilled lines dropped), R3 (store-side cancellations), R6 (product matching / auto-import),
+and principle 7 (a malformed order is quarantined; the rest of its page imports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from kade.app import Kade
+from kade.audit import notify, record_event
+from kade.errors import UserError
+from kade.models import (
+    Connection,
+    Order,
+    OrderLine,
+    OrderState,
+    Product,
+    ProductLink,
+    Quarantine,
+    jsonable,
+    utcnow,
+)
+from kade.products import match_product
+from kade.types import OrderQuery, OrderStatus, RejectedRecord, RemoteOrder, RemoteOrderLine
+
+
+@dataclass
+class ImportStats:
+    pages: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ignored: int = 0
+    quarantined: int = 0
+    cancelled: int = 0
+    products_created: int = 0
+    notifications: int = 0
+    newest: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: ImportStats) -> None:
+        for name in ("pages", "created", "updated", "unchanged", "ignored", "quarantined", "cancelled",
+                     "products_created", "notifications"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.newest is not None and (self.newest is None or other.newest > self.newest):
+            self.newest = other.newest
+
+
+def validate_order(order: RemoteOrder) -> str | None:
+    """Reasons the core refuses an order the plugin could translate; None when it is fine."""
+    if not order.lines:
+        return "order has no lines"
+    seen: set[str] = set()
+    for line in order.lines:
+        if line.remote_line_id in seen:
+            return f"line id {line.remote_line_id!r} appears twice"
+        seen.add(line.remote_line_id)
+        if line.quantity_cancelled > line.quantity:
+            return f"line {line.remote_line_id}: cancelled quantity {line.quantity_cancelled} > {line.quantity}"
+        if not (line.sku or line.ean or line.remote_product_id):
+            return f"line {line.remote_line_id} has neither SKU, barcode nor product id"
+    return None
+
+
+def _quarantine(session: Session, connection: Connection, rejected: RejectedRecord, stats: ImportStats) -> None:
+    assert connection.id is not None
+    existing = session.exec(
+        select(Quarantine).where(Quarantine.connection_id == connection.id, Quarantine.kind == "order",
+                                 Quarantine.remote_id == rejected.remote_id)
+    ).first()
+    if existing is None:
+        session.add(Quarantine(connection_id=connection.id, kind="order", remote_id=rejected.remote_id,
+                               reason=rejected.reason, raw=jsonable(rejected.raw)))
+        record_event(session, "order_quarantined", "rejected", f"order {rejected.remote_id}: {rejected.reason}",
+                     tenant_id=connection.tenant_id, connection_id=connection.id)
+    else:
+        existing.reason = rejected.reason
+        existing.raw = jsonable(rejected.raw)
+        existing.resolved_at = None
+        session.add(existing)
+    stats.quarantined += 1
+
+
+class ProductResolver:
+    """Finds (and, when allowed, creates) the warehouse product of an order line (rule R6)."""
+
+    def __init__(self, session: Session, connection: Connection) -> None:
+        self.session = session
+        self.connection = connection
+        self.order = str(connection.settings.get("product_match", "sku_first"))
+        self.auto_import = bool(connection.settings.get("import_products", True))
+        self._cache: dict[tuple[str | None, str | None], int | None] = {}
+        self.created = 0
+
+    def resolve(self, line: RemoteOrderLine) -> int | None:
+        key = (line.sku, line.ean)
+        if key in self._cache:
+            return self._cache[key]
+        product = match_product(self.session, self.connection.tenant_id, line.sku, line.ean, self.order)
+        if product is None and self.auto_import and (line.sku or line.ean):
+            product = Product(tenant_id=self.connection.tenant_id, sku=line.sku or f"EAN-{line.ean}",
+                              ean=line.ean, name=line.name, price=line.unit_price, stock=0)
+            self.session.add(product)
+            self.session.flush()
+            self.created += 1
+            record_event(self.session, "product_auto_imported", "ok",
+                         f"{product.sku} ({product.name}) created from an order line",
+                         tenant_id=self.connection.tenant_id, connection_id=self.connection.id)
+        if product is not None and line.remote_product_id:
+            self._link(product, line)
+        self._cache[key] = product.id if product is not None else None
+        return self._cache[key]
+
+    def _link(self, product: Product, line: RemoteOrderLine) -> None:
+        assert line.remote_product_id is not None
+        link = self.session.exec(
+            select(ProductLink).where(ProductLink.connection_id == self.connection.id,
+                                      ProductLink.remote_id == line.remote_product_id)
+        ).first()
+        if link is None:
+            assert self.connection.id is not None
+            self.session.add(ProductLink(connection_id=self.connection.id, product_id=product.id,
+                                         remote_id=line.remote_product_id, remote_sku=line.sku,
+                                         remote_ean=line.ean))
+
+
+def apply_page(
+    session: Session, connection: Connection, orders: Iterable[RemoteOrder], rejected: Iterable[RejectedRecord]
+) -> ImportStats:
+    """Upsert one page of orders for ``connection`` inside the caller's transaction."""
+    assert connection.id is not None
+    stats = ImportStats(pages=1)
+    for record in rejected:
+        _quarantine(session, connection, record, stats)
+    incoming: dict[str, RemoteOrder] = {}
+    for order in orders:
+        reason = validate_order(order)
+        if reason is not None:
+            _quarantine(session, connection, RejectedRecord(remote_id=order.remote_id, reason=reason,
+                                                            raw=order.raw), stats)
+            continue
+        incoming[order.remote_id] = order  # a page repeating an order: the last copy wins
+        if stats.newest is None or order.updated_at > stats.newest:
+            stats.newest = order.updated_at
+    if not incoming:
+        return stats
+    existing = {
+        o.remote_id: o
+        for o in session.exec(
+            select(Order).where(Order.connection_id == connection.id, col(Order.remote_id).in_(list(incoming)))
+        ).all()
+    }
+    resolver = ProductResolver(session, connection)
+    for remote_id, remote in incoming.items():
+        kept = [line for line in remote.lines if not line.fulfilled_by_marketplace]
+        local = existing.get(remote_id)
+        if not kept and local is None:
+            # R2: fully fulfilled by the marketplace — not ours to ship.
+            stats.ignored += 1
+            continue
+        if local is not None and local.remote_updated_at == remote.updated_at:
+            stats.unchanged += 1
+            continue
+        if local is None:
+            _create(session, connection, remote, kept, resolver)
+            stats.created += 1
+        else:
+            stats.notifications += _update(session, connection, local, remote, kept, resolver, stats)
+            stats.updated += 1
+    stats.products_created = resolver.created
+    return stats
+
+
+def _line_row(order_id: int, line: RemoteOrderLine, product_id: int | None) -> OrderLine:
+    return OrderLine(order_id=order_id, remote_line_id=line.remote_line_id, product_id=product_id, sku=line.sku,
+                     ean=line.ean, name=line.name, quantity=line.quantity, quantity_cancelled=line.quantity_cancelled,
+                     unit_price=line.unit_price, fulfilled_by_marketplace=False)
+
+
+def _create(session: Session, connection: Connection, remote: RemoteOrder, lines: list[RemoteOrderLine],
+            resolver: ProductResolver) -> None:
+    assert connection.id is not None
+    cancelled = remote.status == OrderStatus.CANCELLED or all(li.quantity_cancelled >= li.quantity for li in lines)
+    order = Order(
+        tenant_id=connection.tenant_id, connection_id=connection.id, remote_id=remote.remote_id,
+        number=remote.number, status=OrderState.CANCELLED if cancelled else OrderState.OPEN,
+        cancellation_requested=remote.cancellation_requested, currency=remote.currency, total=remote.total,
+        billing_address=remote.billing_address.model_dump(), shipping_address=remote.shipping_address.model_dump(),
+        raw=jsonable(remote.raw), remote_created_at=remote.created_at, remote_updated_at=remote.updated_at,
+    )
+    session.add(order)
+    session.flush()
+    assert order.id is not None
+    for line in lines:
+        session.add(_line_row(order.id, line, resolver.resolve(line)))
+
+
+def _update(session: Session, connection: Connection, order: Order, remote: RemoteOrder,
+            lines: list[RemoteOrderLine], resolver: ProductResolver, stats: ImportStats) -> int:
+    """Apply a changed order; returns how many notifications it raised (rule R3)."""
+    assert order.id is not None
+    notes = 0
+    current = {li.remote_line_id: li for li in session.exec(select(OrderLine).where(OrderLine.order_id == order.id))}
+    newly_cancelled = 0
+    for line in lines:
+        row = current.get(line.remote_line_id)
+        if row is None:
+            session.add(_line_row(order.id, line, resolver.resolve(line)))
+            continue
+        if line.quantity_cancelled > row.quantity_cancelled:
+            newly_cancelled += line.quantity_cancelled - row.quantity_cancelled
+            row.quantity_cancelled = line.quantity_cancelled
+            session.add(row)
+    order.remote_updated_at = remote.updated_at
+    order.updated_at = utcnow()
+    order.raw = jsonable(remote.raw)
+    if remote.cancellation_requested and not order.cancellation_requested:
+        order.cancellation_requested = True
+        notes += _note(session, connection, order, "cancellation_requested",
+                       f"The customer asked to cancel order {order.number}; decide before it ships.")
+    fully = remote.status == OrderStatus.CANCELLED or (
+        lines and all(li.quantity_cancelled >= li.quantity for li in lines)
+    )
+    if fully and order.status != OrderState.CANCELLED:
+        shipped = any(r.quantity_shipped for r in current.values())
+        if order.picked or shipped:
+            notes += _note(session, connection, order, "cancel_after_pick",
+                           f"Order {order.number} was cancelled in the store, but it is already "
+                           f"{'partly shipped' if shipped else 'being picked'}: stop it by hand.")
+        else:
+            order.status = OrderState.CANCELLED
+            stats.cancelled += 1
+            record_event(session, "order_cancelled", "ok", f"order {order.number} cancelled by the store",
+                         tenant_id=connection.tenant_id, connection_id=connection.id)
+    elif newly_cancelled and not fully:
+        notes += _note(session, connection, order, "partial_cancellation",
+                       f"{newly_cancelled} item(s) of order {order.number} were cancelled in the store.")
+    session.add(order)
+    return notes
+
+
+def _note(session: Session, connection: Connection, order: Order, kind: str, message: str) -> int:
+    notify(session, kind, message, dedupe_key=f"{kind}:{order.id}", tenant_id=connection.tenant_id,
+           connection_id=connection.id)
+    return 1
+
+
+def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> ImportStats:
+    """Import every order changed since the connection's cursor (minus the overlap window)."""
+    with kade.db.session() as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None:
+            raise UserError(f"no connection {connection_id}")
+        session.expunge(connection)
+    platform = kade.pm.platform(connection.platform)
+    ctx = kade.context(connection)
+    since = None
+    if connection.order_cursor is not None and not full:
+        since = connection.order_cursor - timedelta(seconds=kade.settings.order_overlap)
+    total = ImportStats()
+    token: str | None = None
+    while True:
+        page = platform.import_orders(ctx, OrderQuery(since=since, page_token=token))
+        with kade.db.transaction() as session:
+            conn = session.get(Connection, connection_id)
+            assert conn is not None
+            stats = apply_page(session, conn, page.orders, page.rejected)
+        total.add(stats)
+        if page.next_page_token is None:
+            break
+        token = page.next_page_token
+    with kade.db.transaction() as session:
+        if total.newest is not None:
+            # Only move forward; a cursor is never set from an older page.
+            session.execute(
+                sa.update(Connection)
+                .where(col(Connection.id) == connection_id)
+                .where(sa.or_(col(Connection.order_cursor).is_(None), col(Connection.order_cursor) < total.newest))
+                .values(order_cursor=total.newest)
+            )
+        record_event(
+            session, "orders_imported", "ok",
+            f"{total.created} new, {total.updated} changed, {total.unchanged} unchanged, {total.ignored} ignored "
+            f"(fulfilled by the marketplace), {total.quarantined} quarantined",
+            tenant_id=connection.tenant_id, connection_id=connection_id,
+            data={"created": total.created, "updated": total.updated, "quarantined": total.quarantined,
+                  "ignored": total.ignored, "pages": total.pages},
+        )
+    return total

@@ -1,0 +1,122 @@
+"""Dramatiq brokers, Kade's actors, and the middleware that gives each job its context.
+
+Kade owns a small fixed set of actors; plugins declare none. Messages carry ids only — the
+database holds the truth — so a lost or repeated message costs at most a wasted claim.
+Actors are declared per broker by ``declare_actors`` (no import-time global broker), which lets
+one process build an in-process broker for the embedded mode and tests use Redis or stubs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import structlog
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+
+from kade.app import Kade
+from kade.config import Settings
+from kade.logs import get_logger
+
+log = get_logger(__name__)
+
+QUEUES = ("orders", "stock", "shipments", "maintenance")
+
+
+def queue_priorities(order: str) -> dict[str, int]:
+    """Priority per queue from a comma list, most urgent first (lower number runs first)."""
+    names = [name.strip() for name in order.split(",") if name.strip()]
+    if sorted(names) != sorted(QUEUES):
+        raise ValueError(f"KADE_QUEUE_ORDER must name each of {', '.join(QUEUES)} once, got {order!r}")
+    return {name: index * 10 for index, name in enumerate(names)}
+
+
+class JobContext(Middleware):
+    """Bind the job's ids to structlog for every line it logs; load plugins at worker boot."""
+
+    def __init__(self, app: Callable[[], Kade]) -> None:
+        self._app = app
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        app = self._app()
+        log.info("worker_boot", platforms=sorted(app.pm.platforms()))
+
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(job=message.actor_name, message_id=message.message_id,
+                                               **{k: v for k, v in message.kwargs.items() if k.endswith("_id")})
+
+    def after_process_message(self, broker: dramatiq.Broker, message: MessageProxy, *,
+                              result: Any = None, exception: BaseException | None = None) -> None:
+        structlog.contextvars.clear_contextvars()
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        structlog.contextvars.clear_contextvars()
+
+
+def make_broker(settings: Settings) -> dramatiq.Broker:
+    """Redis in production; an in-process stub broker for the embedded default."""
+    broker: dramatiq.Broker
+    if settings.redis_url:
+        broker = RedisBroker(url=settings.redis_url, namespace="kade")  # type: ignore[no-untyped-call]
+    else:
+        broker = StubBroker()
+    return broker
+
+
+@dataclass
+class Actors:
+    """Kade's actors bound to one broker."""
+
+    broker: dramatiq.Broker
+    import_orders: dramatiq.Actor[..., Any]
+    run_action: dramatiq.Actor[..., Any]
+    flush_stock: dramatiq.Actor[..., Any]
+    stock_check: dramatiq.Actor[..., Any]
+    sweep: dramatiq.Actor[..., Any]
+
+
+def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: Settings) -> Actors:
+    """Declare Kade's actors on ``broker``; ``app`` gives the process's ``Kade`` when a job runs."""
+    from kade import executor, ingest, stockcheck, sweeper
+
+    priority = queue_priorities(settings.queue_order)
+    broker.add_middleware(JobContext(app))
+
+    def actor(fn: Callable[..., Any], name: str, queue: str) -> dramatiq.Actor[..., Any]:
+        # max_retries=0: retries are decided from the database (next_attempt_at), not by the broker.
+        return dramatiq.Actor(fn, broker=broker, actor_name=f"kade.{name}", queue_name=queue,
+                              priority=priority[queue], options={"max_retries": 0})
+
+    def import_orders(connection_id: int) -> None:
+        stats = ingest.import_orders(app(), connection_id)
+        log.info("import_done", connection_id=connection_id, created=stats.created, updated=stats.updated)
+
+    def run_action(action_id: int) -> None:
+        outcome = executor.run_action(app(), action_id)
+        log.info("action_done", action_id=action_id, outcome=outcome.status)
+
+    def flush_stock(connection_id: int) -> None:
+        result = executor.flush_stock(app(), connection_id)
+        log.info("stock_flushed", connection_id=connection_id, pushed=result.pushed, unchanged=result.unchanged)
+
+    def stock_check(connection_id: int) -> None:
+        stockcheck.full_stock_check(app(), connection_id)
+
+    def sweep() -> None:
+        sweeper.sweep(app(), actors)
+
+    actors = Actors(
+        broker=broker,
+        import_orders=actor(import_orders, "import_orders", "orders"),
+        run_action=actor(run_action, "run_action", "shipments"),
+        flush_stock=actor(flush_stock, "flush_stock", "stock"),
+        stock_check=actor(stock_check, "stock_check", "maintenance"),
+        sweep=actor(sweep, "sweep", "maintenance"),
+    )
+    return actors

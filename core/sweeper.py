@@ -1,0 +1,105 @@
+"""The sweeper: re-drives what the broker lost (principle 2).
+
+A message can vanish — Redis flushed, a worker killed mid-job, a process that committed and
+died before sending. The sweeper finds actions that are due but not in flight and sends them
+again; an action stuck ``running`` past its lease (its worker died) goes back to ``pending``.
+Sending twice is harmless: a message only asks a worker to *claim* an action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from kade.app import Kade
+from kade.logs import get_logger
+from kade.models import Action, ActionKind, ActionStatus, Connection, utcnow
+from kade.status import SENDING
+
+if TYPE_CHECKING:
+    from kade.jobs import Actors
+
+log = get_logger(__name__)
+BATCH = 5000
+
+
+@dataclass
+class SweepStats:
+    reclaimed: int = 0
+    actions_sent: int = 0
+    stock_flushes: int = 0
+
+
+def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepStats:
+    """Re-drive stale and unsent actions of connections that may send."""
+    stats = SweepStats()
+    lease = kade.settings.sweep_after if lease is None else lease
+    now = utcnow()
+    stale = now - timedelta(seconds=lease)
+    with kade.db.transaction() as session:
+        result = session.execute(
+            sa.update(Action)
+            .where(col(Action.status) == ActionStatus.RUNNING, col(Action.updated_at) < stale)
+            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now)
+        )
+        stats.reclaimed = result.rowcount  # type: ignore[attr-defined]
+        rows = session.exec(
+            select(Action.id, Action.kind, Action.connection_id)
+            .join(Connection, col(Connection.id) == col(Action.connection_id))
+            .where(
+                col(Action.status) == ActionStatus.PENDING,
+                col(Action.next_attempt_at) <= now,
+                sa.or_(col(Action.enqueued_at).is_(None), col(Action.enqueued_at) < stale),
+                col(Connection.status).in_([s.value for s in SENDING]),
+            )
+            .order_by(col(Action.id))
+            .limit(BATCH)
+        ).all()
+        ids = [row[0] for row in rows]
+        if ids:
+            session.execute(sa.update(Action).where(col(Action.id).in_(ids)).values(enqueued_at=now))
+    stock_connections = sorted({conn for _, kind, conn in rows if kind == ActionKind.STOCK})
+    for connection_id in stock_connections:
+        actors.flush_stock.send(connection_id)
+    for action_id, kind, _ in rows:
+        if kind != ActionKind.STOCK:
+            actors.run_action.send(action_id)
+            stats.actions_sent += 1
+    stats.stock_flushes = len(stock_connections)
+    if stats.reclaimed or stats.actions_sent or stats.stock_flushes:
+        log.info("sweep", reclaimed=stats.reclaimed, actions=stats.actions_sent, stock_flushes=stats.stock_flushes)
+    return stats
+
+
+def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
+    """Send messages for freshly committed actions right away (the sweeper is the safety net).
+
+    Stock actions become one delayed ``flush_stock`` per connection, timed for the end of their
+    coalescing window; other actions are sent as they are.
+    """
+    if not action_ids:
+        return 0
+    now = utcnow()
+    with kade.db.transaction() as session:
+        rows = session.exec(
+            select(Action.id, Action.kind, Action.connection_id, Action.next_attempt_at)
+            .join(Connection, col(Connection.id) == col(Action.connection_id))
+            .where(col(Action.id).in_(action_ids), col(Action.status) == ActionStatus.PENDING,
+                   col(Connection.status).in_([s.value for s in SENDING]))
+        ).all()
+        if rows:
+            session.execute(sa.update(Action).where(col(Action.id).in_([r[0] for r in rows])).values(enqueued_at=now))
+    flushes: dict[int, int] = {}
+    for action_id, kind, connection_id, due in rows:
+        delay_ms = max(0, int((due - now).total_seconds() * 1000))
+        if kind == ActionKind.STOCK:
+            flushes[connection_id] = max(flushes.get(connection_id, 0), delay_ms)
+        else:
+            actors.run_action.send_with_options(args=(action_id,), delay=delay_ms or None)
+    for connection_id, delay_ms in flushes.items():
+        actors.flush_stock.send_with_options(args=(connection_id,), delay=delay_ms or None)
+    return len(rows)
