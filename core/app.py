@@ -21,7 +21,7 @@ from kade.manager import KadePluginManager, make_plugin_manager
 from kade.models import Connection, utcnow
 from kade.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from kade.secrets import Vault, load_key
-from kade.tokens import MemoryTokenStore, RedisTokenStore
+from kade.tokens import MemoryTokenStore, RedisTokenStore, ScopedTokenStore
 from kade.types import ConnectionContext, TokenStore
 
 
@@ -126,7 +126,7 @@ class Kade:
             credentials=creds,
             settings=dict(connection.settings),
             http=self.http_client(connection),
-            tokens=self.tokens,
+            tokens=ScopedTokenStore(self.tokens, f"c{connection_id}:{connection.auth_method}:"),
             save_credentials=save_credentials,
         )
 

@@ -61,12 +61,9 @@ class JobContext(Middleware):
 
 def make_broker(settings: Settings) -> dramatiq.Broker:
     """Redis in production; an in-process stub broker for the embedded default."""
-    broker: dramatiq.Broker
     if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url, namespace="kade")  # type: ignore[no-untyped-call]
-    else:
-        broker = StubBroker()
-    return broker
+        return RedisBroker(url=settings.redis_url, namespace="kade")  # type: ignore[no-untyped-call]
+    return StubBroker()
 
 
 @dataclass

@@ -15,6 +15,29 @@ from typing import Any
 import redis
 
 
+class ScopedTokenStore:
+    """One connection's view of a token store: keys are prefixed with the connection and its
+    auth method, so connections never see each other's tokens and a migrated connection never
+    reuses a token of its old login."""
+
+    def __init__(self, inner: Any, scope: str) -> None:
+        self._inner = inner
+        self._scope = scope
+
+    def get(self, key: str) -> str | None:
+        value: str | None = self._inner.get(self._scope + key)
+        return value
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        self._inner.set(self._scope + key, value, ttl)
+
+    def delete(self, key: str) -> None:
+        self._inner.delete(self._scope + key)
+
+    def lock(self, key: str, timeout: float = 30.0) -> Any:
+        return self._inner.lock(self._scope + key, timeout)
+
+
 class MemoryTokenStore:
     """Process-local token store with per-key locks."""
 

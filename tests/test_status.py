@@ -78,6 +78,6 @@ def test_status_is_assigned_only_in_the_status_module() -> None:
         if path.name == "status.py":
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
-            if re.search(r"\b(conn|connection|row)\.status\s*=[^=]", line):
+            if re.search(r"\b(conn|connection)\.status\s*=[^=]|\.status\s*=\s*ConnectionStatus\.", line):
                 offenders.append(f"{path.name}:{n}")
     assert offenders == []

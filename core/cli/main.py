@@ -408,6 +408,303 @@ def ship(
         out.print(f"shipment {shipment.id} for order {found.number} recorded ({shipment.status})")
 
 
+
+actions_app = typer.Typer(help="Outbox actions (stock pushes, shipment reports, cancellations).", no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+orders_app = typer.Typer(help="Imported orders.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+
+
+@app.command("worker")
+def worker(
+    processes: Annotated[int, typer.Option(min=1, help="worker processes (Redis mode)")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="threads per process")] = 4,
+) -> None:
+    """Run workers. With KADE_REDIS_URL: Dramatiq worker processes; without: in-process workers
+    plus the scheduler (the embedded mode)."""
+    settings = Settings()
+    if settings.redis_url:
+        import dramatiq.cli
+
+        argv = ["dramatiq", "kade.worker_main", "--processes", str(processes), "--threads", str(threads)]
+        sys.argv = argv
+        sys.exit(dramatiq.cli.main())  # type: ignore[no-untyped-call]
+    _run_embedded(threads)
+
+
+def _run_embedded(threads: int, *, scheduler: bool = True) -> None:
+    import signal
+    import threading
+
+    from kade.runtime import Runtime
+    from kade.scheduler import Scheduler
+
+    kade = make_kade(log_level="INFO")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runtime = Runtime(kade).start(threads=threads)
+    err.print(f"kade: embedded worker running with {threads} threads (Ctrl-C stops)")
+    try:
+        if scheduler:
+            Scheduler(kade, runtime.actors).run(stop)
+        else:
+            stop.wait()
+    finally:
+        runtime.stop()
+        kade.close()
+
+
+@app.command("scheduler")
+def scheduler_cmd(interval: Annotated[float, typer.Option(min=0.1, help="seconds between ticks")] = 1.0) -> None:
+    """Run the scheduler (polling, nightly stock check, outbox sweep). Only one acts at a time."""
+    import signal
+    import threading
+
+    from kade.runtime import Runtime
+    from kade.scheduler import Scheduler
+
+    settings = Settings()
+    if not settings.redis_url:
+        raise Exit2("without KADE_REDIS_URL the scheduler runs inside `kade worker`")
+    kade = make_kade(log_level="INFO")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runtime = Runtime(kade)
+    try:
+        Scheduler(kade, runtime.actors).run(stop, interval)
+    finally:
+        kade.close()
+
+
+@app.command("health")
+def health_cmd() -> None:
+    """Connections by status, pending and failed actions; exits 1 while an alert holds."""
+    from kade.health import check_alerts
+
+    kade = make_kade()
+    try:
+        report = check_alerts(kade)
+    finally:
+        kade.close()
+    t = table("Health", "what", "value")
+    for status, count in sorted(report.connections.items()):
+        t.add_row(f"connections {status}", str(count))
+    t.add_row("pending actions", str(report.pending))
+    t.add_row("failed actions", str(report.failed))
+    age = report.oldest_pending_seconds
+    t.add_row("oldest pending", "-" if age is None else f"{age:.0f}s")
+    out.print(t)
+    for alert in report.alerts:
+        err.print(f"ALERT: {alert}", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("events")
+def events_cmd(
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None,
+    connection: Annotated[str | None, typer.Option("--connection", "-c")] = None,
+    kind: Annotated[str | None, typer.Option(help="event kind, e.g. shipment_report")] = None,
+    outcome: Annotated[str | None, typer.Option(help="ok, failed, retry, rejected...")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """The integration event log, newest first."""
+    from kade.connections import get_connection
+    from kade.models import Event
+    from kade.tenants import get_tenant
+
+    with session_for() as (_, session):
+        query = select(Event).order_by(col(Event.id).desc()).limit(limit)
+        if tenant:
+            t_row = get_tenant(session, tenant)
+            query = query.where(Event.tenant_id == t_row.id)
+            if connection:
+                query = query.where(Event.connection_id == get_connection(session, t_row, connection).id)
+        elif connection:
+            raise Exit2("--connection needs --tenant")
+        if kind:
+            query = query.where(Event.kind == kind)
+        if outcome:
+            query = query.where(Event.outcome == outcome)
+        t = table("Events", "at", "kind", "outcome", "connection", "message")
+        for ev in session.exec(query).all():
+            t.add_row(ev.at.isoformat(timespec="seconds"), ev.kind, ev.outcome, str(ev.connection_id or ""),
+                      ev.message)
+        out.print(t)
+
+
+@actions_app.command("list")
+def actions_list(
+    failed: Annotated[bool, typer.Option("--failed", help="only failed actions")] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """List outbox actions, newest first."""
+    from kade.models import Action, ActionStatus
+
+    with session_for() as (_, session):
+        query = select(Action).order_by(col(Action.id).desc()).limit(limit)
+        if failed:
+            query = query.where(Action.status == ActionStatus.FAILED)
+        t = table("Actions", "id", "kind", "connection", "status", "attempts", "next attempt", "last error")
+        for a in session.exec(query).all():
+            t.add_row(str(a.id), a.kind, str(a.connection_id), a.status, str(a.attempts),
+                      a.next_attempt_at.isoformat(timespec="seconds"), a.last_error or "")
+        out.print(t)
+
+
+@actions_app.command("retry")
+def actions_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="action ids; none with --all-failed")] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="retry every failed action")] = False,
+) -> None:
+    """Put failed actions back in the queue (attempts reset)."""
+    from kade.models import Action, ActionStatus, utcnow
+
+    with session_for() as (_, session):
+        if all_failed:
+            rows = list(session.exec(select(Action).where(Action.status == ActionStatus.FAILED)).all())
+        elif ids:
+            rows = []
+            for action_id in ids:
+                row = session.get(Action, action_id)
+                if row is None:
+                    raise Exit2(f"no action {action_id}")
+                if row.status != ActionStatus.FAILED:
+                    raise Exit2(f"action {action_id} is {row.status}, not failed")
+                rows.append(row)
+        else:
+            raise Exit2("name action ids or use --all-failed")
+        for row in rows:
+            row.status = ActionStatus.PENDING
+            row.attempts = 0
+            row.next_attempt_at = utcnow()
+            row.enqueued_at = None
+            row.done_at = None
+            session.add(row)
+        out.print(f"{len(rows)} action(s) queued again")
+
+
+@orders_app.command("import")
+def orders_import(
+    connection: Annotated[str, typer.Argument(help="connection name")],
+    tenant: TenantOpt,
+    full: Annotated[bool, typer.Option(help="ignore the cursor: fetch everything open")] = False,
+) -> None:
+    """Import orders from a connection now (the scheduler does this on its own)."""
+    from kade.connections import get_connection
+    from kade.ingest import import_orders
+    from kade.tenants import get_tenant
+
+    with session_for() as (kade, session):
+        conn = get_connection(session, get_tenant(session, tenant), connection)
+        conn_id = conn.id
+    assert conn_id is not None
+    kade = make_kade()
+    try:
+        stats = import_orders(kade, conn_id, full=full)
+    finally:
+        kade.close()
+    out.print(f"{stats.created} new, {stats.updated} changed, {stats.unchanged} unchanged, "
+              f"{stats.ignored} ignored, {stats.quarantined} quarantined")
+
+
+@orders_app.command("list")
+def orders_list(tenant: TenantOpt, limit: Annotated[int, typer.Option(min=1)] = 50,
+                connection: Annotated[str | None, typer.Option("--connection", "-c",
+                                                               help="only this connection's orders")] = None,
+                open_only: Annotated[bool, typer.Option("--open", help="only orders not shipped or cancelled")]
+                = False) -> None:
+    """List imported orders (with --open: what an old connection still has to ship, rule R9)."""
+    from kade.connections import get_connection
+    from kade.models import Order, OrderState
+    from kade.tenants import get_tenant
+
+    with session_for() as (_, session):
+        t_row = get_tenant(session, tenant)
+        query = select(Order).where(Order.tenant_id == t_row.id).order_by(col(Order.id).desc()).limit(limit)
+        if connection:
+            query = query.where(Order.connection_id == get_connection(session, t_row, connection).id)
+        if open_only:
+            query = query.where(col(Order.status).in_([OrderState.OPEN, OrderState.PARTIALLY_SHIPPED]))
+        t = table("Orders", "number", "connection", "status", "currency", "total", "imported")
+        for o in session.exec(query).all():
+            t.add_row(o.number, str(o.connection_id), o.status, o.currency, str(o.total),
+                      o.imported_at.isoformat(timespec="seconds"))
+        out.print(t)
+
+
+@orders_app.command("quarantine")
+def orders_quarantine(tenant: TenantOpt) -> None:
+    """Store records Kade refused, with the reason (nothing else of their page was lost)."""
+    from kade.models import Connection, Quarantine
+    from kade.tenants import get_tenant
+
+    with session_for() as (_, session):
+        t_row = get_tenant(session, tenant)
+        rows = session.exec(
+            select(Quarantine, Connection).join(Connection, col(Connection.id) == col(Quarantine.connection_id))
+            .where(Connection.tenant_id == t_row.id, col(Quarantine.resolved_at).is_(None))
+        ).all()
+        t = table("Quarantine", "connection", "kind", "remote id", "reason", "since")
+        for q, c in rows:
+            t.add_row(c.name, q.kind, q.remote_id, q.reason, q.created_at.isoformat(timespec="seconds"))
+        out.print(t)
+
+
+@orders_app.command("cancel")
+def orders_cancel(number: str, tenant: TenantOpt,
+                  reason: Annotated[str, typer.Option(help="reason code sent to the store")] = "out_of_stock") -> None:
+    """Cancel an order from the warehouse; the cancellation goes to its origin store only."""
+    from kade.shipments import cancel_in_store, find_order
+    from kade.tenants import get_tenant
+
+    with session_for() as (_, session):
+        order = find_order(session, get_tenant(session, tenant), number)
+        cancel_in_store(session, order, reason=reason)
+        out.print(f"order {order.number} cancelled; the store is told next")
+
+
+@connection_app.command("test")
+def connection_test(name: str, tenant: TenantOpt) -> None:
+    """Make one authenticated call to the store."""
+    from kade.connections import get_connection
+    from kade.tenants import get_tenant
+
+    with session_for() as (kade, session):
+        conn = get_connection(session, get_tenant(session, tenant), name)
+        result = kade.pm.platform(conn.platform).test_connection(kade.context(conn))
+        out.print(f"{conn.name}: {'ok' if result.ok else 'FAILED'} {result.message}")
+        if not result.ok:
+            raise typer.Exit(1)
+
+
+@connection_app.command("migrate")
+def connection_migrate(
+    name: str,
+    tenant: TenantOpt,
+    auth: Annotated[str, typer.Option("--auth", help="the new auth method")],
+    credentials: Annotated[Path, typer.Option("--credentials", help="JSON file with the new credentials")],
+) -> None:
+    """Move a connection to another login method; verified live before the switch."""
+    from kade.connections import get_connection, read_credentials_file
+    from kade.migration import migrate
+    from kade.tenants import get_tenant
+
+    creds = read_credentials_file(credentials)
+    with session_for() as (kade, session):
+        conn = get_connection(session, get_tenant(session, tenant), name)
+        conn_id = conn.id
+    assert conn_id is not None
+    kade = make_kade()
+    try:
+        result = migrate(kade, conn_id, auth, creds, actor="cli")
+    finally:
+        kade.close()
+    out.print(f"{name} now logs in with {result.auth_method}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn Kade's errors into one line and exit code 2."""
     try:

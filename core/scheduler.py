@@ -1,0 +1,135 @@
+"""The scheduler: order polling, the nightly stock check, the outbox sweep, retention, alerts.
+
+Any number may run; a lease in the database makes exactly one of them act at a time. When the
+leader dies its lease runs out and another takes over — polling again early is harmless, since
+every job is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from kade.app import Kade
+from kade.health import check_alerts
+from kade.jobs import Actors
+from kade.logs import get_logger
+from kade.models import Connection, Event, Lease, utcnow
+from kade.status import RUNNING, SENDING
+from kade.sweeper import sweep
+
+log = get_logger(__name__)
+LEADER = "scheduler"
+
+
+def try_lease(session: Session, name: str, holder: str, ttl: float, now: datetime | None = None) -> bool:
+    """Take or renew the lease ``name`` for ``holder``; atomic on SQLite and PostgreSQL."""
+    now = now or utcnow()
+    expires = now + timedelta(seconds=ttl)
+    if session.get(Lease, name) is None:
+        try:
+            with session.begin_nested():
+                session.add(Lease(name=name, holder=holder, expires_at=expires))
+            return True
+        except sa.exc.IntegrityError:
+            pass
+    result = session.execute(
+        sa.update(Lease)
+        .where(col(Lease.name) == name, sa.or_(col(Lease.holder) == holder, col(Lease.expires_at) < now))
+        .values(holder=holder, expires_at=expires)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def claim_once(session: Session, name: str, holder: str, ttl: float) -> bool:
+    """True for the first caller only (until the row expires): once-a-day jobs across leaders."""
+    if session.get(Lease, name) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(Lease(name=name, holder=holder, expires_at=utcnow() + timedelta(seconds=ttl)))
+        return True
+    except sa.exc.IntegrityError:
+        return False
+
+
+@dataclass
+class Scheduler:
+    kade: Kade
+    actors: Actors
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}")
+    lease_ttl: float = 15.0
+    stock_check_hour: int = 3
+    _last_poll: dict[int, datetime] = field(default_factory=dict)
+    _last_retention: datetime | None = None
+
+    def is_leader(self) -> bool:
+        with self.kade.db.transaction() as session:
+            return try_lease(session, LEADER, self.holder, self.lease_ttl)
+
+    def tick(self, now: datetime | None = None) -> bool:
+        """One round of work if this scheduler leads; returns whether it did."""
+        now = now or utcnow()
+        if not self.is_leader():
+            return False
+        sweep(self.kade, self.actors)
+        self._poll_orders(now)
+        self._nightly_stock_check(now)
+        self._retention(now)
+        check_alerts(self.kade)
+        return True
+
+    def _poll_orders(self, now: datetime) -> None:
+        with self.kade.db.session() as session:
+            connections = session.exec(
+                select(Connection).where(col(Connection.status).in_([s.value for s in RUNNING]))
+            ).all()
+        for conn in connections:
+            assert conn.id is not None
+            try:
+                caps = self.kade.pm.platform(conn.platform).spec.capabilities
+            except Exception as exc:  # plugin gone: say so, keep polling the others
+                log.error("poll_skipped", connection_id=conn.id, error=str(exc))
+                continue
+            interval = int(conn.settings.get("order_poll_interval") or caps.order_poll_interval)
+            last = self._last_poll.get(conn.id)
+            if last is None or (now - last).total_seconds() >= interval:
+                self.actors.import_orders.send(conn.id)
+                self._last_poll[conn.id] = now
+
+    def _nightly_stock_check(self, now: datetime) -> None:
+        if now.hour != self.stock_check_hour:
+            return
+        with self.kade.db.transaction() as session:
+            if not claim_once(session, f"stock_check:{now.date().isoformat()}", self.holder, 2 * 86400):
+                return
+            ids = session.exec(
+                select(Connection.id).where(col(Connection.status).in_([s.value for s in SENDING]),
+                                            Connection.send_stock == sa.true())
+            ).all()
+        for connection_id in ids:
+            self.actors.stock_check.send(connection_id)
+
+    def _retention(self, now: datetime) -> None:
+        if self._last_retention is not None and now - self._last_retention < timedelta(hours=1):
+            return
+        self._last_retention = now
+        cutoff = now - timedelta(days=self.kade.settings.event_retention_days)
+        with self.kade.db.transaction() as session:
+            session.execute(sa.delete(Event).where(col(Event.at) < cutoff))
+            session.execute(sa.delete(Lease).where(col(Lease.expires_at) < now, col(Lease.name) != LEADER))
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        log.info("scheduler_started", holder=self.holder)
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception as exc:  # keep scheduling; the error is logged with its cause
+                log.error("scheduler_tick_failed", error=f"{type(exc).__name__}: {exc}")
+            stop.wait(interval)
