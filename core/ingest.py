@@ -9,6 +9,7 @@ and principle 7 (a malformed order is quarantined; the rest of its page imports)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,9 +19,11 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
-from kade.errors import UserError
+from kade.errors import AuthRejected, PlatformError, RateLimited, TransientError, UserError
+from kade.manager import Platform
 from kade.models import (
     Connection,
+    ConnectionStatus,
     Order,
     OrderLine,
     OrderState,
@@ -31,7 +34,16 @@ from kade.models import (
     utcnow,
 )
 from kade.products import match_product
-from kade.types import OrderQuery, OrderStatus, RejectedRecord, RemoteOrder, RemoteOrderLine
+from kade.status import change_status
+from kade.types import (
+    ConnectionContext,
+    OrderPage,
+    OrderQuery,
+    OrderStatus,
+    RejectedRecord,
+    RemoteOrder,
+    RemoteOrderLine,
+)
 
 
 @dataclass
@@ -255,8 +267,54 @@ def _note(session: Session, connection: Connection, order: Order, kind: str, mes
     return 1
 
 
+#: the longest a page fetch waits for a store's Retry-After before giving the job up
+MAX_RATE_WAIT = 60.0
+PAGE_RETRIES = 3
+
+
+def _fetch_page(platform: Platform, ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
+    """One page, honouring Retry-After and retrying transient failures a few times."""
+    failures = 0
+    while True:
+        try:
+            return platform.import_orders(ctx, query)
+        except RateLimited as exc:
+            if exc.retry_after > MAX_RATE_WAIT:
+                raise
+            time.sleep(exc.retry_after)
+        except TransientError:
+            failures += 1
+            if failures >= PAGE_RETRIES:
+                raise
+            time.sleep(min(MAX_RATE_WAIT, 0.5 * 2**failures))
+
+
 def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> ImportStats:
-    """Import every order changed since the connection's cursor (minus the overlap window)."""
+    """Import every order changed since the connection's cursor (minus the overlap window).
+
+    A rejected login moves the connection to ``needs_reauth`` (one audited path); any other
+    failure is logged as an event and leaves the cursor where it was, so the next poll resumes.
+    """
+    try:
+        return _import_orders(kade, connection_id, full=full)
+    except AuthRejected as exc:
+        with kade.db.transaction() as session:
+            conn = session.get(Connection, connection_id)
+            assert conn is not None
+            change_status(session, conn, ConnectionStatus.NEEDS_REAUTH, reason=str(exc) or "auth rejected",
+                          actor="worker")
+        stats = ImportStats()
+        stats.errors.append(str(exc))
+        return stats
+    except PlatformError as exc:
+        with kade.db.transaction() as session:
+            conn = session.get(Connection, connection_id)
+            record_event(session, "orders_imported", "failed", f"{type(exc).__name__}: {exc}",
+                         tenant_id=conn.tenant_id if conn else None, connection_id=connection_id)
+        raise
+
+
+def _import_orders(kade: Kade, connection_id: int, *, full: bool) -> ImportStats:
     with kade.db.session() as session:
         connection = session.get(Connection, connection_id)
         if connection is None:
@@ -270,7 +328,7 @@ def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> Impo
     total = ImportStats()
     token: str | None = None
     while True:
-        page = platform.import_orders(ctx, OrderQuery(since=since, page_token=token))
+        page = _fetch_page(platform, ctx, OrderQuery(since=since, page_token=token))
         with kade.db.transaction() as session:
             conn = session.get(Connection, connection_id)
             assert conn is not None

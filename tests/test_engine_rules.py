@@ -232,3 +232,21 @@ def test_r7_shared_ean_takes_the_last_modified_products_stock(kade, store, runti
         set_stock(session, tenant, "B", 8, window=0)  # B is modified last: its stock wins
     runtime.drain()
     assert store.products["r555"]["stock"] == 8
+
+
+def test_import_auth_rejected_moves_connection_to_needs_reauth(kade, store) -> None:
+    store.add_order("R1", [("A", None, 1)])
+    conn = make_connection(kade)
+    store.fail_next("import_orders", "auth")
+    stats = import_orders(kade, conn.id)
+    assert stats.errors and stats.created == 0
+    with kade.db.session() as session:
+        assert session.get(Connection, conn.id).status == ConnectionStatus.NEEDS_REAUTH
+
+
+def test_import_rides_out_rate_limits_and_a_transient_error(kade, store) -> None:
+    store.add_order("R1", [("A", None, 1)])
+    conn = make_connection(kade)
+    store.fail_next("import_orders", "rate", "transient")
+    stats = import_orders(kade, conn.id)
+    assert stats.created == 1 and store.calls["import_orders"] == 3
