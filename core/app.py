@@ -126,7 +126,7 @@ class Kade:
             credentials=creds,
             settings=dict(connection.settings),
             http=self.http_client(connection),
-            tokens=ScopedTokenStore(self.tokens, f"c{connection_id}:{connection.auth_method}:"),
+            tokens=ScopedTokenStore(self.tokens, f"c{connection_id}:{connection.auth_method}:", self.vault.fernet),
             save_credentials=save_credentials,
         )
 

@@ -46,8 +46,9 @@ class RateLimitedTransport(httpx.BaseTransport):
             if wait <= 0:
                 break
             if time.monotonic() + wait > deadline:
-                raise httpx.TimeoutException(f"rate limit wait for {self._key} exceeded {self._max_wait}s",
-                                             request=request)
+                # Nothing was sent: a pool timeout, never mistaken for "may have been applied".
+                raise httpx.PoolTimeout(f"rate limit wait for {self._key} exceeded {self._max_wait}s",
+                                        request=request)
             time.sleep(wait)
         return self._inner.handle_request(request)
 

@@ -31,6 +31,10 @@ class Vault:
                 "print(Fernet.generate_key().decode())')"
             ) from None
 
+    @property
+    def fernet(self) -> Fernet:
+        return self._fernet
+
     def encrypt(self, credentials: dict[str, str]) -> str:
         return self._fernet.encrypt(json.dumps(credentials, sort_keys=True).encode()).decode()
 

@@ -13,22 +13,34 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import redis
+from cryptography.fernet import Fernet, InvalidToken
 
 
 class ScopedTokenStore:
-    """One connection's view of a token store: keys are prefixed with the connection and its
-    auth method, so connections never see each other's tokens and a migrated connection never
-    reuses a token of its old login."""
+    """One connection's view of a token store.
 
-    def __init__(self, inner: Any, scope: str) -> None:
+    Keys are prefixed with the connection and its auth method, so connections never see each
+    other's tokens and a migrated connection never reuses a token of its old login. Values are
+    encrypted with the credentials key: a token in Redis is as protected as one in the database.
+    """
+
+    def __init__(self, inner: Any, scope: str, fernet: Fernet | None = None) -> None:
         self._inner = inner
         self._scope = scope
+        self._fernet = fernet
 
     def get(self, key: str) -> str | None:
         value: str | None = self._inner.get(self._scope + key)
-        return value
+        if value is None or self._fernet is None:
+            return value
+        try:
+            return self._fernet.decrypt(value.encode()).decode()
+        except InvalidToken:
+            return None  # written under another key: treat as absent, a fresh token is fetched
 
     def set(self, key: str, value: str, ttl: float) -> None:
+        if self._fernet is not None:
+            value = self._fernet.encrypt(value.encode()).decode()
         self._inner.set(self._scope + key, value, ttl)
 
     def delete(self, key: str) -> None:

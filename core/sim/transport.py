@@ -14,6 +14,8 @@ import anyio.from_thread
 import httpx
 from anyio.from_thread import BlockingPortal
 
+from kade.sim.base import SimulatedTimeout
+
 
 class SyncASGITransport(httpx.BaseTransport):
     """An ``httpx`` transport that serves requests from an in-process ASGI app."""
@@ -38,7 +40,11 @@ class SyncASGITransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        return self._get_portal().call(self._handle, request)
+        try:
+            return self._get_portal().call(self._handle, request)
+        except SimulatedTimeout as exc:
+            # A simulator that drops its answer looks, to the client, like a read timeout.
+            raise httpx.ReadTimeout(str(exc), request=request) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,535 @@
+"""The bol.com platform plugin (Retailer API v10).
+
+What is specific to bol, and handled here:
+
+* orders are listed in pages of 50 (``{}`` when empty) and fetched one by one for details;
+  orders bol fulfils entirely (FBB) need no detail call;
+* every write is asynchronous: a 202 with a process status that turns SUCCESS or FAILURE later.
+  Shipments wait a bounded time for it and otherwise report PENDING with the process id;
+* shipments carry a ``shipmentReference`` derived from the shipment's idempotency key, which is how
+  ``check_shipment`` recognises a shipment whose answer was lost;
+* products and stock come from the CSV offer export (v10 has no offer list).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+
+from kade.errors import (
+    AuthRejected,
+    NotFound,
+    OutcomeUnknown,
+    PlatformError,
+    RejectedByStore,
+    UserError,
+)
+from kade.hookspecs import hookimpl
+from kade.plugins.bol import exports
+from kade.plugins.bol.auth import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    consent_expiry,
+    refresh_token_expiry,
+    request_token,
+)
+from kade.plugins.bol.client import SETTINGS, BolClient, process_id
+from kade.plugins.bol.mapping import (
+    MappingError,
+    is_bol_fulfilled,
+    order_from_detail,
+    order_from_list_entry,
+    product_from_row,
+    stock_from_row,
+)
+from kade.plugins.bol.protocol import (
+    CANCEL_REASONS,
+    HISTORY_DAYS,
+    MAX_CHANGE_INTERVAL_MINUTES,
+    MAX_SHIPMENT_ITEMS,
+    MAX_STOCK,
+    PAGE_SIZE,
+)
+from kade.plugins.bol.simulator import create_app
+from kade.plugins.bol.transporters import UnknownCarrierError, transporter_code
+from kade.types import (
+    CancelRequest,
+    CancelResult,
+    Capabilities,
+    ConnectionContext,
+    ConnectionTestResult,
+    MigrationResult,
+    OrderPage,
+    OrderQuery,
+    PlatformSpec,
+    ProductPage,
+    RejectedRecord,
+    RemoteOrder,
+    RemoteStock,
+    ShipmentRequest,
+    ShipmentResult,
+    ShipmentState,
+    StockPage,
+    StockResult,
+    StockUpdate,
+)
+
+log = structlog.get_logger("kade.plugins.bol")
+
+PLATFORM = PlatformSpec(
+    name="bol",
+    title="Bol.com",
+    auth_methods=(AUTHORIZATION_CODE, CLIENT_CREDENTIALS),
+    default_auth_method=AUTHORIZATION_CODE,
+    capabilities=Capabilities(
+        partial_shipments=True,
+        tracking="every",
+        complete_after_all=False,
+        shipment_lines=True,
+        stock_batch_size=1,
+        stock_read=True,
+        webhooks=False,
+        cancel_order=True,
+        order_poll_interval=300,
+    ),
+    settings=SETTINGS,
+    credential_fields={
+        CLIENT_CREDENTIALS: ("client_id", "client_secret"),
+        AUTHORIZATION_CODE: ("client_id", "client_secret", "refresh_token"),
+    },
+    simulator=create_app,
+)
+
+
+@hookimpl
+def kade_register_platforms() -> Iterator[PlatformSpec]:
+    yield PLATFORM
+
+
+# --------------------------------------------------------------------------------------------
+# Orders
+
+
+def _first_segment(since: datetime | None, now: datetime) -> str:
+    """Where an import starts: open orders, the last hour's changes, or day by day since ``since``."""
+    if since is None:
+        return "o:1"
+    minutes = max(1, math.ceil((now - since).total_seconds() / 60) + 1)
+    if minutes <= MAX_CHANGE_INTERVAL_MINUTES:
+        return f"m:{minutes}:1"
+    # latest-change-date filters on one day; bol's days are Amsterdam days, so start early and
+    # end late by two hours (duplicates are harmless, imports upsert)
+    start = max((since - timedelta(hours=2)).date(), (now - timedelta(days=HISTORY_DAYS)).date())
+    end = (now + timedelta(hours=2)).date()
+    return f"d:{start.isoformat()}:{end.isoformat()}:1"
+
+
+def _segment_params(token: str) -> tuple[dict[str, str | int], str]:
+    """Query parameters for a page token, and the token of the page after a full one."""
+    kind, _, rest = token.partition(":")
+    try:
+        if kind == "o":
+            page = int(rest)
+            return {"status": "OPEN", "page": page}, f"o:{page + 1}"
+        if kind == "m":
+            minutes, page_raw = rest.split(":")
+            page = int(page_raw)
+            next_token = f"m:{minutes}:{page + 1}"
+            return {"status": "ALL", "change-interval-minute": int(minutes), "page": page}, next_token
+        if kind == "d":
+            day, end, page_raw = rest.split(":")
+            date.fromisoformat(day)
+            page = int(page_raw)
+            return {"status": "ALL", "latest-change-date": day, "page": page}, f"d:{day}:{end}:{page + 1}"
+    except ValueError:
+        pass
+    raise ValueError(f"not a bol order page token: {token!r}")
+
+
+def _after_short_page(token: str) -> str | None:
+    """The next day's first page for day-by-day imports; None when the import is complete."""
+    if not token.startswith("d:"):
+        return None
+    _, day, end, _ = token.split(":")
+    following = date.fromisoformat(day) + timedelta(days=1)
+    if following > date.fromisoformat(end):
+        return None
+    return f"d:{following.isoformat()}:{end}:1"
+
+
+@hookimpl
+def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
+    client = BolClient(ctx)
+    token = query.page_token or _first_segment(query.since, ctx.now())
+    params, full_page_next = _segment_params(token)
+    params["fulfilment-method"] = client.settings.fulfilment_method
+    listing = client.get_json("/retailer/orders", params)
+    entries = listing.get("orders") or []  # bol answers {} for an empty page
+    if not isinstance(entries, list):
+        raise RejectedByStore("bol's order list has no orders array", code="malformed_page")
+
+    orders: list[RemoteOrder] = []
+    rejected: list[RejectedRecord] = []
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("orderId"), str) or not entry["orderId"]:
+            raw = entry if isinstance(entry, dict) else {"entry": entry}
+            rejected.append(
+                RejectedRecord(remote_id=f"{token}#{n}", reason="order list entry without orderId", raw=raw)
+            )
+            continue
+        order_id = entry["orderId"]
+        raw = dict(entry)
+        try:
+            if is_bol_fulfilled(entry):
+                # bol ships it all; Kade only records that it exists (and then ignores it)
+                orders.append(order_from_list_entry(entry))
+                continue
+            raw = client.get_json(f"/retailer/orders/{quote(order_id, safe='')}")
+            orders.append(order_from_detail(raw, entry))
+        except MappingError as exc:
+            rejected.append(RejectedRecord(remote_id=order_id, reason=str(exc), raw=raw))
+        except NotFound as exc:
+            rejected.append(
+                RejectedRecord(remote_id=order_id, reason=f"listed but not found in detail: {exc}", raw=dict(entry))
+            )
+    next_token = full_page_next if len(entries) >= PAGE_SIZE else _after_short_page(token)
+    return OrderPage(orders=tuple(orders), rejected=tuple(rejected), next_page_token=next_token)
+
+
+@hookimpl
+def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult:
+    """Cancel whole order items (bol cancels an item's full open quantity, one item per call)."""
+    client = BolClient(ctx)
+    detail = client.get_json(f"/retailer/orders/{quote(request.order_remote_id, safe='')}")
+    items = {str(i.get("orderItemId")): i for i in detail.get("orderItems") or [] if isinstance(i, dict)}
+
+    def open_quantity(item: Mapping[str, Any]) -> int:
+        return (
+            int(item.get("quantity", 0)) - int(item.get("quantityShipped", 0)) - int(item.get("quantityCancelled", 0))
+        )
+
+    def by_bol(item: Mapping[str, Any]) -> bool:
+        fulfilment = item.get("fulfilment")
+        return isinstance(fulfilment, dict) and fulfilment.get("method") == "FBB"
+
+    targets: list[str] = []
+    if request.lines:
+        for line in request.lines:
+            item = items.get(line.remote_line_id)
+            if item is None:
+                raise RejectedByStore(
+                    f"order {request.order_number} has no item {line.remote_line_id}", code="unknown_line"
+                )
+            if by_bol(item):
+                raise RejectedByStore(f"item {line.remote_line_id} is fulfilled by bol", code="fulfilled_by_bol")
+            remaining = open_quantity(item)
+            if remaining == 0:
+                continue
+            if line.quantity < remaining:
+                raise RejectedByStore(
+                    f"bol cancels whole order items only: item {line.remote_line_id} has {remaining} open, "
+                    f"{line.quantity} asked",
+                    code="partial_cancel_unsupported",
+                )
+            targets.append(line.remote_line_id)
+    else:
+        targets = [i for i, item in items.items() if not by_bol(item) and open_quantity(item) > 0]
+    if not targets:
+        if any(int(item.get("quantityShipped", 0)) > 0 for item in items.values() if not by_bol(item)):
+            raise RejectedByStore(f"order {request.order_number} is already shipped", code="already_shipped")
+        return CancelResult(ok=True)
+
+    reason = request.reason.strip().upper()
+    reason = reason if reason in CANCEL_REASONS else "OTHER"
+    processes = [
+        client.send_json(
+            "PUT", "/retailer/orders/cancellation", {"orderItems": [{"orderItemId": item_id, "reasonCode": reason}]}
+        )
+        for item_id in targets  # the API takes one item per request
+    ]
+    for process in processes:
+        done = client.wait_for_process(process, client.settings.process_wait_seconds)
+        if done.get("status") == "FAILURE":
+            raise RejectedByStore(
+                f"bol refused to cancel: {done.get('errorMessage') or 'no reason given'}", code="cancel_failed"
+            )
+    return CancelResult(ok=True, remote_reference=",".join(process_id(p) for p in processes))
+
+
+# --------------------------------------------------------------------------------------------
+# Shipments
+
+
+def shipment_reference(shipment: ShipmentRequest) -> str:
+    """The ``shipmentReference`` bol stores with the shipment; stable across retries (≤ 90 chars)."""
+    key = shipment.idempotency_key
+    if 0 < len(key) <= 90:
+        return key
+    return "kade-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def _failure(client: BolClient, shipment: ShipmentRequest, process: Mapping[str, Any]) -> RejectedByStore:
+    """Why bol refused a shipment, with ``order_cancelled`` when the items turn out to be cancelled."""
+    message = str(process.get("errorMessage") or "no reason given")
+    reason = f"bol refused the shipment of order {shipment.order_number}: {message}"
+    try:
+        detail = client.get_json(f"/retailer/orders/{quote(shipment.order_remote_id, safe='')}")
+    except PlatformError:
+        detail = {}
+    items = {str(i.get("orderItemId")): i for i in detail.get("orderItems") or [] if isinstance(i, dict)}
+
+    def counts(line_id: str) -> tuple[int, int, int] | None:
+        item = items.get(line_id)
+        if item is None:
+            return None
+        return int(item.get("quantity", 0)), int(item.get("quantityShipped", 0)), int(item.get("quantityCancelled", 0))
+
+    known = [(line, counts(line.remote_line_id)) for line in shipment.lines]
+    cancelled = any(c is not None and c[2] > 0 and c[0] - c[1] - c[2] < line.quantity for line, c in known)
+    shipped_already = all(c is not None and c[0] - c[1] - c[2] == 0 and c[1] > 0 for _, c in known)
+    if cancelled or "cancel" in message.lower():
+        return RejectedByStore(reason, code="order_cancelled")
+    if shipped_already:
+        return RejectedByStore(reason, code="already_shipped")
+    return RejectedByStore(reason, code="shipment_failed")
+
+
+def _result(client: BolClient, shipment: ShipmentRequest, process: Mapping[str, Any]) -> ShipmentResult:
+    status = process.get("status")
+    reference = process_id(process)
+    if status == "SUCCESS":
+        return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=reference)
+    if status == "PENDING":
+        return ShipmentResult(state=ShipmentState.PENDING, remote_reference=reference)
+    if status == "FAILURE":
+        raise _failure(client, shipment, process)
+    raise OutcomeUnknown(f"bol's processing of the shipment ended in {status} (process {reference})")
+
+
+@hookimpl
+def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult:
+    client = BolClient(ctx)
+    try:
+        code = transporter_code(shipment.carrier, client.settings.fallback_transporter_code or None)
+    except UnknownCarrierError as exc:
+        raise RejectedByStore(str(exc), code="unknown_carrier") from exc
+    except ValueError as exc:
+        raise RejectedByStore(str(exc), code="bad_fallback_transporter") from exc
+    if len(shipment.lines) > MAX_SHIPMENT_ITEMS:
+        raise RejectedByStore(
+            f"bol takes at most {MAX_SHIPMENT_ITEMS} order items per shipment, got {len(shipment.lines)}",
+            code="too_many_items",
+        )
+    transport: dict[str, str] = {"transporterCode": code}
+    if shipment.tracking_code:
+        transport["trackAndTrace"] = shipment.tracking_code
+    body = {
+        "orderItems": [{"orderItemId": line.remote_line_id, "quantity": line.quantity} for line in shipment.lines],
+        "shipmentReference": shipment_reference(shipment),
+        "transport": transport,
+    }
+    process = client.send_json("POST", "/retailer/shipments", body)
+    process = client.wait_for_process(process, client.settings.process_wait_seconds)
+    return _result(client, shipment, process)
+
+
+@hookimpl
+def check_shipment(
+    ctx: ConnectionContext, shipment: ShipmentRequest, remote_reference: str | None
+) -> ShipmentResult | None:
+    """The shipment's state: its process status if known, else the order's shipments on bol."""
+    client = BolClient(ctx)
+    if remote_reference:
+        try:
+            process = client.process_status(remote_reference)
+        except NotFound:
+            process = None  # statuses expire after about 48 hours; the shipment list still knows
+        if process is not None and process.get("status") in ("SUCCESS", "PENDING", "FAILURE"):
+            return _result(client, shipment, process)
+    reference = shipment_reference(shipment)
+    page = 1
+    while True:
+        listing = client.get_json("/retailer/shipments", {"order-id": shipment.order_remote_id, "page": page})
+        found = listing.get("shipments") or []
+        for entry in found:
+            if isinstance(entry, dict) and entry.get("shipmentReference") == reference:
+                return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=str(entry.get("shipmentId")))
+        if len(found) < PAGE_SIZE:
+            break
+        page += 1
+    if not shipment.lines:
+        return None
+    # not shipped (yet): a send whose answer was lost may still be processing
+    statuses = (
+        client.get_json(
+            "/shared/process-status",
+            {"entity-id": shipment.lines[0].remote_line_id, "event-type": "CREATE_SHIPMENT"},
+        ).get("processStatuses")
+        or []
+    )
+    pending = [p for p in statuses if isinstance(p, dict) and p.get("status") == "PENDING"]
+    if pending:
+        return ShipmentResult(state=ShipmentState.PENDING, remote_reference=process_id(pending[0]))
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Stock and products
+
+
+@hookimpl
+def push_stock(ctx: ConnectionContext, updates: Sequence[StockUpdate]) -> Sequence[StockResult]:
+    client = BolClient(ctx)
+    results: list[StockResult] = []
+    for n, update in enumerate(updates):
+        offer_id = update.remote_product_id
+        if not offer_id:
+            results.append(
+                StockResult(remote_product_id=offer_id, ok=False, error="no bol offer id", error_kind="rejected")
+            )
+            continue
+        body = {
+            "amount": min(update.quantity, MAX_STOCK),
+            "managedByRetailer": client.settings.stock_managed_by_retailer,
+        }
+        try:
+            process = client.send_json("PUT", f"/retailer/offers/{quote(offer_id, safe='')}/stock", body)
+        except (RejectedByStore, NotFound) as exc:
+            results.append(StockResult(remote_product_id=offer_id, ok=False, error=exc.message, error_kind=exc.kind))
+            continue
+        except AuthRejected:
+            raise
+        except PlatformError as exc:
+            if not results:
+                raise
+            # keep what was done; the rest is retried by the core according to the kind
+            results.extend(
+                StockResult(remote_product_id=u.remote_product_id, ok=False, error=exc.message, error_kind=exc.kind)
+                for u in updates[n:]
+            )
+            break
+        results.append(StockResult(remote_product_id=offer_id, ok=True, remote_reference=process_id(process)))
+    return results
+
+
+@hookimpl
+def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+    client = BolClient(ctx)
+    rows, next_token = exports.read_page(client, page_token)
+    products = []
+    rejected = []
+    for row in rows:
+        try:
+            products.append(product_from_row(row))
+        except MappingError as exc:
+            rejected.append(RejectedRecord(remote_id=row.get("offerId") or "?", reason=str(exc), raw=dict(row)))
+    return ProductPage(products=tuple(products), rejected=tuple(rejected), next_page_token=next_token)
+
+
+@hookimpl
+def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage:
+    client = BolClient(ctx)
+    rows, next_token = exports.read_page(client, page_token)
+    items: list[RemoteStock] = []
+    for row in rows:
+        try:
+            stock = stock_from_row(row)
+        except MappingError as exc:
+            log.warning("bol.offer_row_skipped", connection_id=ctx.connection_id, reason=str(exc))
+            continue
+        if stock is not None:
+            items.append(stock)
+    return StockPage(items=tuple(items), next_page_token=next_token)
+
+
+# --------------------------------------------------------------------------------------------
+# Connection
+
+
+def _verify(client: BolClient, access_token: str | None = None) -> None:
+    """One cheap authenticated call (first page of open orders)."""
+    client.request(
+        "GET",
+        "/retailer/orders",
+        params={"page": 1, "status": "OPEN", "fulfilment-method": "FBR"},
+        bearer=access_token,
+    )
+
+
+@hookimpl
+def test_connection(ctx: ConnectionContext) -> ConnectionTestResult:
+    client = BolClient(ctx)
+    try:
+        _verify(client)
+    except AuthRejected as exc:
+        return ConnectionTestResult(ok=False, message=exc.message)
+    expires = refresh_token_expiry(ctx.credentials) if ctx.auth_method == AUTHORIZATION_CODE else None
+    method = "bol login (authorization code)" if ctx.auth_method == AUTHORIZATION_CODE else "API keys"
+    message = f"connected to bol with {method}"
+    if expires is not None:
+        message += f"; the authorisation must be renewed before {expires:%Y-%m-%d}"
+    return ConnectionTestResult(ok=True, message=message, credentials_expire_at=expires)
+
+
+def _require(credentials: Mapping[str, str], *names: str) -> None:
+    missing = [n for n in names if not credentials.get(n)]
+    if missing:
+        raise UserError(f"bol credentials lack {', '.join(missing)}")
+
+
+@hookimpl
+def migrate_connection(
+    ctx: ConnectionContext, target_auth_method: str, new_credentials: Mapping[str, str]
+) -> MigrationResult:
+    """Verify new credentials with live calls and return them; nothing is stored or cached here.
+
+    For the code flow, ``new_credentials`` holds the partner app's ``client_id``/``client_secret``
+    and either the ``code`` (+ ``redirect_uri``) from the seller's consent or a ``refresh_token``.
+    Refresh tokens rotate, so the result carries the newest one.
+    """
+    client = BolClient(ctx)
+    login_url = client.settings.login_url
+    _require(new_credentials, "client_id", "client_secret")
+    client_id, secret = new_credentials["client_id"], new_credentials["client_secret"]
+    if target_auth_method == AUTHORIZATION_CODE:
+        if new_credentials.get("code"):
+            _require(new_credentials, "redirect_uri")
+            form = {
+                "grant_type": "authorization_code",
+                "code": new_credentials["code"],
+                "redirect_uri": new_credentials["redirect_uri"],
+            }
+        elif new_credentials.get("refresh_token"):
+            form = {"grant_type": "refresh_token", "refresh_token": new_credentials["refresh_token"]}
+        else:
+            raise UserError("migrating to bol's login needs the authorization code or a refresh token")
+        body = request_token(ctx.http, login_url, client_id, secret, form)
+        refresh = body.get("refresh_token") or new_credentials.get("refresh_token")
+        if not isinstance(refresh, str) or not refresh:
+            raise AuthRejected("bol issued no refresh token; was offline_access granted?", code="no_refresh_token")
+        _verify(client, str(body["access_token"]))
+        expires = consent_expiry(refresh, ctx.now())
+        credentials = {
+            "client_id": client_id,
+            "client_secret": secret,
+            "refresh_token": refresh,
+            "refresh_token_expires_at": expires.isoformat(),
+        }
+        message = f"switched to bol login; renew the authorisation before {expires:%Y-%m-%d}"
+    elif target_auth_method == CLIENT_CREDENTIALS:
+        body = request_token(ctx.http, login_url, client_id, secret, {"grant_type": "client_credentials"})
+        _verify(client, str(body["access_token"]))
+        credentials = {"client_id": client_id, "client_secret": secret}
+        message = "switched to bol API keys (client credentials)"
+    else:
+        raise UserError(
+            f"bol has no auth method {target_auth_method!r}; use {AUTHORIZATION_CODE} or {CLIENT_CREDENTIALS}"
+        )
+    log.info("bol.connection_migrated", connection_id=ctx.connection_id, to=target_auth_method)
+    return MigrationResult(auth_method=target_auth_method, credentials=credentials, message=message)
