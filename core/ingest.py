@@ -9,6 +9,7 @@ and principle 7 (a malformed order is quarantined; the rest of its page imports)
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -66,6 +67,18 @@ class ImportStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.newest is not None and (self.newest is None or other.newest > self.newest):
             self.newest = other.newest
+
+
+def digest(order: RemoteOrder) -> str:
+    """A fingerprint of everything the core applies from an order.
+
+    Timestamps alone can't tell a change apart (some stores give whole seconds, some none), so
+    re-imports compare this instead: equal digests are skipped without touching a row.
+    """
+    parts = [order.status.value, str(order.cancellation_requested), order.updated_at.isoformat()]
+    parts += [f"{li.remote_line_id}:{li.quantity}:{li.quantity_cancelled}:{li.fulfilled_by_marketplace}"
+              for li in order.lines]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def validate_order(order: RemoteOrder) -> str | None:
@@ -180,14 +193,16 @@ def apply_page(
             # R2: fully fulfilled by the marketplace — not ours to ship.
             stats.ignored += 1
             continue
-        if local is not None and local.remote_updated_at == remote.updated_at:
+        fingerprint = digest(remote)
+        if local is not None and local.remote_digest == fingerprint:
             stats.unchanged += 1
             continue
         if local is None:
-            _create(session, connection, remote, kept, resolver)
+            _create(session, connection, remote, kept, resolver, fingerprint)
             stats.created += 1
         else:
             stats.notifications += _update(session, connection, local, remote, kept, resolver, stats)
+            local.remote_digest = fingerprint
             stats.updated += 1
     stats.products_created = resolver.created
     return stats
@@ -200,7 +215,7 @@ def _line_row(order_id: int, line: RemoteOrderLine, product_id: int | None) -> O
 
 
 def _create(session: Session, connection: Connection, remote: RemoteOrder, lines: list[RemoteOrderLine],
-            resolver: ProductResolver) -> None:
+            resolver: ProductResolver, fingerprint: str) -> None:
     assert connection.id is not None
     cancelled = remote.status == OrderStatus.CANCELLED or all(li.quantity_cancelled >= li.quantity for li in lines)
     order = Order(
@@ -209,6 +224,7 @@ def _create(session: Session, connection: Connection, remote: RemoteOrder, lines
         cancellation_requested=remote.cancellation_requested, currency=remote.currency, total=remote.total,
         billing_address=remote.billing_address.model_dump(), shipping_address=remote.shipping_address.model_dump(),
         raw=jsonable(remote.raw), remote_created_at=remote.created_at, remote_updated_at=remote.updated_at,
+        remote_digest=fingerprint,
     )
     session.add(order)
     session.flush()

@@ -211,6 +211,8 @@ class Order(SQLModel, table=True):
     picked: bool = False
     remote_created_at: datetime | None = _ts(nullable=True)
     remote_updated_at: datetime | None = _ts(nullable=True)
+    #: fingerprint of what Kade reads from the remote order; equal means nothing to apply
+    remote_digest: str = Field(default="", max_length=64)
     imported_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
 

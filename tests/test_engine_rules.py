@@ -139,7 +139,7 @@ def _shipment_setup(kade, store, *, capabilities=None):
 
 
 def test_shipment_reported_once_to_origin(kade, store, runtime) -> None:
-    conn, order = _shipment_setup(kade, store)
+    _conn, order = _shipment_setup(kade, store)
     with kade.db.transaction() as session:
         shipment = create_shipment(session, session.get(Order, order.id), carrier="PostNL", tracking_code="3S1")
     runtime.drain()
@@ -150,7 +150,7 @@ def test_shipment_reported_once_to_origin(kade, store, runtime) -> None:
 
 
 def test_unknown_outcome_checks_the_store_before_resending(kade, store, runtime) -> None:
-    conn, order = _shipment_setup(kade, store)
+    _conn, order = _shipment_setup(kade, store)
     store.fail_next("report_shipment", "unknown")
     with kade.db.transaction() as session:
         shipment = create_shipment(session, session.get(Order, order.id), carrier="DHL", tracking_code="JVGL1")
@@ -171,7 +171,7 @@ def test_unknown_outcome_checks_the_store_before_resending(kade, store, runtime)
 
 
 def test_r4_store_cancelled_order_refuses_shipment_and_notifies(kade, store, runtime) -> None:
-    conn, order = _shipment_setup(kade, store)
+    _conn, order = _shipment_setup(kade, store)
     store.orders["S1"]["status"] = "cancelled"  # cancelled in the store, not yet imported
     with kade.db.transaction() as session:
         shipment = create_shipment(session, session.get(Order, order.id), carrier="PostNL", tracking_code="3S")
