@@ -100,6 +100,8 @@ class PlatformSpec(_Frozen):
     credential_fields: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     #: a factory of the platform's simulator ASGI app (used by the demo, tests and benchmarks)
     simulator: Callable[..., Any] | None = None
+    #: a factory of a ``kade.testing.Harness``: a simulated store with controls (demo, conformance kit)
+    harness: Callable[[], Any] | None = None
 
     @field_validator("name")
     @classmethod

@@ -415,6 +415,22 @@ orders_app = typer.Typer(help="Imported orders.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 
 
+@app.command("demo")
+def demo_cmd(
+    orders: Annotated[int, typer.Option(min=1, max=5000, help="orders per simulated store")] = 40,
+    serve: Annotated[bool, typer.Option(help="keep the simulators running on localhost afterwards")] = False,
+) -> None:
+    """Run Kade's main job end to end against simulated stores (embedded mode, no setup)."""
+    from kade.demo import run_demo
+
+    settings = Settings()
+    configure_logging(settings.log_format, "ERROR")
+    warnings.showwarning = _show_warning
+    summary = run_demo(settings, out, orders=orders, serve=serve)
+    if not (summary.orders_imported and summary.stock_pushed and summary.shipments_confirmed):
+        raise Exit2("the demo finished with an empty summary; see the events above")
+
+
 @app.command("worker")
 def worker(
     processes: Annotated[int, typer.Option(min=1, help="worker processes (Redis mode)")] = 2,

@@ -1,6 +1,19 @@
-"""Kade's kit for plugin authors: the conformance suite and the harness it runs against."""
+"""Kade's kit for plugin authors: the conformance suite and the harness it runs against.
 
-from kade.testing.conformance import ConformanceSuite, World
+``Harness`` is imported eagerly (plugins ship one for the demo); the suite needs pytest and is
+imported only when asked for.
+"""
+
+from typing import Any
+
 from kade.testing.harness import Harness, SeededOrder, StoreShipment
 
 __all__ = ["ConformanceSuite", "Harness", "SeededOrder", "StoreShipment", "World"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ConformanceSuite", "World"):
+        from kade.testing import conformance
+
+        return getattr(conformance, name)
+    raise AttributeError(name)

@@ -40,6 +40,7 @@ from kade.plugins.bol.auth import (
     request_token,
 )
 from kade.plugins.bol.client import SETTINGS, BolClient, process_id
+from kade.plugins.bol.harness import BolHarness
 from kade.plugins.bol.mapping import (
     MappingError,
     is_bol_fulfilled,
@@ -104,6 +105,7 @@ PLATFORM = PlatformSpec(
         AUTHORIZATION_CODE: ("client_id", "client_secret", "refresh_token"),
     },
     simulator=create_app,
+    harness=BolHarness,
 )
 
 

@@ -1,0 +1,85 @@
+"""A simulated bol.com seller account with the controls the demo and the conformance kit use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kade.plugins.bol.simulator import BolSimState, create_app
+from kade.sim.base import SimClock
+from kade.testing.harness import Harness, SeededOrder, StoreShipment
+
+RETAILER = ("conf-retailer", "conf-retailer-secret")
+PARTNER = ("conf-partner", "conf-partner-secret")
+REDIRECT = "https://kade.example/callback/bol"
+
+
+class BolHarness(Harness):
+    platform = "bol"
+    base_url = "https://api.bol.com"
+    hosts = ("api.bol.com", "login.bol.com")
+    auth_method = "client_credentials"
+
+    def __init__(self) -> None:
+        self.clock = SimClock()
+        self.sim = BolSimState(clock=self.clock, process_delay=0.0, process_delays={"CREATE_OFFER_EXPORT": 0.0},
+                               page_size=50)
+        self.sim.add_retailer_client(*RETAILER)
+        self.sim.add_intermediary_client(*PARTNER)
+        self._app = create_app(self.sim)
+        self._skus = 0
+
+    def app(self) -> Any:
+        return self._app
+
+    def credentials(self) -> dict[str, str]:
+        return {"client_id": RETAILER[0], "client_secret": RETAILER[1]}
+
+    def _offer(self, stock: int = 5) -> Any:
+        self._skus += 1
+        return self.sim.add_offer(reference=f"CONF-{self._skus:05d}", stock=stock)
+
+    def seed_orders(self, count: int, *, units: int = 2) -> list[SeededOrder]:
+        seeded = []
+        for _ in range(count):
+            offer = self._offer()
+            order = self.sim.add_order([(offer, units)])
+            seeded.append(SeededOrder(
+                remote_id=order.order_id, number=order.order_id,
+                lines={item.order_item_id: (item.offer.reference or item.offer.ean, item.quantity)
+                       for item in order.items},
+            ))
+        return seeded
+
+    def seed_products(self, count: int) -> list[tuple[str, str]]:
+        offers = [self._offer(stock=0) for _ in range(count)]
+        return [(o.offer_id, o.reference) for o in offers]
+
+    def cancel_order(self, remote_id: str) -> None:
+        for item in self.sim.orders[remote_id].items:
+            self.sim.cancel_item(item.order_item_id)
+
+    def shipments(self, remote_id: str) -> list[StoreShipment]:
+        return [StoreShipment(tracking_code=s.track_and_trace, lines=dict(s.items))
+                for s in self.sim.shipments_for(remote_id)]
+
+    def stock(self, remote_product_id: str) -> int | None:
+        offer = self.sim.offers.get(remote_product_id)
+        return None if offer is None else offer.stock
+
+    def revoke_credentials(self) -> None:
+        self.sim.deactivate_client(RETAILER[0])
+        self.sim.access_tokens.clear()
+
+    def drop_next_shipment_answer(self) -> None:
+        self.sim.inject("timeout_after_apply", "/retailer/shipments", method="POST")
+
+    def rate_limit_next_request(self, retry_after: float = 0.05) -> None:
+        self.sim.inject("error", "/retailer/orders", method="GET", status=429)
+
+    def migration_target(self) -> tuple[str, dict[str, str]]:
+        code = self.sim.issue_auth_code(PARTNER[0], REDIRECT)
+        return "authorization_code", {"client_id": PARTNER[0], "client_secret": PARTNER[1], "code": code,
+                                      "redirect_uri": REDIRECT}
+
+    def settle(self) -> None:
+        self.sim.settle()
