@@ -72,7 +72,7 @@ class DemoSummary:
 
 def _stores(kade: Kade) -> list[DemoStore]:
     stores = []
-    for name, platform in sorted(kade.pm.platforms().items()):
+    for _name, platform in sorted(kade.pm.platforms().items()):
         if platform.spec.harness is None:
             continue
         stores.append(DemoStore(platform=platform, harness=platform.spec.harness()))
