@@ -339,8 +339,15 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     candidates = session.exec(query).all()
+    # One push per product in flight: a newer value waits until the older push has landed (the
+    # flush holding it loops and takes it), so a slow old push can never overwrite a newer one.
+    busy = {a.payload["link_id"] for a in session.exec(
+        select(Action).where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
+                             Action.status == ActionStatus.RUNNING)).all()}
     claimed = []
     for action in candidates:
+        if action.payload["link_id"] in busy:
+            continue
         taken = claim(session, action.id or 0, now)
         if taken is None:
             continue

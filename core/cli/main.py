@@ -494,6 +494,28 @@ def scheduler_cmd(interval: Annotated[float, typer.Option(min=0.1, help="seconds
         kade.close()
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+) -> None:
+    """Serve webhook intake (/webhooks/{connection id}), /health and /metrics."""
+    import uvicorn
+
+    from kade.api import create_api
+    from kade.runtime import Runtime
+
+    kade = make_kade(log_level="INFO")
+    runtime = Runtime(kade)
+    if not kade.settings.redis_url:
+        runtime.start(threads=2)  # embedded: the webhook's import runs in this process
+    try:
+        uvicorn.run(create_api(kade, runtime), host=host, port=port, log_level="warning")
+    finally:
+        runtime.stop()
+        kade.close()
+
+
 @app.command("health")
 def health_cmd() -> None:
     """Connections by status, pending and failed actions; exits 1 while an alert holds."""

@@ -6,6 +6,9 @@ translate to and from it, and can be told to fail in the ways real stores fail.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +17,14 @@ from decimal import Decimal
 from typing import Any
 
 from kade import hookimpl
-from kade.errors import AuthRejected, OutcomeUnknown, RateLimited, RejectedByStore, TransientError
+from kade.errors import (
+    AuthRejected,
+    OutcomeUnknown,
+    RateLimited,
+    RejectedByStore,
+    TransientError,
+    WebhookRejected,
+)
 from kade.types import (
     CancelRequest,
     CancelResult,
@@ -38,6 +48,7 @@ from kade.types import (
     StockPage,
     StockResult,
     StockUpdate,
+    WebhookEvent,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -243,6 +254,24 @@ class FakePlatform:
     def test_connection(self, ctx: ConnectionContext) -> ConnectionTestResult:
         self.store._enter("test_connection", ctx)
         return ConnectionTestResult(ok=True, message="fake store reachable")
+
+    @hookimpl
+    def verify_webhook(self, ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> bool:
+        given = headers.get("x-fake-signature")
+        if not given:
+            raise WebhookRejected("missing X-Fake-Signature")
+        expected = hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(given, expected)
+
+    @hookimpl
+    def parse_webhook(self, ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
+        payload = json.loads(body)
+        if payload.get("topic") == "ping":
+            return WebhookEvent(delivery_id=headers.get("x-fake-delivery", "ping"), topic="ping")
+        if payload.get("topic") not in ("order_created", "order_updated", "order_cancelled"):
+            return None
+        return WebhookEvent(delivery_id=headers["x-fake-delivery"], topic=payload["topic"],
+                            remote_id=str(payload.get("id")), payload=payload)
 
     @hookimpl
     def migrate_connection(self, ctx: ConnectionContext, target_auth_method: str,
