@@ -82,7 +82,7 @@ def test_ping_is_acknowledged_without_work(hooked, store) -> None:
 
 
 def test_unknown_connection_and_health_endpoint(hooked) -> None:
-    kade, _, client = hooked
+    _, _, client = hooked
     assert _send(client, 999, {"topic": "ping"}).status_code == 404
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["ok"] is True
