@@ -42,7 +42,7 @@ class Runtime:
         return sweep(self.kade, self.actors, lease=lease)
 
     def import_orders(self, connection_id: int) -> None:
-        self.actors.import_orders.send(connection_id)
+        self.actors.import_orders.send(connection_id=connection_id)
 
     # -- in-process workers -------------------------------------------------------------------
 

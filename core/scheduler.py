@@ -100,7 +100,7 @@ class Scheduler:
             interval = int(conn.settings.get("order_poll_interval") or caps.order_poll_interval)
             last = self._last_poll.get(conn.id)
             if last is None or (now - last).total_seconds() >= interval:
-                self.actors.import_orders.send(conn.id)
+                self.actors.import_orders.send(connection_id=conn.id)
                 self._last_poll[conn.id] = now
 
     def _nightly_stock_check(self, now: datetime) -> None:
@@ -114,7 +114,7 @@ class Scheduler:
                                             Connection.send_stock == sa.true())
             ).all()
         for connection_id in ids:
-            self.actors.stock_check.send(connection_id)
+            self.actors.stock_check.send(connection_id=connection_id)
 
     def _retention(self, now: datetime) -> None:
         if self._last_retention is not None and now - self._last_retention < timedelta(hours=1):

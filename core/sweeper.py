@@ -64,10 +64,10 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
             session.execute(sa.update(Action).where(col(Action.id).in_(ids)).values(enqueued_at=now))
     stock_connections = sorted({conn for _, kind, conn in rows if kind == ActionKind.STOCK})
     for connection_id in stock_connections:
-        actors.flush_stock.send(connection_id)
+        actors.flush_stock.send(connection_id=connection_id)
     for action_id, kind, _ in rows:
         if kind != ActionKind.STOCK:
-            actors.run_action.send(action_id)
+            actors.run_action.send(action_id=action_id)
             stats.actions_sent += 1
     stats.stock_flushes = len(stock_connections)
     if stats.reclaimed or stats.actions_sent or stats.stock_flushes:
@@ -99,7 +99,7 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
         if kind == ActionKind.STOCK:
             flushes[connection_id] = max(flushes.get(connection_id, 0), delay_ms)
         else:
-            actors.run_action.send_with_options(args=(action_id,), delay=delay_ms or None)
+            actors.run_action.send_with_options(kwargs={"action_id": action_id}, delay=delay_ms or None)
     for connection_id, delay_ms in flushes.items():
-        actors.flush_stock.send_with_options(args=(connection_id,), delay=delay_ms or None)
+        actors.flush_stock.send_with_options(kwargs={"connection_id": connection_id}, delay=delay_ms or None)
     return len(rows)

@@ -222,3 +222,47 @@ def test_single_pause_below_threshold_does_not_alert(kade) -> None:
     with kade.db.transaction() as session:
         change_status(session, session.get(Connection, conns[0].id), ConnectionStatus.PAUSED, reason="x", actor="op")
     assert not any("stopped being active" in a for a in health(kade).alerts)
+
+
+def test_job_log_lines_carry_the_job_context(kade, store) -> None:
+    """The middleware binds the message's ids, so every line a job logs names its connection."""
+    import structlog
+
+    conn = make_connection(kade)
+    store.add_order("R1", [("A", None, 1)])
+    runtime = Runtime(kade).start(threads=1, tick=0)
+    try:
+        with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            runtime.import_orders(conn.id)
+            runtime.join()
+    finally:
+        runtime.stop()
+    imported = [e for e in logs if e["event"] == "orders_imported"]
+    assert imported and imported[0]["job"] == "kade.import_orders"
+    assert imported[0]["connection_id"] == conn.id and "message_id" in imported[0]
+
+
+def test_full_stock_check_corrects_only_the_drift(kade, store) -> None:
+    from kade.models import Product, ProductLink
+    from kade.stockcheck import full_stock_check
+    from tests.support.factories import tenant_of
+
+    conn = make_connection(kade)
+    tenant = tenant_of(kade)
+    with kade.db.transaction() as session:
+        for i in range(4):
+            p = Product(tenant_id=tenant.id, sku=f"P{i}", stock=10)
+            session.add(p)
+            session.flush()
+            store.add_product(f"r{i}", f"P{i}", None, stock=10 if i % 2 == 0 else 3)  # r1, r3 drifted
+            session.add(ProductLink(connection_id=conn.id, product_id=p.id, remote_id=f"r{i}", last_pushed_stock=10))
+    store.page_size = 3
+    stats = full_stock_check(kade, conn.id)
+    assert (stats.seen, stats.drifted, stats.pages) == (4, 2, 2)
+    runtime = Runtime(kade).start(threads=1, tick=0)
+    try:
+        runtime.drain()
+    finally:
+        runtime.stop()
+    assert store.stock_calls == [[("r1", 10), ("r3", 10)]]
+    assert {rid: p["stock"] for rid, p in store.products.items()} == {f"r{i}": 10 for i in range(4)}
