@@ -201,3 +201,40 @@ def test_operator_flow_end_to_end(cli, tmp_path) -> None:
 def test_pause_and_unknown_connection(cli, tmp_path) -> None:
     _ready(cli, tmp_path)
     assert_user_error(cli("connection", "pause", "ghost", "-t", "shop"), "no connection named 'ghost'")
+
+
+def test_actions_health_events_and_orders_commands(cli, tmp_path) -> None:
+    _ready(cli, tmp_path)
+    cli("plugins", "enable", "acme", "-t", "shop")
+    creds = _creds(tmp_path, {"api_key": "k-123456"})
+    cli("connection", "add", "acme", "c1", "-t", "shop", "--url", "https://s.example", "--credentials", creds)
+    from kade.models import Action, ActionStatus
+
+    db = Database(Settings().resolved_database_url())
+    with db.transaction() as session:
+        conn = session.exec(select(Connection)).one()
+        session.add(Action(tenant_id=conn.tenant_id, connection_id=conn.id, kind="shipment",
+                           idempotency_key="shipment:9", status=ActionStatus.FAILED, attempts=8,
+                           last_error="TransientError: 503"))
+        session.add(Order(tenant_id=conn.tenant_id, connection_id=conn.id, remote_id="R1", number="1001"))
+    code, out, err = cli("health")
+    assert code == 1 and "failed actions" in out and "ALERT: 1 action(s) failed" in err
+    code, out, _ = cli("actions", "list", "--failed")
+    assert code == 0 and "TransientError: 503" in out
+    assert_user_error(cli("actions", "retry"), "name action ids or use --all-failed")
+    assert_user_error(cli("actions", "retry", "999"), "no action 999")
+    code, out, _ = cli("actions", "retry", "--all-failed")
+    assert code == 0 and "1 action(s) queued again" in out
+    with db.session() as session:
+        action = session.exec(select(Action)).one()
+        assert (action.status, action.attempts) == ("pending", 0)
+    assert cli("health")[0] == 0
+    code, out, _ = cli("events", "-t", "shop", "--kind", "connection_added")
+    assert code == 0 and "c1 (acme) added" in out
+    assert_user_error(cli("events", "-c", "c1"), "--connection needs --tenant")
+    code, out, _ = cli("orders", "list", "-t", "shop", "--open")
+    assert code == 0 and "1001" in out
+    code, out, _ = cli("orders", "cancel", "1001", "-t", "shop")
+    assert code == 0 and "cancelled" in out
+    assert_user_error(cli("orders", "cancel", "1001", "-t", "shop"), "already cancelled")
+    db.dispose()

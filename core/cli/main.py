@@ -746,7 +746,9 @@ def connection_migrate(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn Kade's errors into one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
+            sys.exit(code)
     except (KadeError, Exit2) as exc:
         err.print(f"kade: error: {redact_text(str(exc))}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
