@@ -1,0 +1,772 @@
+"""The WooCommerce platform plugin (REST API v3).
+
+What WooCommerce cannot do natively is settled here, per the platform notes:
+
+* no shipment object and no tracking fields: every shipment becomes one order note with the
+  carrier and tracking (and, when the Shipment Tracking extension is installed, a tracking
+  item too); the order goes to ``completed`` only with the shipment that completes it;
+* no idempotency keys: the shipment's key is written into the note, so ``check_shipment`` can
+  tell whether a report whose answer was lost reached the store;
+* no cancellation object: ``cancelled``/``refunded``/``failed`` statuses are cancellations and
+  refunded line quantities are cancelled quantities;
+* dates: only the ``*_gmt`` fields and ``dates_are_gmt=true`` are used, and results are
+  filtered again on ``date_modified_gmt`` because stores older than 5.8 silently ignore
+  ``modified_after``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from base64 import b64encode
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+import structlog
+
+from kade.errors import (
+    AuthRejected,
+    NotFound,
+    OutcomeUnknown,
+    RejectedByStore,
+    TransientError,
+    WebhookRejected,
+)
+from kade.hookspecs import hookimpl
+from kade.plugins.woocommerce.client import TRACKING_API, WooClient
+from kade.plugins.woocommerce.mapping import (
+    CANCELLED_STATUSES,
+    DEFAULT_IMPORT_STATUSES,
+    MappingError,
+    format_gmt,
+    order_status,
+    parse_gmt,
+    parse_product_ref,
+    refunded_quantities,
+    to_remote_order,
+    to_remote_product,
+    to_remote_stock,
+)
+from kade.plugins.woocommerce.simulator import create_app
+from kade.types import (
+    CancelRequest,
+    CancelResult,
+    Capabilities,
+    ConnectionContext,
+    ConnectionTestResult,
+    MigrationResult,
+    OrderPage,
+    OrderQuery,
+    OrderStatus,
+    PlatformSpec,
+    ProductPage,
+    RejectedRecord,
+    RemoteOrder,
+    RemoteProduct,
+    SettingSpec,
+    ShipmentRequest,
+    ShipmentResult,
+    ShipmentState,
+    StockPage,
+    StockResult,
+    StockUpdate,
+    WebhookEvent,
+)
+
+log = structlog.get_logger(__name__)
+
+PLATFORM = "woocommerce"
+AUTH_METHODS = ("basic", "oauth1", "wc_auth")
+#: WP core caps ``per_page`` at 100
+PAGE_SIZE = 100
+#: WooCommerce's default batch limit
+BATCH_SIZE = 100
+#: how long the "is the Shipment Tracking extension installed" answer is reused
+TRACKING_PROBE_TTL = 3600.0
+#: WC dates have second resolution and ``modified_after`` is exclusive: step back one second
+SINCE_MARGIN = timedelta(seconds=1)
+
+SETTINGS = (
+    SettingSpec(
+        name="shipment_tracking_extension",
+        type="choice",
+        default="auto",
+        choices=("auto", "on", "off"),
+        description="Also add tracking items through the Shipment Tracking extension (auto: when installed).",
+    ),
+    SettingSpec(
+        name="webhook_secret",
+        description="Secret of the store's order webhooks; deliveries are verified with it.",
+    ),
+    SettingSpec(
+        name="import_statuses",
+        default="processing",
+        description="Comma-separated WooCommerce statuses that make an order ready to fulfil.",
+    ),
+    SettingSpec(
+        name="tracking_note_to_customer",
+        type="bool",
+        default=True,
+        description="Send the tracking note to the customer (WooCommerce e-mails customer notes).",
+    ),
+    SettingSpec(
+        name="query_string_auth",
+        type="bool",
+        default=False,
+        description="Send keys as query parameters, for hosts that strip the Authorization header (HTTPS only).",
+    ),
+    SettingSpec(
+        name="oauth_signature_method",
+        type="choice",
+        default="HMAC-SHA256",
+        choices=("HMAC-SHA256", "HMAC-SHA1"),
+        description="Signature method for OAuth 1.0a on plain-HTTP stores.",
+    ),
+    SettingSpec(
+        name="ean_meta_key",
+        default="",
+        description="Product meta key holding the EAN on stores without WooCommerce's GTIN field.",
+    ),
+)
+
+
+@hookimpl
+def kade_register_platforms() -> Iterator[PlatformSpec]:
+    yield PlatformSpec(
+        name=PLATFORM,
+        title="WooCommerce",
+        auth_methods=AUTH_METHODS,
+        default_auth_method="wc_auth",
+        capabilities=Capabilities(
+            partial_shipments=True,
+            tracking="every",
+            complete_after_all=True,
+            shipment_lines=True,
+            stock_batch_size=BATCH_SIZE,
+            stock_read=True,
+            webhooks=True,
+            cancel_order=True,
+        ),
+        settings=SETTINGS,
+        credential_fields={method: ("consumer_key", "consumer_secret") for method in AUTH_METHODS},
+        simulator=create_app,
+    )
+
+
+def _mine(ctx: ConnectionContext) -> bool:
+    return ctx.platform == PLATFORM
+
+
+# --------------------------------------------------------------------------------------------
+# Orders
+
+
+@dataclass(frozen=True)
+class _OrderCursor:
+    """Where an order import stands; serialised into the page token."""
+
+    page: int
+    #: GMT wall time for ``modified_after`` (incremental import)
+    modified_after: str | None = None
+    #: index into the import statuses (first import: one sweep per status)
+    status_index: int | None = None
+
+    def token(self) -> str:
+        return json.dumps({"p": self.page, "m": self.modified_after, "s": self.status_index}, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, token: str) -> _OrderCursor:
+        try:
+            data = json.loads(token)
+            return cls(page=int(data["p"]), modified_after=data.get("m"), status_index=data.get("s"))
+        except (ValueError, KeyError, TypeError):
+            raise RejectedByStore(f"invalid WooCommerce page token {token!r}", code="invalid_page_token") from None
+
+
+def _import_statuses(ctx: ConnectionContext) -> tuple[str, ...]:
+    raw = str(ctx.settings.get("import_statuses") or "")
+    statuses = tuple(s.strip() for s in raw.split(",") if s.strip())
+    return statuses or DEFAULT_IMPORT_STATUSES
+
+
+@hookimpl
+def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None:
+    if not _mine(ctx):
+        return None
+    statuses = _import_statuses(ctx)
+    if query.page_token:
+        cursor = _OrderCursor.parse(query.page_token)
+    elif query.since is not None:
+        cursor = _OrderCursor(page=1, modified_after=format_gmt(query.since - SINCE_MARGIN))
+    else:
+        cursor = _OrderCursor(page=1, status_index=0)
+    params: dict[str, str | int] = {"per_page": PAGE_SIZE, "page": cursor.page, "orderby": "id", "order": "asc"}
+    if cursor.modified_after is not None:
+        params.update(modified_after=cursor.modified_after, dates_are_gmt="true")
+    else:
+        params["status"] = statuses[cursor.status_index or 0]
+    client = WooClient(ctx)
+    response = client.request("GET", "orders", params=params)
+    items = response.json()
+    if not isinstance(items, list):
+        raise TransientError(f"WooCommerce answered GET orders with {type(items).__name__}, not a list")
+    threshold = parse_gmt({"t": cursor.modified_after}, "t") if cursor.modified_after else None
+    orders: list[RemoteOrder] = []
+    rejected: list[RejectedRecord] = []
+    ignored_filter = False
+    for raw in items:
+        remote_id = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
+        try:
+            if not isinstance(raw, dict):
+                raise MappingError(f"order is not an object: {raw!r}")
+            status = order_status(str(raw.get("status") or ""), statuses)
+            if status is None:
+                continue
+            if threshold is not None and parse_gmt(raw, "date_modified_gmt") < threshold:
+                ignored_filter = True  # WooCommerce < 5.8 ignores modified_after
+                continue
+            refunded: dict[int, int] = {}
+            if raw.get("refunds") and status is OrderStatus.OPEN:
+                refunds = client.get(f"orders/{int(raw['id'])}/refunds", {"per_page": PAGE_SIZE})
+                refunded = refunded_quantities(raw, refunds if isinstance(refunds, list) else [])
+            orders.append(to_remote_order(raw, status, refunded=refunded))
+        except MappingError as exc:
+            rejected.append(
+                RejectedRecord(remote_id=remote_id, reason=str(exc), raw=raw if isinstance(raw, dict) else {})
+            )
+    if ignored_filter:
+        log.warning(
+            "woocommerce.modified_after_ignored",
+            connection_id=ctx.connection_id,
+            hint="store older than WooCommerce 5.8; filtering on date_modified_gmt client-side",
+        )
+    next_cursor: _OrderCursor | None = None
+    if cursor.page < _total_pages(response.headers, cursor.page, len(items)):
+        next_cursor = _OrderCursor(cursor.page + 1, cursor.modified_after, cursor.status_index)
+    elif cursor.status_index is not None and cursor.status_index + 1 < len(statuses):
+        next_cursor = _OrderCursor(1, None, cursor.status_index + 1)
+    return OrderPage(
+        orders=tuple(orders),
+        rejected=tuple(rejected),
+        next_page_token=next_cursor.token() if next_cursor else None,
+    )
+
+
+def _total_pages(headers: Mapping[str, str], page: int, count: int) -> int:
+    """``X-WP-TotalPages``; without it (some caching proxies drop it) a full page means more."""
+    value = headers.get("x-wp-totalpages")
+    if value is not None and value.strip().isdigit():
+        return int(value)
+    return page + 1 if count >= PAGE_SIZE else page
+
+
+# --------------------------------------------------------------------------------------------
+# Products and stock
+
+
+def _product_page(
+    ctx: ConnectionContext, page_token: str | None
+) -> tuple[list[RemoteProduct], list[RejectedRecord], str | None]:
+    """One page of products; variable products bring all their variations along."""
+    try:
+        page = int(page_token) if page_token else 1
+    except ValueError:
+        raise RejectedByStore(f"invalid WooCommerce page token {page_token!r}", code="invalid_page_token") from None
+    client = WooClient(ctx)
+    meta_key = str(ctx.settings.get("ean_meta_key") or "")
+    response = client.request(
+        "GET", "products", params={"per_page": PAGE_SIZE, "page": page, "orderby": "id", "order": "asc"}
+    )
+    items = response.json()
+    products: list[RemoteProduct] = []
+    rejected: list[RejectedRecord] = []
+    for raw in items if isinstance(items, list) else []:
+        try:
+            kind = raw.get("type")
+            if kind == "variable":
+                if raw.get("manage_stock") is True:
+                    products.append(to_remote_product(raw, ean_meta_key=meta_key))
+                parent_id = int(raw["id"])
+                for variation in _all_pages(client, f"products/{parent_id}/variations"):
+                    try:
+                        products.append(to_remote_product(variation, parent_id=parent_id, ean_meta_key=meta_key))
+                    except (MappingError, ValueError) as exc:
+                        rejected.append(
+                            RejectedRecord(
+                                remote_id=f"{parent_id}/{variation.get('id')}", reason=str(exc), raw=variation
+                            )
+                        )
+            elif kind in ("grouped", "external"):
+                continue  # no stock of their own
+            else:
+                products.append(to_remote_product(raw, ean_meta_key=meta_key))
+        except (MappingError, ValueError, KeyError, AttributeError) as exc:
+            remote_id = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
+            rejected.append(
+                RejectedRecord(
+                    remote_id=remote_id, reason=f"unreadable product: {exc}", raw=raw if isinstance(raw, dict) else {}
+                )
+            )
+    count = len(items) if isinstance(items, list) else 0
+    next_token = str(page + 1) if page < _total_pages(response.headers, page, count) else None
+    return products, rejected, next_token
+
+
+def _all_pages(client: WooClient, path: str) -> Iterator[dict[str, Any]]:
+    page = 1
+    while True:
+        response = client.request("GET", path, params={"per_page": PAGE_SIZE, "page": page})
+        items = response.json()
+        yield from (i for i in items if isinstance(i, dict))
+        if page >= _total_pages(response.headers, page, len(items)):
+            return
+        page += 1
+
+
+@hookimpl
+def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
+    if not _mine(ctx):
+        return None
+    products, rejected, next_token = _product_page(ctx, page_token)
+    return ProductPage(products=tuple(products), rejected=tuple(rejected), next_page_token=next_token)
+
+
+@hookimpl
+def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage | None:
+    if not _mine(ctx):
+        return None
+    products, _, next_token = _product_page(ctx, page_token)
+    return StockPage(items=tuple(to_remote_stock(p) for p in products), next_page_token=next_token)
+
+
+@hookimpl
+def push_stock(ctx: ConnectionContext, updates: Sequence[StockUpdate]) -> Sequence[StockResult] | None:
+    if not _mine(ctx):
+        return None
+    results: dict[str, StockResult] = {}
+    groups: dict[int, dict[int, StockUpdate]] = {}  # parent id (0: simple products) → item id → update
+    for update in updates:
+        try:
+            product_id, variation_id = parse_product_ref(update.remote_product_id)
+        except MappingError as exc:
+            results[update.remote_product_id] = StockResult(
+                remote_product_id=update.remote_product_id, ok=False, error=str(exc), error_kind="invalid_reference"
+            )
+            continue
+        if variation_id:
+            groups.setdefault(product_id, {})[variation_id] = update
+        else:
+            groups.setdefault(0, {})[product_id] = update
+    client = WooClient(ctx)
+    for parent_id, items in groups.items():
+        path = f"products/{parent_id}/variations/batch" if parent_id else "products/batch"
+        chunk_ids = list(items)
+        for start in range(0, len(chunk_ids), BATCH_SIZE):
+            chunk = {i: items[i] for i in chunk_ids[start : start + BATCH_SIZE]}
+            body = {"update": [{"id": i, "stock_quantity": u.quantity} for i, u in chunk.items()]}
+            try:
+                answer = client.send("POST", path, body)
+            except OutcomeUnknown as exc:
+                # stock levels are absolute: sending the same batch again is safe
+                raise TransientError(exc.message, status_code=exc.status_code, code=exc.code) from exc
+            except (NotFound, RejectedByStore) as exc:
+                for update in chunk.values():
+                    results[update.remote_product_id] = StockResult(
+                        remote_product_id=update.remote_product_id,
+                        ok=False,
+                        error=exc.message,
+                        error_kind=exc.code or exc.kind,
+                    )
+                continue
+            results.update(_batch_results(answer, chunk))
+    return [results[u.remote_product_id] for u in _unique(updates)]
+
+
+def _unique(updates: Sequence[StockUpdate]) -> list[StockUpdate]:
+    seen: dict[str, StockUpdate] = {}
+    for update in updates:
+        seen[update.remote_product_id] = update
+    return list(seen.values())
+
+
+def _batch_results(answer: Any, chunk: Mapping[int, StockUpdate]) -> dict[str, StockResult]:
+    """Per-item outcomes of a batch answer ``{"update": [object | {id, error}]}``."""
+    out: dict[str, StockResult] = {}
+    answered = answer.get("update") if isinstance(answer, dict) else None
+    for item in answered if isinstance(answered, list) else []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            update = chunk.get(int(item.get("id") or 0))
+        except (TypeError, ValueError):
+            update = None
+        if update is None:
+            continue
+        ref = update.remote_product_id
+        error = item.get("error")
+        if isinstance(error, dict):
+            out[ref] = StockResult(
+                remote_product_id=ref,
+                ok=False,
+                error=str(error.get("message") or error),
+                error_kind=str(error.get("code") or "rejected"),
+            )
+        elif item.get("manage_stock") is not True:
+            where = "on the parent product" if item.get("manage_stock") == "parent" else "off"
+            out[ref] = StockResult(
+                remote_product_id=ref,
+                ok=False,
+                error=f"stock management is {where} for this product in WooCommerce; stock was not set",
+                error_kind="stock_not_managed",
+            )
+        elif item.get("stock_quantity") != update.quantity:
+            out[ref] = StockResult(
+                remote_product_id=ref,
+                ok=False,
+                error_kind="not_applied",
+                error=f"store kept stock {item.get('stock_quantity')!r}, not {update.quantity}",
+            )
+        else:
+            out[ref] = StockResult(remote_product_id=ref, ok=True)
+    for update in chunk.values():
+        out.setdefault(
+            update.remote_product_id,
+            StockResult(
+                remote_product_id=update.remote_product_id,
+                ok=False,
+                error_kind="no_result",
+                error="WooCommerce's batch answer did not mention this item",
+            ),
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Shipments
+
+
+def marker(shipment: ShipmentRequest) -> str:
+    """The text that ties a note to one Kade shipment, so a lost answer can be checked."""
+    return f"[Kade shipment {shipment.idempotency_key}]"
+
+
+def note_text(shipment: ShipmentRequest) -> str:
+    parts = [f"Shipped with {shipment.carrier}"]
+    if shipment.tracking_code:
+        parts.append(f", tracking code {shipment.tracking_code}")
+    sentence = "".join(parts) + "."
+    if shipment.tracking_url:
+        sentence += f" Track your parcel: {shipment.tracking_url}"
+    if not shipment.completes_order and shipment.lines:
+        items = ", ".join(f"{line.quantity} × {line.sku or line.remote_line_id}" for line in shipment.lines)
+        sentence += f" This is a partial shipment: {items}."
+    return f"{sentence}\n{marker(shipment)}"
+
+
+def _mentions(text: str, shipment: ShipmentRequest) -> bool:
+    """A note about this shipment: our marker, or its tracking code (e.g. written by a previous integration)."""
+    if marker(shipment) in text:
+        return True
+    code = shipment.tracking_code
+    return bool(code) and re.search(rf"(?<![\w-]){re.escape(code or '')}(?![\w-])", text) is not None
+
+
+def _flag(ctx: ConnectionContext, name: str, default: bool) -> bool:
+    value = ctx.settings.get(name, default)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _uses_tracking_extension(ctx: ConnectionContext, client: WooClient, order_id: int) -> bool:
+    """Setting ``on``/``off``, or (``auto``) probe the extension's route, remembering the answer."""
+    mode = str(ctx.settings.get("shipment_tracking_extension") or "auto")
+    if mode in ("on", "off"):
+        return mode == "on"
+    cache_key = f"{PLATFORM}:{ctx.connection_id}:shipment_tracking"
+    cached = ctx.tokens.get(cache_key)
+    if cached is not None:
+        return cached == "1"
+    try:
+        client.get(f"orders/{order_id}/shipment-trackings", api=TRACKING_API)
+        installed = True
+    except NotFound as exc:
+        if exc.code != "rest_no_route":
+            raise
+        installed = False
+    ctx.tokens.set(cache_key, "1" if installed else "0", TRACKING_PROBE_TTL)
+    return installed
+
+
+def _tracking_body(shipment: ShipmentRequest) -> dict[str, str]:
+    body = {"tracking_number": shipment.tracking_code or ""}
+    if shipment.tracking_url:
+        body.update(custom_tracking_provider=shipment.carrier, custom_tracking_link=shipment.tracking_url)
+    else:
+        body["tracking_provider"] = shipment.carrier
+    return body
+
+
+def _add_tracking(client: WooClient, order_id: int, shipment: ShipmentRequest) -> str:
+    try:
+        answer = client.send(
+            "POST", f"orders/{order_id}/shipment-trackings", _tracking_body(shipment), api=TRACKING_API
+        )
+    except NotFound as exc:
+        if exc.code == "rest_no_route":
+            raise RejectedByStore(
+                "the Shipment Tracking extension is not installed on this store; set shipment_tracking_extension "
+                "to auto or off",
+                status_code=404,
+                code="rest_no_route",
+            ) from exc
+        raise
+    return str(answer.get("tracking_id", "")) if isinstance(answer, dict) else ""
+
+
+def _order_id(shipment_or_request: ShipmentRequest | CancelRequest) -> int:
+    try:
+        return int(shipment_or_request.order_remote_id)
+    except ValueError:
+        raise NotFound(f"{shipment_or_request.order_remote_id!r} is not a WooCommerce order id") from None
+
+
+def _complete(client: WooClient, order_id: int) -> None:
+    client.send("PUT", f"orders/{order_id}", {"status": "completed"})
+
+
+@hookimpl
+def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult | None:
+    if not _mine(ctx):
+        return None
+    client = WooClient(ctx)
+    order_id = _order_id(shipment)
+    order = client.get(f"orders/{order_id}")
+    status = str(order.get("status"))
+    if status in CANCELLED_STATUSES or status == "trash":
+        raise RejectedByStore(f"order {shipment.order_number} is {status} in WooCommerce", code="order_cancelled")
+    extension = bool(shipment.tracking_code) and _uses_tracking_extension(ctx, client, order_id)
+    to_customer = _flag(ctx, "tracking_note_to_customer", True)
+    note = client.send("POST", f"orders/{order_id}/notes", {"note": note_text(shipment), "customer_note": to_customer})
+    reference = f"note:{note.get('id')}"
+    if extension:
+        reference += f",tracking:{_add_tracking(client, order_id, shipment)}"
+    if shipment.completes_order and status != "completed":
+        _complete(client, order_id)
+    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=reference)
+
+
+@hookimpl
+def check_shipment(
+    ctx: ConnectionContext, shipment: ShipmentRequest, remote_reference: str | None
+) -> ShipmentResult | None:
+    """Find this shipment's note (or tracking item); finish a report that stopped half-way.
+
+    A report is several writes (note, tracking item, status). When the note is there, the
+    shipment reached the store: missing later steps are completed here, each only after
+    checking it is missing, so nothing is ever written twice. No trace → None (safe to resend).
+    """
+    if not _mine(ctx):
+        return None
+    client = WooClient(ctx)
+    order_id = _order_id(shipment)
+    notes = client.get(f"orders/{order_id}/notes", {"type": "any"})
+    note = next((n for n in notes if isinstance(n, dict) and _mentions(str(n.get("note", "")), shipment)), None)
+    extension = bool(shipment.tracking_code) and _uses_tracking_extension(ctx, client, order_id)
+    tracking: dict[str, Any] | None = None
+    if extension:
+        items = client.get(f"orders/{order_id}/shipment-trackings", api=TRACKING_API)
+        tracking = next(
+            (t for t in items if isinstance(t, dict) and t.get("tracking_number") == shipment.tracking_code), None
+        )
+    if note is None and tracking is None:
+        return None
+    order = client.get(f"orders/{order_id}")
+    status = str(order.get("status"))
+    if note is None:
+        to_customer = _flag(ctx, "tracking_note_to_customer", True)
+        note = client.send(
+            "POST", f"orders/{order_id}/notes", {"note": note_text(shipment), "customer_note": to_customer}
+        )
+    reference = f"note:{note.get('id')}"
+    if extension:
+        tracking_id = tracking.get("tracking_id") if tracking else _add_tracking(client, order_id, shipment)
+        reference += f",tracking:{tracking_id}"
+    if shipment.completes_order and status not in ("completed", "trash", *CANCELLED_STATUSES):
+        _complete(client, order_id)
+    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=reference)
+
+
+@hookimpl
+def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult | None:
+    if not _mine(ctx):
+        return None
+    if request.lines:
+        raise RejectedByStore(
+            "WooCommerce has no partial cancellation; cancel the whole order or refund lines in wp-admin",
+            code="partial_cancel_unsupported",
+        )
+    order_id = _order_id(request)
+    client = WooClient(ctx)
+    try:
+        answer = client.send("PUT", f"orders/{order_id}", {"status": "cancelled"})
+    except OutcomeUnknown as exc:
+        # setting a status is idempotent: sending it again is safe
+        raise TransientError(exc.message, status_code=exc.status_code, code=exc.code) from exc
+    if str(answer.get("status")) != "cancelled":
+        raise RejectedByStore(
+            f"WooCommerce kept order {request.order_number} at {answer.get('status')!r}", code="not_cancelled"
+        )
+    return CancelResult(ok=True, remote_reference=str(order_id))
+
+
+# --------------------------------------------------------------------------------------------
+# Connections
+
+
+@hookimpl
+def test_connection(ctx: ConnectionContext) -> ConnectionTestResult | None:
+    """``GET /orders?per_page=1``: proves the URL, the keys and their read permission.
+
+    Rejected keys raise ``AuthRejected`` (the connection needs new keys); a URL without the
+    WooCommerce REST API answers ok=False with the reason.
+    """
+    if not _mine(ctx):
+        return None
+    client = WooClient(ctx)
+    try:
+        response = client.request("GET", "orders", params={"per_page": 1})
+    except NotFound as exc:
+        return ConnectionTestResult(ok=False, message=f"no WooCommerce REST API at {ctx.base_url}: {exc.message}")
+    total = response.headers.get("x-wp-total", "?")
+    return ConnectionTestResult(ok=True, message=f"connected to WooCommerce at {ctx.base_url} ({total} orders)")
+
+
+@hookimpl
+def migrate_connection(
+    ctx: ConnectionContext, target_auth_method: str, new_credentials: Mapping[str, str]
+) -> MigrationResult | None:
+    """Switch to other keys, typically manual keys → keys issued through ``/wc-auth/v1/authorize``.
+
+    The new keys must read orders now, and (when the store said so in its callback) carry
+    ``read_write`` permission, since shipments and stock need writes.
+    """
+    if not _mine(ctx):
+        return None
+    if target_auth_method not in AUTH_METHODS:
+        raise AuthRejected(f"WooCommerce has no login method {target_auth_method!r}", code="unknown_auth_method")
+    permissions = new_credentials.get("key_permissions")
+    if permissions and permissions != "read_write":
+        raise AuthRejected(
+            f"the new WooCommerce key has {permissions!r} permission; Kade needs read_write",
+            code="insufficient_permissions",
+        )
+    credentials = {
+        k: str(v)
+        for k, v in new_credentials.items()
+        if k in ("consumer_key", "consumer_secret", "key_id", "user_id", "key_permissions") and v is not None
+    }
+    client = WooClient(ctx, auth_method=target_auth_method, credentials=credentials)
+    try:
+        client.request("GET", "orders", params={"per_page": 1})
+    except NotFound as exc:
+        raise AuthRejected(f"could not verify the new keys: {exc.message}", code=exc.code) from exc
+    return MigrationResult(
+        auth_method=target_auth_method,
+        credentials=credentials,
+        message=f"verified new {target_auth_method} keys against {ctx.base_url}",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Webhooks
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((str(v) for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def _ping_webhook_id(headers: Mapping[str, str], body: bytes) -> str | None:
+    """The creation ping: an unsigned form body ``webhook_id=<id>`` and no topic header."""
+    if _header(headers, "X-WC-Webhook-Topic") is not None:
+        return None
+    try:
+        form = parse_qs(body.decode("ascii"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    values = form.get("webhook_id", [])
+    if set(form) == {"webhook_id"} and len(values) == 1 and values[0].isdigit():
+        return values[0]
+    return None
+
+
+def _webhook_secret(ctx: ConnectionContext) -> str:
+    secret = ctx.credentials.get("webhook_secret") or ctx.settings.get("webhook_secret") or ""
+    return str(secret)
+
+
+@hookimpl
+def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> bool | None:
+    """``X-WC-Webhook-Signature`` = base64(HMAC-SHA256(raw body, secret)), compared in constant time."""
+    if not _mine(ctx):
+        return None
+    signature = _header(headers, "X-WC-Webhook-Signature")
+    if signature is None:
+        if _ping_webhook_id(headers, body) is not None:
+            return True  # WooCommerce never signs the creation ping; it carries no data
+        raise WebhookRejected("WooCommerce delivery without X-WC-Webhook-Signature")
+    secret = _webhook_secret(ctx)
+    if not secret:
+        raise WebhookRejected("no webhook_secret configured for this WooCommerce connection")
+    expected = b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
+        raise WebhookRejected("WooCommerce webhook signature does not match the body")
+    return True
+
+
+OrderTopic = Literal["order_created", "order_updated", "order_cancelled"]
+_ORDER_TOPICS: dict[str, OrderTopic] = {
+    "order.created": "order_created",
+    "order.updated": "order_updated",
+    "order.restored": "order_updated",
+}
+
+
+@hookimpl
+def parse_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
+    """Order and product topics → events; the delivery id is the header plus a body digest.
+
+    ``X-WC-Webhook-Delivery-ID`` is ``wp_hash(webhook id . time())``: two different deliveries
+    of one webhook in the same second share it. Adding the body digest keeps a replayed
+    delivery identical while distinct payloads stay distinct.
+    """
+    if not _mine(ctx):
+        return None
+    ping = _ping_webhook_id(headers, body)
+    if ping is not None:
+        return WebhookEvent(delivery_id=f"ping:{ping}", topic="ping")
+    topic = _header(headers, "X-WC-Webhook-Topic") or ""
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    delivery = _header(headers, "X-WC-Webhook-Delivery-ID") or f"{_header(headers, 'X-WC-Webhook-ID')}-{topic}"
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise WebhookRejected(f"WooCommerce {topic or 'webhook'} delivery body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected("WooCommerce webhook body is not a JSON object")
+    remote_id = str(payload["id"]) if "id" in payload else None
+    delivery_id = f"{delivery}:{digest}"
+    if topic == "order.deleted":
+        return WebhookEvent(delivery_id=delivery_id, topic="order_cancelled", remote_id=remote_id, payload=payload)
+    if topic in _ORDER_TOPICS:
+        kind: OrderTopic = "order_cancelled" if payload.get("status") in CANCELLED_STATUSES else _ORDER_TOPICS[topic]
+        return WebhookEvent(delivery_id=delivery_id, topic=kind, remote_id=remote_id, payload=payload)
+    if re.fullmatch(r"product\.(created|updated|restored)", topic):
+        return WebhookEvent(delivery_id=delivery_id, topic="product_updated", remote_id=remote_id, payload=payload)
+    return None
