@@ -18,6 +18,7 @@ from kade.manager import KadePluginManager, Platform
 from kade.models import Connection, ConnectionStatus, Tenant
 from kade.secrets import Vault
 from kade.status import change_status
+from kade.stock import queue_full_push
 from kade.tenants import enabled_platforms
 from kade.types import SettingSpec
 
@@ -164,7 +165,10 @@ def update_setting(
             value: Any = spec.parse(raw)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        was = getattr(connection, name)
         setattr(connection, name, value)
+        if name == "send_stock" and value and not was and connection.status == ConnectionStatus.ACTIVE:
+            queue_full_push(session, connection)  # stock was not kept in sync meanwhile
     else:
         value = parse_setting(platform, name, raw)
         connection.settings = {**connection.settings, name: value}
@@ -193,8 +197,13 @@ def settings_summary(pm: KadePluginManager, connection: Connection) -> list[tupl
 
 
 def activate(session: Session, connection: Connection, *, actor: str = "cli") -> bool:
-    return change_status(session, connection, ConnectionStatus.ACTIVE, reason="activated after settings review",
-                         actor=actor)
+    """Activate after the settings review; a first activation that sends stock pushes all of it."""
+    first = connection.activated_at is None
+    changed = change_status(session, connection, ConnectionStatus.ACTIVE, reason="activated after settings review",
+                            actor=actor)
+    if changed and first and connection.send_stock:
+        queue_full_push(session, connection)
+    return changed
 
 
 def pause(session: Session, connection: Connection, *, reason: str, actor: str = "cli") -> bool:

@@ -58,12 +58,14 @@ class ImportStats:
     cancelled: int = 0
     products_created: int = 0
     notifications: int = 0
+    #: skipped because the connection this one replaces imported them (rule R9)
+    already_imported: int = 0
     newest: datetime | None = None
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: ImportStats) -> None:
         for name in ("pages", "created", "updated", "unchanged", "ignored", "quarantined", "cancelled",
-                     "products_created", "notifications"):
+                     "products_created", "notifications", "already_imported"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.newest is not None and (self.newest is None or other.newest > self.newest):
             self.newest = other.newest
@@ -185,6 +187,15 @@ def apply_page(
             select(Order).where(Order.connection_id == connection.id, col(Order.remote_id).in_(list(incoming)))
         ).all()
     }
+    if connection.replaces_id is not None:
+        # R9: the store was connected before; what the old connection imported is not imported twice.
+        known = set(session.exec(
+            select(Order.remote_id).where(Order.connection_id == connection.replaces_id,
+                                          col(Order.remote_id).in_(list(incoming)))
+        ).all())
+        for remote_id in known - set(existing):
+            del incoming[remote_id]
+            stats.already_imported += 1
     resolver = ProductResolver(session, connection)
     for remote_id, remote in incoming.items():
         kept = [line for line in remote.lines if not line.fulfilled_by_marketplace]

@@ -80,6 +80,27 @@ def schedule_pushes(session: Session, products: Iterable[Product], window: float
     return created
 
 
+def queue_full_push(session: Session, connection: Connection) -> int:
+    """Queue a push for every linked product of ``connection`` (rule R9: a new store gets all
+    stock). Values equal to what the store last reported are skipped when sent."""
+    assert connection.id is not None
+    links = session.exec(
+        select(ProductLink.id).where(ProductLink.connection_id == connection.id,
+                                     col(ProductLink.product_id).is_not(None),
+                                     ProductLink.manages_stock == sa.true())
+    ).all()
+    created = 0
+    for link_id in links:
+        assert link_id is not None
+        _, new = add_action(session, tenant_id=connection.tenant_id, connection_id=connection.id,
+                            kind=ActionKind.STOCK, key=pending_key(connection.id, link_id),
+                            payload={"link_id": link_id})
+        created += int(new)
+    record_event(session, "stock_full_push", "queued", f"{created} product(s) queued for {connection.name}",
+                 tenant_id=connection.tenant_id, connection_id=connection.id)
+    return created
+
+
 def set_stock(session: Session, tenant: Tenant, sku: str, quantity: int, *, window: float) -> tuple[Product, int]:
     """Set a warehouse product's stock and queue the pushes it causes."""
     if quantity < 0:

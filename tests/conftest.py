@@ -98,3 +98,16 @@ def kade(settings: Settings, database: Database, fake_pm: KadePluginManager) -> 
     app = Kade(settings, db=database, pm=fake_pm)
     yield app
     app.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts with structlog's defaults (a CLI test may have raised the level)."""
+    import structlog
+
+    import kade.logs
+
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    kade.logs._configured = False

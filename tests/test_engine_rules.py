@@ -250,3 +250,47 @@ def test_import_rides_out_rate_limits_and_a_transient_error(kade, store) -> None
     store.fail_next("import_orders", "rate", "transient")
     stats = import_orders(kade, conn.id)
     assert stats.created == 1 and store.calls["import_orders"] == 3
+
+
+def test_r9_switching_store_skips_orders_the_old_connection_imported(kade, store) -> None:
+    from kade.connections import add_connection
+    from kade.tenants import get_tenant
+
+    old = make_connection(kade, name="old-shop")
+    store.add_order("R1", [("A", None, 1)])
+    store.add_order("R2", [("A", None, 1)], minute=1)
+    import_orders(kade, old.id)
+    store.add_order("R3", [("A", None, 1)], minute=2)
+    with kade.db.transaction() as session:
+        new = add_connection(session, kade.pm, kade.vault, get_tenant(session, "acme"), platform_name="fake",
+                             name="new-shop", base_url="https://store.example", credentials={"token": "good"},
+                             replaces="old-shop")
+        session.flush()
+        new_id = new.id
+    stats = import_orders(kade, new_id)
+    assert (stats.created, stats.already_imported) == (1, 2)
+    assert set(_orders(kade, new_id)) == {"R3"}
+
+
+def test_r9_first_activation_pushes_all_stock_of_the_new_store(kade, store) -> None:
+    from kade.connections import activate
+
+    conn = make_connection(kade, active=False)
+    tenant = tenant_of(kade)
+    with kade.db.transaction() as session:
+        for i in range(3):
+            p = Product(tenant_id=tenant.id, sku=f"P{i}", stock=5 + i)
+            session.add(p)
+            session.flush()
+            store.add_product(f"r{i}", f"P{i}", None, stock=0)
+            # r2 already shows the right value: it is not pushed again
+            session.add(ProductLink(connection_id=conn.id, product_id=p.id, remote_id=f"r{i}",
+                                    last_pushed_stock=7 if i == 2 else None))
+    with kade.db.transaction() as session:
+        assert activate(session, session.get(Connection, conn.id), actor="test")
+    rt = Runtime(kade).start(threads=1, tick=0)
+    try:
+        rt.drain()
+    finally:
+        rt.stop()
+    assert store.stock_calls == [[("r0", 5), ("r1", 6)]]
