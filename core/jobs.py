@@ -75,12 +75,13 @@ class Actors:
     run_action: dramatiq.Actor[..., Any]
     flush_stock: dramatiq.Actor[..., Any]
     stock_check: dramatiq.Actor[..., Any]
+    check_credentials: dramatiq.Actor[..., Any]
     sweep: dramatiq.Actor[..., Any]
 
 
 def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: Settings) -> Actors:
     """Declare Kade's actors on ``broker``; ``app`` gives the process's ``Kade`` when a job runs."""
-    from kade import executor, ingest, stockcheck, sweeper
+    from kade import credentials, executor, ingest, stockcheck, sweeper
 
     priority = queue_priorities(settings.queue_order)
     broker.add_middleware(JobContext(app))
@@ -105,6 +106,9 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
     def stock_check(connection_id: int) -> None:
         stockcheck.full_stock_check(app(), connection_id)
 
+    def check_credentials(connection_id: int) -> None:
+        credentials.check_credentials(app(), connection_id)
+
     def sweep() -> None:
         sweeper.sweep(app(), actors)
 
@@ -114,6 +118,7 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         run_action=actor(run_action, "run_action", "shipments"),
         flush_stock=actor(flush_stock, "flush_stock", "stock"),
         stock_check=actor(stock_check, "stock_check", "maintenance"),
+        check_credentials=actor(check_credentials, "check_credentials", "maintenance"),
         sweep=actor(sweep, "sweep", "maintenance"),
     )
     return actors

@@ -81,6 +81,7 @@ class Scheduler:
         sweep(self.kade, self.actors)
         self._poll_orders(now)
         self._nightly_stock_check(now)
+        self._daily_credentials_check(now)
         self._retention(now)
         check_alerts(self.kade)
         return True
@@ -115,6 +116,16 @@ class Scheduler:
             ).all()
         for connection_id in ids:
             self.actors.stock_check.send(connection_id=connection_id)
+
+    def _daily_credentials_check(self, now: datetime) -> None:
+        with self.kade.db.transaction() as session:
+            if not claim_once(session, f"credentials_check:{now.date().isoformat()}", self.holder, 2 * 86400):
+                return
+            ids = session.exec(
+                select(Connection.id).where(col(Connection.status).in_([s.value for s in RUNNING]))
+            ).all()
+        for connection_id in ids:
+            self.actors.check_credentials.send(connection_id=connection_id)
 
     def _retention(self, now: datetime) -> None:
         if self._last_retention is not None and now - self._last_retention < timedelta(hours=1):

@@ -266,3 +266,23 @@ def test_full_stock_check_corrects_only_the_drift(kade, store) -> None:
         runtime.stop()
     assert store.stock_calls == [[("r1", 10), ("r3", 10)]]
     assert {rid: p["stock"] for rid, p in store.products.items()} == {f"r{i}": 10 for i in range(4)}
+
+
+def test_daily_credentials_check_warns_before_expiry_and_catches_revoked_logins(kade, store) -> None:
+    from kade.credentials import check_credentials
+    from kade.models import utcnow
+
+    conn = make_connection(kade)
+    store.credentials_expire_at = utcnow() + timedelta(days=200)
+    assert check_credentials(kade, conn.id) == "ok"
+    store.credentials_expire_at = utcnow() + timedelta(days=10)
+    assert check_credentials(kade, conn.id) == "expiring"
+    assert check_credentials(kade, conn.id) == "expiring"  # one notification, bumped
+    with kade.db.session() as session:
+        notes = session.exec(select(Notification)).all()
+        assert [(n.kind, n.count) for n in notes] == [("credentials_expiring", 2)]
+        assert session.get(Connection, conn.id).credentials_expire_at is not None
+    store.valid_tokens.clear()  # the shop revoked our key
+    assert check_credentials(kade, conn.id) == "needs_reauth"
+    with kade.db.session() as session:
+        assert session.get(Connection, conn.id).status == ConnectionStatus.NEEDS_REAUTH

@@ -69,6 +69,7 @@ class FakeStore:
     valid_tokens: set[str] = field(default_factory=lambda: {"good"})
     lock: threading.Lock = field(default_factory=threading.Lock)
     calls: dict[str, int] = field(default_factory=dict)
+    credentials_expire_at: datetime | None = None
 
     def add_order(self, remote_id: str, lines: Sequence[tuple[str, str | None, int]], *, minute: int = 0,
                   status: str = "open", fbm: Sequence[bool] = (), **extra: Any) -> None:
@@ -253,7 +254,8 @@ class FakePlatform:
     @hookimpl
     def test_connection(self, ctx: ConnectionContext) -> ConnectionTestResult:
         self.store._enter("test_connection", ctx)
-        return ConnectionTestResult(ok=True, message="fake store reachable")
+        return ConnectionTestResult(ok=True, message="fake store reachable",
+                                    credentials_expire_at=self.store.credentials_expire_at)
 
     @hookimpl
     def verify_webhook(self, ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> bool:
