@@ -39,6 +39,7 @@ from kade.errors import (
 )
 from kade.hookspecs import hookimpl
 from kade.plugins.woocommerce.client import TRACKING_API, WooClient
+from kade.plugins.woocommerce.harness import WooHarness
 from kade.plugins.woocommerce.mapping import (
     CANCELLED_STATUSES,
     DEFAULT_IMPORT_STATUSES,
@@ -155,6 +156,7 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
         settings=SETTINGS,
         credential_fields={method: ("consumer_key", "consumer_secret") for method in AUTH_METHODS},
         simulator=create_app,
+        harness=WooHarness,
     )
 
 

@@ -7,7 +7,8 @@ date-filter semantics of each WooCommerce version (``dates_are_gmt`` from 5.4, `
 from 5.8; unknown query arguments are silently ignored, as WP does), order notes, the Shipment
 Tracking extension (only when installed), product/variation batches capped at 100 items, the
 ``/wc-auth/v1`` key-issuing flow, webhook deliveries signed like ``WC_Webhook::deliver`` and
-host-level rate limits. Faults come from ``kade.sim.base.Faults``.
+host-level rate limits. Faults come from ``kade.sim.base.Faults`` (at random) and from
+``WooState.inject`` (the next matching requests, deterministically).
 
 Everything the outside world would observe but a socket cannot carry in-process (webhook
 deliveries, the wc-auth callback POST) is kept on the state object for tests to read or send.
@@ -29,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -107,6 +108,26 @@ class DroppedAnswer(SimulatedTimeout, httpx.ReadTimeout):
 
 # --------------------------------------------------------------------------------------------
 # State
+
+
+@dataclass
+class ScriptedFault:
+    """A deterministic fault for the next ``count`` matching requests (tests, demos, the kit).
+
+    ``path`` is a regular expression matched at the start of the request path, so a plain
+    prefix works as is and ``r"/wp-json/wc/v3/orders/\\d+/notes$"`` picks one kind of write.
+    """
+
+    kind: Literal["error", "rate_limit", "timeout", "timeout_after_apply"]
+    path: str = "/"
+    method: str | None = None
+    status: int = 500
+    #: seconds announced in ``Retry-After`` (rate_limit)
+    retry_after: float = 1.0
+    count: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method) and re.match(self.path, path) is not None
 
 
 @dataclass
@@ -305,6 +326,7 @@ class WooState:
         #: every request served, as (method, path, query params, auth kind); tests read it
         self.requests: list[tuple[str, str, dict[str, str], str]] = []
         self._ids = {"post": 100, "item": 1000, "comment": 5000, "key": 0, "webhook": 0}
+        self.scripted_faults: list[ScriptedFault] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -330,6 +352,39 @@ class WooState:
     @staticmethod
     def gmt(when: datetime | None) -> str | None:
         return None if when is None else when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+    # ------------------------------------------------------------------ scripted faults
+
+    def inject(
+        self,
+        kind: Literal["error", "rate_limit", "timeout", "timeout_after_apply"],
+        path: str = "/",
+        *,
+        method: str | None = None,
+        status: int = 500,
+        retry_after: float = 1.0,
+        count: int = 1,
+    ) -> ScriptedFault:
+        """Make the next ``count`` requests matching ``method`` and ``path`` fail in a given way.
+
+        ``error`` answers ``status`` with WordPress's critical-error body; ``rate_limit`` answers
+        429 with ``Retry-After``, as a host's limiter does; ``timeout`` drops the request unapplied;
+        ``timeout_after_apply`` applies it and drops the answer.
+        """
+        fault = ScriptedFault(kind, path, method, status, retry_after, count)
+        with self.lock:
+            self.scripted_faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str) -> ScriptedFault | None:
+        with self.lock:
+            for fault in self.scripted_faults:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.scripted_faults.remove(fault)
+                    return fault
+            return None
 
     # ------------------------------------------------------------------ keys
 
@@ -1025,16 +1080,20 @@ class WooSimulator:
         with state.lock:
             allowed, retry_after, _ = state.limiter.hit("host", request.client)
             if not allowed:
-                wait = max(1, math.ceil(retry_after))
-                return Response(
-                    429,
-                    {
-                        "code": "rate_limit_exceeded",
-                        "message": f"Too many requests. Please wait {wait} seconds before trying again.",
-                        "data": {"status": 429},
-                    },
-                    {"Retry-After": str(wait)},
+                return _rate_limited(max(1, math.ceil(retry_after)))
+            scripted = state.take_fault(request.method, request.path)
+            if scripted is not None and scripted.kind == "rate_limit":
+                return _rate_limited(scripted.retry_after)
+            if scripted is not None and scripted.kind == "error":
+                return self._error(
+                    WPError(
+                        scripted.status,
+                        "internal_server_error",
+                        "<p>There has been a critical error on this website.</p>",
+                    )
                 )
+            if scripted is not None and scripted.kind == "timeout":
+                raise DroppedAnswer()
             faults = state.faults
             if faults.applies(request.path):
                 if faults.roll(faults.error_rate):
@@ -1052,6 +1111,8 @@ class WooSimulator:
                     response = Response(404, None, raw=b"<h1>Not Found</h1>", content_type="text/html")
             except WPError as err:
                 response = self._error(err)
+            if scripted is not None and scripted.kind == "timeout_after_apply":
+                raise DroppedAnswer("simulated timeout after the request was applied")
             if faults.applies(request.path) and faults.roll(faults.timeout_after_apply_rate):
                 raise DroppedAnswer("simulated timeout after the request was applied")
             return response
@@ -1933,6 +1994,20 @@ class WooSimulator:
                 302, None, {"Location": _with_query(q["return_url"], success="1", user_id=q["user_id"])}, raw=b""
             )
         return page(404, "Error: Invalid endpoint.")
+
+
+def _rate_limited(wait: float) -> Response:
+    """A host limiter's 429; ``Retry-After`` in whole seconds, or the fraction a test asked for."""
+    text = str(int(wait)) if float(wait).is_integer() else f"{wait:g}"
+    return Response(
+        429,
+        {
+            "code": "rate_limit_exceeded",
+            "message": f"Too many requests. Please wait {text} seconds before trying again.",
+            "data": {"status": 429},
+        },
+        {"Retry-After": text},
+    )
 
 
 class _AuthError(WPError):
