@@ -50,7 +50,7 @@ from kade.models import (
 from kade.models import ShipmentLine as ShipmentLineRow
 from kade.shipments import check_origin
 from kade.status import SENDING, change_status
-from kade.stock import effective_stock
+from kade.stock import effective_stocks
 from kade.types import CancelRequest, ShipmentLine, ShipmentRequest, ShipmentResult, ShipmentState, StockUpdate
 
 log = get_logger(__name__)
@@ -379,6 +379,9 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
             links = {link.id: link for link in session.exec(
                 select(ProductLink).where(col(ProductLink.id).in_([a.payload["link_id"] for a in batch]))
             ).all()}
+            products = session.exec(select(Product).where(
+                col(Product.id).in_([li.product_id for li in links.values() if li.product_id is not None]))).all()
+            stocks = effective_stocks(session, products)
             updates: list[StockUpdate] = []
             by_remote: dict[str, tuple[Action, ProductLink, int]] = {}
             for action in batch:
@@ -386,9 +389,7 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
                 if link is None or link.product_id is None:
                     _finish(session, action, ActionStatus.CANCELLED, error="product link removed")
                     continue
-                product = session.get(Product, link.product_id)
-                assert product is not None
-                value = effective_stock(session, product)
+                value = stocks[link.product_id]
                 if link.last_pushed_stock == value or link.remote_id in by_remote:
                     _finish(session, action, ActionStatus.DONE)
                     total.unchanged += 1

@@ -14,7 +14,7 @@ from kade.app import Kade
 from kade.audit import record_event
 from kade.models import ActionKind, Connection, Product, ProductLink
 from kade.outbox import add_action
-from kade.stock import effective_stock, pending_key
+from kade.stock import effective_stocks, pending_key
 
 
 @dataclass
@@ -54,13 +54,14 @@ def full_stock_check(kade: Kade, connection_id: int) -> CheckStats:
                     select(Product).where(col(Product.id).in_([li.product_id for li in links.values()]))
                 ).all()
             }
+            stocks = effective_stocks(session, products.values())
             for item in page.items:
                 stats.seen += 1
                 link = links.get(item.remote_product_id)
                 if link is None or link.product_id is None or not link.manages_stock:
                     stats.unlinked += 1
                     continue
-                want = effective_stock(session, products[link.product_id])
+                want = stocks[link.product_id]
                 if item.quantity == want:
                     if link.last_pushed_stock != want:
                         link.last_pushed_stock = want
