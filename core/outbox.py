@@ -47,6 +47,41 @@ def add_action(
     return action, True
 
 
+def add_pending_actions(
+    session: Session,
+    *,
+    tenant_id: int,
+    connection_id: int,
+    kind: ActionKind,
+    rows: list[tuple[str, dict[str, Any]]],
+) -> int:
+    """Insert many actions at once, skipping keys that already exist (``ON CONFLICT DO NOTHING``).
+
+    The bulk form of ``add_action`` for jobs that find thousands of things to do (the nightly
+    stock check); returns how many were new.
+    """
+    if not rows:
+        return 0
+    now = utcnow()
+    values = [
+        {"tenant_id": tenant_id, "connection_id": connection_id, "kind": kind.value, "idempotency_key": key,
+         "status": ActionStatus.PENDING.value, "payload": payload, "attempts": 0, "next_attempt_at": now,
+         "created_at": now, "updated_at": now}
+        for key, payload in rows
+    ]
+    table = Action.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = session.connection().execute(
+        insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id), values
+    )
+    return len(result.all())
+
+
 def pending_count(session: Session) -> int:
     return session.exec(
         select(sa.func.count()).select_from(Action).where(Action.status == ActionStatus.PENDING)

@@ -6,15 +6,18 @@ links of that page are loaded. A drifted product gets a normal (coalesced) stock
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import record_event
 from kade.models import ActionKind, Connection, Product, ProductLink
-from kade.outbox import add_action
+from kade.outbox import add_pending_actions
 from kade.stock import effective_stocks, pending_key
+from kade.types import RemoteStock
 
 
 @dataclass
@@ -40,41 +43,7 @@ def full_stock_check(kade: Kade, connection_id: int) -> CheckStats:
         page = platform.read_stock(ctx, token)
         stats.pages += 1
         with kade.db.transaction() as session:
-            ids = [item.remote_product_id for item in page.items]
-            links = {
-                link.remote_id: link
-                for link in session.exec(
-                    select(ProductLink).where(ProductLink.connection_id == connection_id,
-                                              col(ProductLink.remote_id).in_(ids))
-                ).all()
-            }
-            products = {
-                p.id: p
-                for p in session.exec(
-                    select(Product).where(col(Product.id).in_([li.product_id for li in links.values()]))
-                ).all()
-            }
-            stocks = effective_stocks(session, products.values())
-            for item in page.items:
-                stats.seen += 1
-                link = links.get(item.remote_product_id)
-                if link is None or link.product_id is None or not link.manages_stock:
-                    stats.unlinked += 1
-                    continue
-                want = stocks[link.product_id]
-                if item.quantity == want:
-                    if link.last_pushed_stock != want:
-                        link.last_pushed_stock = want
-                        session.add(link)
-                    continue
-                stats.drifted += 1
-                # Record what the store really has, so the push is not skipped as "unchanged".
-                link.last_pushed_stock = item.quantity
-                session.add(link)
-                assert link.id is not None
-                add_action(session, tenant_id=connection.tenant_id, connection_id=connection_id,
-                           kind=ActionKind.STOCK, key=pending_key(connection_id, link.id),
-                           payload={"link_id": link.id})
+            _check_page(session, connection, page.items, stats)
         if page.next_page_token is None:
             break
         token = page.next_page_token
@@ -84,3 +53,48 @@ def full_stock_check(kade: Kade, connection_id: int) -> CheckStats:
                      tenant_id=connection.tenant_id, connection_id=connection_id,
                      data={"seen": stats.seen, "drifted": stats.drifted})
     return stats
+
+
+def _check_page(session: Session, connection: Connection, items: Sequence[RemoteStock], stats: CheckStats) -> None:
+    """Compare one page with the warehouse; set-based, since a night may hold a million items."""
+    assert connection.id is not None
+    links = {
+        remote_id: (link_id, product_id, last)
+        for link_id, remote_id, product_id, last in session.exec(
+            select(ProductLink.id, ProductLink.remote_id, ProductLink.product_id, ProductLink.last_pushed_stock)
+            .where(ProductLink.connection_id == connection.id, ProductLink.manages_stock == sa.true(),
+                   col(ProductLink.remote_id).in_([item.remote_product_id for item in items]))
+        ).all()
+    }
+    product_ids = {product_id for _, product_id, _ in links.values() if product_id is not None}
+    products = session.exec(select(Product).where(col(Product.id).in_(product_ids))).all()
+    stocks = effective_stocks(session, products)
+    remember: list[dict[str, int | None]] = []
+    drifted: list[int] = []
+    for item in items:
+        stats.seen += 1
+        entry = links.get(item.remote_product_id)
+        if entry is None or entry[1] is None:
+            stats.unlinked += 1
+            continue
+        link_id, product_id, last = entry
+        assert link_id is not None and product_id is not None
+        want = stocks[product_id]
+        if item.quantity == want:
+            if last != want:
+                remember.append({"b_id": link_id, "b_value": want})
+            continue
+        stats.drifted += 1
+        # Record what the store really has, so the push is not skipped as "unchanged".
+        remember.append({"b_id": link_id, "b_value": item.quantity})
+        drifted.append(link_id)
+    if remember:
+        table = ProductLink.__table__  # type: ignore[attr-defined]
+        session.connection().execute(
+            table.update().where(table.c.id == sa.bindparam("b_id")).values(last_pushed_stock=sa.bindparam("b_value")),
+            remember,
+        )
+    if drifted:
+        add_pending_actions(session, tenant_id=connection.tenant_id, connection_id=connection.id,
+                            kind=ActionKind.STOCK,
+                            rows=[(pending_key(connection.id, link_id), {"link_id": link_id}) for link_id in drifted])
