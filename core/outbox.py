@@ -25,8 +25,14 @@ def add_action(
     payload: dict[str, Any] | None = None,
     delay: float = 0.0,
 ) -> tuple[Action, bool]:
-    """Insert an action unless one with ``key`` exists; returns (action, created)."""
-    existing = session.exec(select(Action).where(Action.idempotency_key == key)).first()
+    """Insert an action unless one with ``key`` exists; returns (action, created).
+
+    The look-up locks the row (FOR UPDATE). A worker claiming this action right now holds that
+    lock: we wait, then — the worker having renamed the key — find nothing and create a new
+    action, so a value written while the worker was reading the old one is still sent. A
+    worker that comes second skips the locked row (SKIP LOCKED) and takes it next round.
+    """
+    existing = session.exec(select(Action).where(Action.idempotency_key == key).with_for_update()).first()
     if existing is not None:
         return existing, False
     action = Action(
