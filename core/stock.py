@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from kade.audit import record_event
 from kade.errors import UserError
 from kade.models import ActionKind, Connection, Product, ProductLink, Tenant, utcnow
-from kade.outbox import add_action
+from kade.outbox import NewAction, add_actions
 
 
 def pending_key(connection_id: int, link_id: int) -> str:
@@ -73,7 +73,7 @@ def schedule_pushes(session: Session, products: Iterable[Product], window: float
     if not ids:
         return 0
     rows = session.exec(
-        select(ProductLink, Connection)
+        select(ProductLink.id, Connection.id, Connection.tenant_id)
         .join(Connection, col(Connection.id) == col(ProductLink.connection_id))
         .where(
             col(ProductLink.product_id).in_(ids),
@@ -82,20 +82,11 @@ def schedule_pushes(session: Session, products: Iterable[Product], window: float
             ProductLink.manages_stock == sa.true(),
         )
     ).all()
-    created = 0
-    for link, connection in rows:
-        assert link.id is not None and connection.id is not None
-        _, new = add_action(
-            session,
-            tenant_id=connection.tenant_id,
-            connection_id=connection.id,
-            kind=ActionKind.STOCK,
-            key=pending_key(connection.id, link.id),
-            payload={"link_id": link.id},
-            delay=window,
-        )
-        created += int(new)
-    return created
+    return add_actions(session, [
+        NewAction(tenant_id, connection_id or 0, ActionKind.STOCK, pending_key(connection_id or 0, link_id or 0),
+                  {"link_id": link_id}, delay=window)
+        for link_id, connection_id, tenant_id in rows
+    ])
 
 
 def queue_full_push(session: Session, connection: Connection) -> int:
@@ -107,13 +98,11 @@ def queue_full_push(session: Session, connection: Connection) -> int:
                                      col(ProductLink.product_id).is_not(None),
                                      ProductLink.manages_stock == sa.true())
     ).all()
-    created = 0
-    for link_id in links:
-        assert link_id is not None
-        _, new = add_action(session, tenant_id=connection.tenant_id, connection_id=connection.id,
-                            kind=ActionKind.STOCK, key=pending_key(connection.id, link_id),
-                            payload={"link_id": link_id})
-        created += int(new)
+    created = add_actions(session, [
+        NewAction(connection.tenant_id, connection.id, ActionKind.STOCK, pending_key(connection.id, link_id or 0),
+                  {"link_id": link_id})
+        for link_id in links
+    ])
     record_event(session, "stock_full_push", "queued", f"{created} product(s) queued for {connection.name}",
                  tenant_id=connection.tenant_id, connection_id=connection.id)
     return created

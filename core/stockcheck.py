@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from kade.app import Kade
 from kade.audit import record_event
 from kade.models import ActionKind, Connection, Product, ProductLink
-from kade.outbox import add_pending_actions
+from kade.outbox import NewAction, add_actions
 from kade.stock import effective_stocks, pending_key
 from kade.types import RemoteStock
 
@@ -95,6 +95,6 @@ def _check_page(session: Session, connection: Connection, items: Sequence[Remote
             remember,
         )
     if drifted:
-        add_pending_actions(session, tenant_id=connection.tenant_id, connection_id=connection.id,
-                            kind=ActionKind.STOCK,
-                            rows=[(pending_key(connection.id, link_id), {"link_id": link_id}) for link_id in drifted])
+        add_actions(session, [NewAction(connection.tenant_id, connection.id, ActionKind.STOCK,
+                                        pending_key(connection.id, link_id), {"link_id": link_id})
+                              for link_id in drifted])

@@ -40,13 +40,19 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
     lease = kade.settings.sweep_after if lease is None else lease
     now = utcnow()
     stale = now - timedelta(seconds=lease)
+    # Rows are locked with SKIP LOCKED before they are updated: the sweeper never waits on a
+    # transaction that holds an action (a stock change deciding to reuse it, a claiming worker),
+    # so it can take part in no deadlock; what it skips, the next sweep sees.
     with kade.db.transaction() as session:
-        result = session.execute(
-            sa.update(Action)
+        stuck = session.exec(
+            select(Action.id)
             .where(col(Action.status) == ActionStatus.RUNNING, col(Action.updated_at) < stale)
-            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now)
-        )
-        stats.reclaimed = result.rowcount  # type: ignore[attr-defined]
+            .with_for_update(skip_locked=True)
+        ).all()
+        if stuck:
+            session.execute(sa.update(Action).where(col(Action.id).in_(stuck))
+                            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now))
+        stats.reclaimed = len(stuck)
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id)
             .join(Connection, col(Connection.id) == col(Action.connection_id))
@@ -58,6 +64,7 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
             )
             .order_by(col(Action.id))
             .limit(BATCH)
+            .with_for_update(skip_locked=True, of=Action)
         ).all()
         ids = [row[0] for row in rows]
         if ids:
@@ -90,6 +97,7 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
             .join(Connection, col(Connection.id) == col(Action.connection_id))
             .where(col(Action.id).in_(action_ids), col(Action.status) == ActionStatus.PENDING,
                    col(Connection.status).in_([s.value for s in SENDING]))
+            .with_for_update(skip_locked=True, of=Action)
         ).all()
         if rows:
             session.execute(sa.update(Action).where(col(Action.id).in_([r[0] for r in rows])).values(enqueued_at=now))

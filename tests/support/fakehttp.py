@@ -17,6 +17,7 @@ processes through a ``kade`` entry point written by ``install_fakehttp_dist``.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import random
 import threading
@@ -143,6 +144,8 @@ class HttpStore:
         self.cancellations: list[str] = []
         self.requests: list[RequestRecord] = []
         self._last_updated = datetime.now(UTC)
+        self._order_ids: list[str] = []
+        self._updated: list[str] = []
         self.app = Starlette(routes=[
             Route("/api/ping", self._ping, methods=["GET"]),
             Route("/api/orders", self._list_orders, methods=["GET"]),
@@ -187,6 +190,8 @@ class HttpStore:
                         for k in range(lines)
                     ],
                 }
+                self._order_ids.append(remote)
+                self._updated.append(iso(self._last_updated))
                 ids.append(remote)
         return ids
 
@@ -240,10 +245,11 @@ class HttpStore:
         since = request.query_params.get("since")
         start = int(request.query_params.get("page") or 0)
         with self.lock:
-            rows = sorted((o for o in self.orders.values() if since is None or o["updated"] >= since),
-                          key=lambda o: (o["updated"], o["id"]))
-            chunk = [dict(o) for o in rows[start : start + self.page_size]]
-            more = start + self.page_size < len(rows)
+            # Orders are added with strictly increasing ``updated``: insertion order is sorted order.
+            first = bisect.bisect_left(self._updated, since) if since else 0
+            ids = self._order_ids[first + start : first + start + self.page_size]
+            chunk = [dict(self.orders[i]) for i in ids]
+            more = first + start + self.page_size < len(self._order_ids)
         return self._answer(record, 200, {"orders": chunk, "next": str(start + self.page_size) if more else None})
 
     async def _list_products(self, request: Request) -> JSONResponse:

@@ -1,0 +1,72 @@
+"""Shared plumbing for the benchmarks: a throw-away PostgreSQL database, a Kade app, timing.
+
+Why: every benchmark must create and drop its own database and print comparable figures; the
+fake HTTP store and its plugin come from ``tests.support.fakehttp`` (the same ones the
+end-to-end tests use), so the repository root goes on ``sys.path`` here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+
+from kade.app import Kade  # noqa: E402
+from kade.config import Settings  # noqa: E402
+from kade.db import Database  # noqa: E402
+from kade.logs import configure_logging  # noqa: E402
+from kade.manager import make_plugin_manager  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("KADE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KADE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
+@contextmanager
+def temp_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards (even on failure)."""
+    name = f"kade_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_kade(url: str, tmp: Path, *, plugins: list[tuple[object, str]], **settings: Any) -> Kade:
+    """A Kade app on ``url`` with only the given plugins, logging warnings only (logs cost time)."""
+    configure_logging("json", "WARNING", force=True)
+    config = Settings(data_dir=tmp / "data", database_url=url, secret_key=Fernet.generate_key().decode(),
+                      _env_file=None, **settings)
+    return Kade(config, pm=make_plugin_manager(load_entrypoints=False, plugins=plugins))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def verdict(value: float, target: float, *, higher_is_better: bool = True) -> str:
+    ok = value >= target if higher_is_better else value <= target
+    return "OK" if ok else "MISSED"

@@ -1,0 +1,115 @@
+"""Kade's per-action overhead: a no-op action through the outbox path vs a bare Dramatiq actor.
+
+Kade path, per action: commit the outbox row (its own transaction, as a caller would), dispatch
+(mark enqueued, send the message), then on the worker: claim, load connection and order, check
+the origin rule, call the plugin (the in-memory fake: no I/O), record the outcome and an event.
+Bare path: ``actor.send()`` and a worker running an empty function. Same Redis, same process,
+same 4 worker threads; PostgreSQL for Kade's rows.
+
+Run: ``.venv/bin/python benchmarks/bench_dispatch.py [--actions 2000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dramatiq
+import redis
+import sqlalchemy as sa
+from _common import make_kade, temp_database
+from dramatiq.brokers.redis import RedisBroker
+from sqlmodel import func, select
+
+from kade.models import Action, ActionKind, ActionStatus, Order
+from kade.outbox import add_action
+from kade.runtime import Runtime
+from tests.support.factories import make_connection
+from tests.support.fakeplatform import FakePlatform, FakeStore
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+def wait(until: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out waiting for the workers")
+        time.sleep(0.005)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    n = args.actions
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    store = FakeStore()
+    with tempfile.TemporaryDirectory() as tmp, temp_database() as url:
+        kade = make_kade(url, Path(tmp), plugins=[(FakePlatform(store), "fake")], redis_url=REDIS_URL)
+        runtime = Runtime(kade, broker=RedisBroker(url=REDIS_URL, namespace="kade"))
+        done = 0
+        lock = threading.Lock()
+
+        def noop(i: int) -> None:
+            nonlocal done
+            with lock:
+                done += 1
+
+        bare = dramatiq.Actor(noop, broker=runtime.broker, actor_name="bench.noop", queue_name="bench",
+                              priority=0, options={"max_retries": 0})
+        try:
+            conn = make_connection(kade)
+            with kade.db.transaction() as session:
+                session.execute(sa.insert(Order), [
+                    {"tenant_id": conn.tenant_id, "connection_id": conn.id, "remote_id": f"R{i}", "number": f"N{i}",
+                     "status": "open", "billing_address": {}, "shipping_address": {}, "raw": {}}
+                    for i in range(n)])
+                order_ids = list(session.exec(select(Order.id).order_by(Order.id)).all())
+            runtime.start(threads=args.threads, tick=0)
+
+            started = time.perf_counter()
+            for i in range(n):
+                bare.send(i)
+            wait(lambda: done >= n)
+            bare_s = time.perf_counter() - started
+
+            def settled() -> bool:
+                with kade.db.session() as session:
+                    return session.exec(select(func.count()).select_from(Action)
+                                        .where(Action.status == ActionStatus.DONE)).one() >= n
+
+            started = time.perf_counter()
+            for order_id in order_ids:
+                with kade.db.transaction() as session:
+                    action, _ = add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id or 0,
+                                           kind=ActionKind.CANCEL, key=f"cancel:{order_id}",
+                                           payload={"order_id": order_id, "reason": "bench"})
+                    session.flush()
+                    action_id = action.id
+                runtime.dispatch([action_id or 0])
+            enqueue_s = time.perf_counter() - started
+            wait(settled)
+            kade_s = time.perf_counter() - started
+        finally:
+            runtime.stop()
+            kade.close()
+            client.flushdb()
+
+    assert len(store.cancellations) == n, len(store.cancellations)
+    print(f"{n} no-op actions, {args.threads} worker threads, Redis broker, PostgreSQL")
+    print(f"bare Dramatiq actor : {bare_s:6.2f} s  {n / bare_s:7.0f}/s  {bare_s / n * 1000:6.2f} ms each")
+    print(f"Kade action path    : {kade_s:6.2f} s  {n / kade_s:7.0f}/s  {kade_s / n * 1000:6.2f} ms each "
+          f"(commit + dispatch alone: {enqueue_s / n * 1000:.2f} ms)")
+    print(f"ratio Kade / bare   : {kade_s / bare_s:.1f}x  (+{(kade_s - bare_s) / n * 1000:.2f} ms per action)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
