@@ -1,0 +1,121 @@
+"""A simulated Shopify shop with the controls the demo and the conformance kit use.
+
+The shop runs on a real-time clock (the core's clock and the shop's agree, so ``updated_at``
+searches behave as against a live shop) and starts on the legacy static admin token, with the
+client-credentials app as the migration target — the path of rule R10. Its cost bucket is
+roomy so scenarios do not wait on refills; ``rate_limit_next_request`` empties it for one
+request, which Shopify then answers THROTTLED. What the shop recorded is read from its state,
+never from the plugin: a shipment is one fulfillment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kade.plugins.shopify.simulator import (
+    DEFAULT_ADMIN_TOKEN,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_SHOP,
+    Order,
+    SimState,
+    create_app,
+    gid,
+    parse_gid,
+)
+from kade.sim.base import SimClock
+from kade.testing.harness import Harness, SeededOrder, StoreShipment
+
+
+class ShopifyHarness(Harness):
+    platform = "shopify"
+    base_url = f"https://{DEFAULT_SHOP}"
+    hosts = (DEFAULT_SHOP,)
+    auth_method = "admin_token"
+
+    def __init__(self, *, seed: int = 0, bucket_size: float = 100_000, restore_rate: float = 50_000) -> None:
+        self.clock = SimClock()
+        self.sim = SimState(seed=seed, clock=self.clock, bucket_size=bucket_size, restore_rate=restore_rate)
+        self._app = create_app(self.sim)
+        self._skus = 0
+
+    def app(self) -> Any:
+        return self._app
+
+    def credentials(self) -> dict[str, str]:
+        return {"access_token": DEFAULT_ADMIN_TOKEN, "client_secret": DEFAULT_CLIENT_SECRET}
+
+    def settings(self) -> dict[str, str]:
+        return {"location_id": gid("Location", self.sim.primary_location.id)}
+
+    def _sku(self) -> str:
+        self._skus += 1
+        return f"SHOP-{self._skus:05d}"
+
+    def seed_orders(self, count: int, *, units: int = 2) -> list[SeededOrder]:
+        seeded = []
+        for _ in range(count):
+            variant = self.sim.add_product(self._sku(), barcode=None, stock=units + 3)
+            order = self.sim.add_order([(variant, units)])
+            seeded.append(
+                SeededOrder(
+                    remote_id=gid("Order", order.id),
+                    number=order.name,
+                    lines={gid("LineItem", li.id): (li.sku or "", li.quantity) for li in order.lines},
+                )
+            )
+        return seeded
+
+    def seed_products(self, count: int) -> list[tuple[str, str]]:
+        out = []
+        for _ in range(count):
+            sku = self._sku()
+            variant = self.sim.add_product(sku, stock=0)
+            out.append((gid("InventoryItem", variant.inventory_item_id), sku))
+        return out
+
+    def _order(self, remote_id: str) -> Order:
+        number = parse_gid(remote_id, "Order")
+        if number is None or number not in self.sim.orders:
+            raise KeyError(f"no simulated order {remote_id}")
+        return self.sim.orders[number]
+
+    def cancel_order(self, remote_id: str) -> None:
+        self.sim.cancel_order(self._order(remote_id))
+
+    def shipments(self, remote_id: str) -> list[StoreShipment]:
+        with self.sim.lock:
+            order = self._order(remote_id)
+            return [
+                StoreShipment(
+                    tracking_code=next((t["number"] for t in f.tracking if t["number"]), None),
+                    lines={gid("LineItem", fl.line_item_id): fl.quantity for fl in f.lines},
+                )
+                for f in order.fulfillments
+                if f.status == "SUCCESS"
+            ]
+
+    def stock(self, remote_product_id: str) -> int | None:
+        item = parse_gid(remote_product_id, "InventoryItem")
+        variant = self.sim.variant_by_item(item) if item is not None else None
+        level = self.sim.level(variant) if variant is not None else None
+        return None if level is None else level.available
+
+    def revoke_credentials(self) -> None:
+        with self.sim.lock:
+            self.sim.admin_tokens.clear()
+            self.sim.app_tokens.clear()
+            self.sim.apps.clear()
+
+    def drop_next_shipment_answer(self) -> None:
+        self.sim.inject_fault("fulfillmentCreate", "timeout_after")
+
+    def rate_limit_next_request(self, retry_after: float = 0.05) -> None:
+        self.sim.throttle_pause = retry_after
+        self.sim.inject_fault("*", "throttle")
+
+    def migration_target(self) -> tuple[str, dict[str, str]]:
+        return "client_credentials", {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
+
+    def settle(self) -> None:
+        self.sim.run_due_jobs()
