@@ -8,12 +8,12 @@ the quarantine where an operator has to understand it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 
+from kade.mapping import MappingError, parse_timestamp
 from kade.types import (
     Address,
     OrderStatus,
@@ -22,22 +22,6 @@ from kade.types import (
     RemoteProduct,
     RemoteStock,
 )
-
-
-class MappingError(ValueError):
-    """A bol record Kade cannot translate; the message is the quarantine reason."""
-
-
-def parse_datetime(value: object, what: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise MappingError(f"{what} is missing")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise MappingError(f"{what} {value!r} is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        raise MappingError(f"{what} {value!r} has no UTC offset")
-    return parsed
 
 
 def _count(item: Mapping[str, Any], name: str, what: str, *, positive: bool = False) -> int:
@@ -107,7 +91,7 @@ def order_from_detail(detail: Mapping[str, Any], reduced: Mapping[str, Any] | No
     if not isinstance(order_id, str) or not order_id:
         raise MappingError(f"orderId {order_id!r} is missing or not a string")
     placed_raw = detail.get("orderPlacedDateTime") or (reduced or {}).get("orderPlacedDateTime")
-    placed = parse_datetime(placed_raw, "orderPlacedDateTime")
+    placed = parse_timestamp(placed_raw, "orderPlacedDateTime", assume_utc=False)
     items = detail.get("orderItems")
     if not isinstance(items, list) or not items:
         raise MappingError("orderItems is missing or empty")
@@ -147,7 +131,9 @@ def order_from_detail(detail: Mapping[str, Any], reduced: Mapping[str, Any] | No
         offer: Mapping[str, Any] = item["offer"] if isinstance(item.get("offer"), dict) else {}
         ean = _str(product.get("ean")) or _str(listed.get(item_id, {}).get("ean"))
         if item.get("latestChangedDateTime"):
-            changed.append(parse_datetime(item["latestChangedDateTime"], f"{what}: latestChangedDateTime"))
+            changed.append(
+                parse_timestamp(item["latestChangedDateTime"], f"{what}: latestChangedDateTime", assume_utc=False)
+            )
         open_quantity = quantity - shipped - cancelled
         if item.get("cancellationRequest") is True and open_quantity > 0 and not by_bol:
             cancellation_requested = True

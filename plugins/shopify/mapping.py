@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kade.mapping import MappingError, parse_timestamp
 from kade.types import (
     Address,
     OrderStatus,
@@ -24,10 +24,6 @@ from kade.types import (
 )
 
 _GID = re.compile(r"^gid://shopify/(?P<type>[A-Za-z]+)/(?P<id>\d+)(?:\?.*)?$")
-
-
-class MappingError(ValueError):
-    """A record Shopify returned that Kade cannot translate; the message is the quarantine reason."""
 
 
 def to_gid(kind: str, value: str | int) -> str:
@@ -62,16 +58,6 @@ def _decimal(value: Any, what: str) -> Decimal:
     if not number.is_finite():
         raise MappingError(f"{what} {value!r} is not a finite number")
     return number
-
-
-def _datetime(value: Any, what: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise MappingError(f"{what} is missing")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise MappingError(f"{what} {value!r} is not an ISO 8601 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _int(value: Any, what: str) -> int:
@@ -158,8 +144,8 @@ def order_from_node(node: Mapping[str, Any], line_nodes: Sequence[Mapping[str, A
         remote_id=remote_id,
         number=str(name),
         status=status,
-        created_at=_datetime(node.get("createdAt"), "createdAt"),
-        updated_at=_datetime(node.get("updatedAt"), "updatedAt"),
+        created_at=parse_timestamp(node.get("createdAt"), "createdAt"),
+        updated_at=parse_timestamp(node.get("updatedAt"), "updatedAt"),
         currency=_text(_get(node, "totalPriceSet", "shopMoney", "currencyCode") or node.get("currencyCode")),
         total=_decimal(_get(node, "totalPriceSet", "shopMoney", "amount"), "order total"),
         billing_address=address_from_node(node.get("billingAddress"), email=email, phone=phone),

@@ -26,6 +26,7 @@ from kade.errors import (
     WebhookRejected,
 )
 from kade.hookspecs import hookimpl
+from kade.mapping import header
 from kade.plugins.shopify.client import (
     ADMIN_TOKEN,
     AUTH_METHODS,
@@ -689,17 +690,9 @@ def migrate_connection(
 # -------------------------------------------------------------------------------- webhooks
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
 @hookimpl
 def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> bool:
-    signature = _header(headers, "X-Shopify-Hmac-Sha256")
+    signature = header(headers, "X-Shopify-Hmac-Sha256")
     if not signature:
         raise WebhookRejected("the delivery has no X-Shopify-Hmac-Sha256 header")
     secrets = [s for s in (ctx.credentials.get("client_secret"), ctx.credentials.get("previous_client_secret")) if s]
@@ -712,7 +705,7 @@ def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byt
         for s in secrets
     ):
         raise WebhookRejected("the X-Shopify-Hmac-Sha256 signature does not match the body")
-    domain = _header(headers, "X-Shopify-Shop-Domain")
+    domain = header(headers, "X-Shopify-Shop-Domain")
     if domain is not None and domain.strip().lower() != shop_domain(ctx):
         raise WebhookRejected(f"the delivery is for {domain}, not {shop_domain(ctx)}")
     return True
@@ -720,11 +713,11 @@ def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byt
 
 @hookimpl
 def parse_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
-    topic = (_header(headers, "X-Shopify-Topic") or "").strip().lower()
+    topic = (header(headers, "X-Shopify-Topic") or "").strip().lower()
     kind = _WEBHOOK_TOPICS.get(topic)
     if kind is None:
         return None
-    delivery_id = _header(headers, "X-Shopify-Webhook-Id")
+    delivery_id = header(headers, "X-Shopify-Webhook-Id")
     if not delivery_id:
         raise WebhookRejected("the delivery has no X-Shopify-Webhook-Id header")
     try:

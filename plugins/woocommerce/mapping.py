@@ -15,15 +15,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kade.mapping import MappingError, parse_timestamp
 from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct, RemoteStock
 
 CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "failed"})
 SHIPPED_STATUSES = frozenset({"completed"})
 DEFAULT_IMPORT_STATUSES = ("processing",)
-
-
-class MappingError(ValueError):
-    """A record that cannot be translated; the message is the quarantine reason."""
 
 
 def product_ref(product_id: int, variation_id: int = 0) -> str:
@@ -40,14 +37,8 @@ def parse_product_ref(ref: str) -> tuple[int, int]:
 
 
 def parse_gmt(raw: Mapping[str, Any], field: str) -> datetime:
-    value = raw.get(field)
-    if not isinstance(value, str) or not value:
-        raise MappingError(f"{field} is missing")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise MappingError(f"{field} {value!r} is not an ISO 8601 date") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    """A ``*_gmt`` field: ISO 8601 without offset, in UTC."""
+    return parse_timestamp(raw.get(field), field)
 
 
 def format_gmt(when: datetime) -> str:

@@ -38,6 +38,7 @@ from kade.errors import (
     WebhookRejected,
 )
 from kade.hookspecs import hookimpl
+from kade.mapping import header
 from kade.plugins.woocommerce.client import TRACKING_API, WooClient
 from kade.plugins.woocommerce.harness import WooHarness
 from kade.plugins.woocommerce.mapping import (
@@ -689,14 +690,9 @@ def migrate_connection(
 # Webhooks
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((str(v) for k, v in headers.items() if k.lower() == wanted), None)
-
-
 def _ping_webhook_id(headers: Mapping[str, str], body: bytes) -> str | None:
     """The creation ping: an unsigned form body ``webhook_id=<id>`` and no topic header."""
-    if _header(headers, "X-WC-Webhook-Topic") is not None:
+    if header(headers, "X-WC-Webhook-Topic") is not None:
         return None
     try:
         form = parse_qs(body.decode("ascii"), strict_parsing=True)
@@ -718,7 +714,7 @@ def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byt
     """``X-WC-Webhook-Signature`` = base64(HMAC-SHA256(raw body, secret)), compared in constant time."""
     if not _mine(ctx):
         return None
-    signature = _header(headers, "X-WC-Webhook-Signature")
+    signature = header(headers, "X-WC-Webhook-Signature")
     if signature is None:
         if _ping_webhook_id(headers, body) is not None:
             return True  # WooCommerce never signs the creation ping; it carries no data
@@ -753,9 +749,9 @@ def parse_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byte
     ping = _ping_webhook_id(headers, body)
     if ping is not None:
         return WebhookEvent(delivery_id=f"ping:{ping}", topic="ping")
-    topic = _header(headers, "X-WC-Webhook-Topic") or ""
+    topic = header(headers, "X-WC-Webhook-Topic") or ""
     digest = hashlib.sha256(body).hexdigest()[:16]
-    delivery = _header(headers, "X-WC-Webhook-Delivery-ID") or f"{_header(headers, 'X-WC-Webhook-ID')}-{topic}"
+    delivery = header(headers, "X-WC-Webhook-Delivery-ID") or f"{header(headers, 'X-WC-Webhook-ID')}-{topic}"
     try:
         payload = json.loads(body)
     except ValueError:

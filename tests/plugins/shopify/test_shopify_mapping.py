@@ -80,7 +80,7 @@ def test_a_regular_order():
     [
         (order(id="1"), [line()], "order id '1' is not a Shopify global id"),
         (order(name=""), [line()], "order has no name"),
-        (order(createdAt="yesterday"), [line()], "createdAt 'yesterday' is not an ISO 8601 timestamp"),
+        (order(createdAt="yesterday"), [line()], "createdAt 'yesterday' is not an ISO 8601 date-time"),
         (order(updatedAt=None), [line()], "updatedAt is missing"),
         (order(totalPriceSet={"shopMoney": {"amount": "NaN", "currencyCode": "EUR"}}), [line()], "not a finite"),
         (order(), [line(quantity=-1)], "quantity -1 is negative"),
