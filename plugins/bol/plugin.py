@@ -31,6 +31,7 @@ from kade.errors import (
     UserError,
 )
 from kade.hookspecs import hookimpl
+from kade.mapping import MappingError
 from kade.plugins.bol import exports
 from kade.plugins.bol.auth import (
     AUTHORIZATION_CODE,
@@ -42,7 +43,6 @@ from kade.plugins.bol.auth import (
 from kade.plugins.bol.client import SETTINGS, BolClient, process_id
 from kade.plugins.bol.harness import BolHarness
 from kade.plugins.bol.mapping import (
-    MappingError,
     is_bol_fulfilled,
     order_from_detail,
     order_from_list_entry,

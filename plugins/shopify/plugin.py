@@ -26,7 +26,7 @@ from kade.errors import (
     WebhookRejected,
 )
 from kade.hookspecs import hookimpl
-from kade.mapping import header
+from kade.mapping import MappingError, header
 from kade.plugins.shopify.client import (
     ADMIN_TOKEN,
     AUTH_METHODS,
@@ -37,7 +37,6 @@ from kade.plugins.shopify.client import (
 )
 from kade.plugins.shopify.cost import requested_cost
 from kade.plugins.shopify.mapping import (
-    MappingError,
     order_from_node,
     order_gid_from_rest,
     product_from_variant,

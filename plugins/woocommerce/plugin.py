@@ -38,13 +38,12 @@ from kade.errors import (
     WebhookRejected,
 )
 from kade.hookspecs import hookimpl
-from kade.mapping import header
+from kade.mapping import MappingError, header
 from kade.plugins.woocommerce.client import TRACKING_API, WooClient
 from kade.plugins.woocommerce.harness import WooHarness
 from kade.plugins.woocommerce.mapping import (
     CANCELLED_STATUSES,
     DEFAULT_IMPORT_STATUSES,
-    MappingError,
     format_gmt,
     order_status,
     parse_gmt,
