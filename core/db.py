@@ -95,6 +95,23 @@ def check_schema(engine: Engine) -> None:
     raise ConfigError(f"the database schema is older than this Kade ({current} < {head}): run `kade db upgrade`")
 
 
+def bookkeeping(session: Session) -> None:
+    """Let this transaction commit without waiting for the disk (PostgreSQL).
+
+    Only for writes whose loss in a database crash is harmless — "message sent at" marks that
+    the sweeper re-drives anyway. Claims and outcomes stay fully durable.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def refresh_statistics(session: Session, *tables: str) -> None:
+    """ANALYZE after a bulk load, so the next look-ups are planned for the table's real size."""
+    if session.get_bind().dialect.name == "postgresql":
+        for table in tables:
+            session.execute(sa.text(f"ANALYZE {table}"))
+
+
 class Database:
     """An engine plus a session factory; one per process."""
 

@@ -328,34 +328,42 @@ class StockFlush:
 
 
 def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list[Action]:
+    """Claim up to ``limit`` due stock actions of one connection in one UPDATE.
+
+    Claimed actions leave their link's pending slot (the key gets the action id), so a change
+    arriving from now on queues a new push instead of joining one already on its way.
+    """
     now = utcnow()
-    query = (
-        select(Action)
+    candidates = session.exec(
+        select(Action.id, Action.payload)
         .where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
                Action.status == ActionStatus.PENDING, col(Action.next_attempt_at) <= now)
         .order_by(col(Action.id))
         .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    candidates = session.exec(query).all()
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not candidates:
+        return []
     # One push per product in flight: a newer value waits until the older push has landed (the
     # flush holding it loops and takes it), so a slow old push can never overwrite a newer one.
-    busy = {a.payload["link_id"] for a in session.exec(
-        select(Action).where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
-                             Action.status == ActionStatus.RUNNING)).all()}
-    claimed = []
-    for action in candidates:
-        if action.payload["link_id"] in busy:
-            continue
-        taken = claim(session, action.id or 0, now)
-        if taken is None:
-            continue
-        # Free the pending slot: a change arriving from now on queues a new push.
-        taken.idempotency_key = f"stock:{connection_id}:{taken.payload['link_id']}:{taken.id}"
-        session.add(taken)
-        claimed.append(taken)
-    return claimed
+    busy = {payload["link_id"] for payload in session.exec(
+        select(Action.payload).where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
+                                     Action.status == ActionStatus.RUNNING)).all()}
+    chosen = [action_id for action_id, payload in candidates if payload["link_id"] not in busy]
+    if not chosen:
+        return []
+    session.execute(
+        sa.update(Action)
+        .where(col(Action.id).in_(chosen), col(Action.status) == ActionStatus.PENDING)
+        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
+                idempotency_key=sa.func.replace(col(Action.idempotency_key), ":pending",
+                                                sa.literal(":") + sa.cast(col(Action.id), sa.String)))
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.exec(
+        select(Action).where(col(Action.id).in_(chosen), col(Action.status) == ActionStatus.RUNNING)
+        .execution_options(populate_existing=True)
+    ).all())
 
 
 def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
@@ -421,29 +429,40 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
             return total
         with kade.db.transaction() as session:
             seen = set()
+            now = utcnow()
+            done_ids: list[int] = []
+            pushed_links: list[dict[str, Any]] = []
             for result in results:
                 entry = by_remote.get(result.remote_product_id)
                 if entry is None:
                     continue
                 seen.add(result.remote_product_id)
                 action_row, link_row, value = entry
-                done = session.get(Action, action_row.id)
-                link = session.get(ProductLink, link_row.id)
-                assert done is not None and link is not None
                 if result.ok:
-                    link.last_pushed_stock = value
-                    link.last_pushed_at = utcnow()
-                    session.add(link)
-                    _finish(session, done, ActionStatus.DONE, reference=result.remote_reference)
+                    done_ids.append(action_row.id or 0)
+                    pushed_links.append({"b_id": link_row.id, "b_value": value, "b_at": now})
                     total.pushed += 1
-                else:
-                    _finish(session, done, ActionStatus.FAILED, error=result.error or "rejected",
-                            kind=result.error_kind or "rejected")
-                    total.rejected += 1
-                    notify(session, "stock_rejected",
-                           f"{connection.name}: stock for {link.remote_sku or link.remote_id} was refused: "
-                           f"{result.error}", dedupe_key=f"stock_rejected:{link.id}",
-                           tenant_id=connection.tenant_id, connection_id=connection_id)
+                    continue
+                failed = session.get(Action, action_row.id)
+                assert failed is not None
+                _finish(session, failed, ActionStatus.FAILED, error=result.error or "rejected",
+                        kind=result.error_kind or "rejected")
+                total.rejected += 1
+                notify(session, "stock_rejected",
+                       f"{connection.name}: stock for {link_row.remote_sku or link_row.remote_id} was refused: "
+                       f"{result.error}", dedupe_key=f"stock_rejected:{link_row.id}",
+                       tenant_id=connection.tenant_id, connection_id=connection_id)
+            if done_ids:
+                session.execute(sa.update(Action).where(col(Action.id).in_(done_ids))
+                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now)
+                                .execution_options(synchronize_session=False))
+            if pushed_links:
+                table = ProductLink.__table__  # type: ignore[attr-defined]
+                session.connection().execute(
+                    table.update().where(table.c.id == sa.bindparam("b_id"))
+                    .values(last_pushed_stock=sa.bindparam("b_value"), last_pushed_at=sa.bindparam("b_at")),
+                    pushed_links,
+                )
             for remote_id, (action_row, _, _) in by_remote.items():
                 if remote_id not in seen:  # the plugin said nothing about it: try again later
                     missing = session.get(Action, action_row.id)

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
+from kade.db import refresh_statistics
 from kade.errors import AuthRejected, PlatformError, RateLimited, TransientError, UserError
 from kade.manager import Platform
 from kade.models import (
@@ -365,6 +366,8 @@ def _note(session: Session, connection: Connection, order: Order, kind: str, mes
     return 1
 
 
+#: an import creating this many orders refreshes the tables' statistics (a first import of a store)
+BULK_ANALYZE = 2000
 #: the longest a page fetch waits for a store's Retry-After before giving the job up
 MAX_RATE_WAIT = 60.0
 PAGE_RETRIES = 3
@@ -437,6 +440,8 @@ def _import_orders(kade: Kade, connection_id: int, *, full: bool) -> ImportStats
             break
         token = page.next_page_token
     with kade.db.transaction() as session:
+        if total.created >= BULK_ANALYZE:
+            refresh_statistics(session, "orders", "order_lines")
         if total.newest is not None:
             # Only move forward; a cursor is never set from an older page.
             session.execute(

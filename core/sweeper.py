@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from kade.app import Kade
+from kade.db import bookkeeping
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, utcnow
 from kade.status import SENDING
@@ -92,6 +93,7 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
         return 0
     now = utcnow()
     with kade.db.transaction() as session:
+        bookkeeping(session)
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id, Action.next_attempt_at)
             .join(Connection, col(Connection.id) == col(Action.connection_id))

@@ -127,6 +127,13 @@ def _simulator(*args: Any, **kwargs: Any) -> Any:
     return create_app(*args, **kwargs)
 
 
+def _harness() -> Any:
+    """A simulated shop for the demo and the conformance kit (built lazily, like the simulator)."""
+    from kade.plugins.shopify.harness import ShopifyHarness
+
+    return ShopifyHarness()
+
+
 @hookimpl
 def kade_register_platforms() -> Iterable[PlatformSpec]:
     yield PlatformSpec(
@@ -191,6 +198,7 @@ def kade_register_platforms() -> Iterable[PlatformSpec]:
             CLIENT_CREDENTIALS: ("client_id", "client_secret"),
         },
         simulator=_simulator,
+        harness=_harness,
     )
 
 
