@@ -78,6 +78,8 @@ def load(dsn: str, tenant_id: int, connection_id: int, products: int) -> None:
             (connection_id, tenant_id),
         )
         conn.commit()
+        cur.execute("ANALYZE products")
+        cur.execute("ANALYZE product_links")
 
 
 def main() -> None:

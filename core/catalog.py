@@ -13,8 +13,12 @@ from sqlmodel import col, select
 
 from kade.app import Kade
 from kade.audit import record_event
+from kade.db import refresh_statistics
 from kade.models import Connection, Product, ProductLink, Quarantine, jsonable
 from kade.products import match_product
+
+#: linking this many products refreshes the tables' statistics (a store's first catalogue import)
+BULK_ANALYZE = 2000
 
 
 @dataclass
@@ -81,6 +85,8 @@ def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
             break
         token = page.next_page_token
     with kade.db.transaction() as session:
+        if stats.linked + stats.created >= BULK_ANALYZE:
+            refresh_statistics(session, "products", "product_links")
         record_event(session, "products_linked", "ok",
                      f"{stats.linked} linked, {stats.created} created, {stats.unmatched} without a match",
                      tenant_id=connection.tenant_id, connection_id=connection_id)
