@@ -42,6 +42,7 @@ from kade.models import (
     Tenant,
 )
 from kade.runtime import Runtime
+from kade.secrets import load_key
 from kade.shipments import create_shipment
 from kade.sim.transport import SyncASGITransport
 from kade.status import change_status
@@ -89,6 +90,7 @@ def run_demo(settings: Settings, console: Console, *, orders: int = 40, serve: b
                                                 "stock_window": 0.2})
     db = Database(demo_settings.resolved_database_url())
     db.upgrade()
+    load_key(demo_settings, announce=False)  # a throw-away key for a throw-away database
     kade = Kade(demo_settings, db=db)
     stores = _stores(kade)
     if not stores:
@@ -155,7 +157,7 @@ def _connect(kade: Kade, console: Console, stores: list[DemoStore]) -> None:
 
 def _import(kade: Kade, console: Console, stores: list[DemoStore], orders: int, summary: DemoSummary) -> None:
     console.print("\n[bold]2. Import orders[/] (upsert per connection; fulfilled-by-marketplace lines dropped)")
-    table = Table("platform", "new", "pages", "ignored", "quarantined")
+    table = Table("platform", "new", "pages", "ignored (marketplace)", "quarantined", "new on re-import")
     with _progress(console) as progress:
         for store in stores:
             task = progress.add_task(f"{store.platform.name}: seeding and importing", total=2)
@@ -166,7 +168,7 @@ def _import(kade: Kade, console: Console, stores: list[DemoStore], orders: int, 
             progress.advance(task)
             summary.orders_imported += stats.created
             table.add_row(store.platform.name, str(stats.created), str(stats.pages), str(stats.ignored),
-                          f"{stats.quarantined} (re-import: {again.created} new)")
+                          str(stats.quarantined), str(again.created))
     console.print(table)
 
 
