@@ -273,7 +273,10 @@ def _serve(console: Console, stores: list[DemoStore], stop: threading.Event) -> 
     servers = [BackgroundServer(store.harness.app()).start() for store in stores]
     console.print("\n[bold]Simulators serving[/] (Ctrl-C stops):")
     for store, server in zip(stores, servers, strict=True):
-        console.print(f"  {store.platform.name}: {server.url}")
+        # simulator credentials, printed on purpose: they open nothing but this simulator
+        creds = ", ".join(f"{k}={v}" for k, v in store.harness.credentials().items())
+        console.print(f"  {store.platform.name}: {server.url}  ({store.harness.auth_method}: {creds})",
+                      markup=False, highlight=False)
     try:
         stop.wait()
     except KeyboardInterrupt:
