@@ -75,13 +75,14 @@ class Actors:
     run_action: dramatiq.Actor[..., Any]
     flush_stock: dramatiq.Actor[..., Any]
     stock_check: dramatiq.Actor[..., Any]
+    import_products: dramatiq.Actor[..., Any]
     check_credentials: dramatiq.Actor[..., Any]
     sweep: dramatiq.Actor[..., Any]
 
 
 def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: Settings) -> Actors:
     """Declare Kade's actors on ``broker``; ``app`` gives the process's ``Kade`` when a job runs."""
-    from kade import credentials, executor, ingest, stockcheck, sweeper
+    from kade import catalog, credentials, executor, ingest, stockcheck, sweeper
 
     priority = queue_priorities(settings.queue_order)
     broker.add_middleware(JobContext(app))
@@ -106,6 +107,10 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
     def stock_check(connection_id: int) -> None:
         stockcheck.full_stock_check(app(), connection_id)
 
+    def import_products(connection_id: int) -> None:
+        stats = catalog.import_store_products(app(), connection_id)
+        log.info("products_done", connection_id=connection_id, linked=stats.linked, created=stats.created)
+
     def check_credentials(connection_id: int) -> None:
         credentials.check_credentials(app(), connection_id)
 
@@ -118,6 +123,7 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         run_action=actor(run_action, "run_action", "shipments"),
         flush_stock=actor(flush_stock, "flush_stock", "stock"),
         stock_check=actor(stock_check, "stock_check", "maintenance"),
+        import_products=actor(import_products, "import_products", "maintenance"),
         check_credentials=actor(check_credentials, "check_credentials", "maintenance"),
         sweep=actor(sweep, "sweep", "maintenance"),
     )

@@ -67,6 +67,7 @@ class Scheduler:
     lease_ttl: float = 15.0
     stock_check_hour: int = 3
     _last_poll: dict[int, datetime] = field(default_factory=dict)
+    _last_products: dict[int, datetime] = field(default_factory=dict)
     _last_retention: datetime | None = None
 
     def is_leader(self) -> bool:
@@ -103,6 +104,11 @@ class Scheduler:
             if last is None or (now - last).total_seconds() >= interval:
                 self.actors.import_orders.send(connection_id=conn.id)
                 self._last_poll[conn.id] = now
+            # a connection's products are linked when it is first seen, then daily (rule R5/R6)
+            seen = self._last_products.get(conn.id)
+            if seen is None or now - seen >= timedelta(days=1):
+                self.actors.import_products.send(connection_id=conn.id)
+                self._last_products[conn.id] = now
 
     def _nightly_stock_check(self, now: datetime) -> None:
         if now.hour != self.stock_check_hour:

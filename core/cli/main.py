@@ -352,15 +352,36 @@ def connection_pause(
 @product_app.command("import")
 def product_import(
     tenant: TenantOpt,
-    file: Annotated[Path, typer.Argument(help="CSV (sku,ean,name,price,stock) or JSON list")],
+    file: Annotated[Path | None, typer.Argument(help="CSV (sku,ean,name,price,stock) or JSON list")] = None,
+    connection: Annotated[str | None, typer.Option("--connection", "-c",
+                                                   help="import and link a store's products instead")] = None,
 ) -> None:
-    """Import warehouse products from a file (upsert by SKU; all rows validated first)."""
+    """Import warehouse products from a file (upsert by SKU; all rows validated first), or link a
+    store's products to warehouse products (R6), creating unknown ones unless import is off."""
+    from kade.errors import UserError
     from kade.products import import_products, read_product_file
     from kade.tenants import get_tenant
 
+    if (file is None) == (connection is None):
+        raise UserError("give either a product FILE or --connection NAME")
+    if file is not None:
+        with session_for() as (_, session):
+            created, updated = import_products(session, get_tenant(session, tenant), read_product_file(file))
+            out.print(f"{created} products created, {updated} updated")
+        return
+    from kade.catalog import import_store_products
+    from kade.connections import get_connection
+
     with session_for() as (_, session):
-        created, updated = import_products(session, get_tenant(session, tenant), read_product_file(file))
-        out.print(f"{created} products created, {updated} updated")
+        conn_id = get_connection(session, get_tenant(session, tenant), connection or "").id
+    assert conn_id is not None
+    kade = make_kade()
+    try:
+        stats = import_store_products(kade, conn_id)
+    finally:
+        kade.close()
+    out.print(f"{stats.linked} store products linked ({stats.created} created in the warehouse), "
+              f"{stats.unmatched} without a match, {stats.quarantined} quarantined")
 
 
 @product_app.command("list")
