@@ -327,7 +327,7 @@ class StockFlush:
     outcome: str = "done"
 
 
-def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list[Action]:
+def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due stock actions of one connection in one UPDATE.
 
     Claimed actions leave their link's pending slot (the key gets the action id), so a change
@@ -352,18 +352,16 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list
     chosen = [action_id for action_id, payload in candidates if payload["link_id"] not in busy]
     if not chosen:
         return []
-    session.execute(
+    claimed = session.execute(
         sa.update(Action)
         .where(col(Action.id).in_(chosen), col(Action.status) == ActionStatus.PENDING)
         .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
                 idempotency_key=sa.func.replace(col(Action.idempotency_key), ":pending",
                                                 sa.literal(":") + sa.cast(col(Action.id), sa.String)))
+        .returning(col(Action.id), col(Action.payload))
         .execution_options(synchronize_session=False)
-    )
-    return list(session.exec(
-        select(Action).where(col(Action.id).in_(chosen), col(Action.status) == ActionStatus.RUNNING)
-        .execution_options(populate_existing=True)
-    ).all())
+    ).all()
+    return sorted((action_id, payload["link_id"]) for action_id, payload in claimed)
 
 
 def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
@@ -384,29 +382,47 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
             batch = _claim_stock_batch(session, connection_id, size)
             if not batch:
                 return total
-            links = {link.id: link for link in session.exec(
-                select(ProductLink).where(col(ProductLink.id).in_([a.payload["link_id"] for a in batch]))
-            ).all()}
+            links = {
+                link_id: (remote_id, product_id, last, remote_sku, remote_ean)
+                for link_id, remote_id, product_id, last, remote_sku, remote_ean in session.execute(
+                    sa.select(col(ProductLink.id), col(ProductLink.remote_id), col(ProductLink.product_id),
+                              col(ProductLink.last_pushed_stock), col(ProductLink.remote_sku),
+                              col(ProductLink.remote_ean))
+                    .where(col(ProductLink.id).in_([link_id for _, link_id in batch]))
+                ).all()
+            }
             products = session.exec(select(Product).where(
-                col(Product.id).in_([li.product_id for li in links.values() if li.product_id is not None]))).all()
+                col(Product.id).in_([li[1] for li in links.values() if li[1] is not None]))).all()
             stocks = effective_stocks(session, products)
             updates: list[StockUpdate] = []
-            by_remote: dict[str, tuple[Action, ProductLink, int]] = {}
-            for action in batch:
-                link = links.get(action.payload["link_id"])
-                if link is None or link.product_id is None:
-                    _finish(session, action, ActionStatus.CANCELLED, error="product link removed")
+            by_remote: dict[str, tuple[int, int, int, str | None]] = {}
+            gone: list[int] = []
+            unchanged: list[int] = []
+            for action_id, link_id in batch:
+                link = links.get(link_id)
+                if link is None or link[1] is None:
+                    gone.append(action_id)
                     continue
-                value = stocks[link.product_id]
-                if link.last_pushed_stock == value or link.remote_id in by_remote:
-                    _finish(session, action, ActionStatus.DONE)
-                    total.unchanged += 1
+                remote_id, product_id, last, remote_sku, remote_ean = link
+                value = stocks[product_id]
+                if last == value or remote_id in by_remote:
+                    unchanged.append(action_id)
                     continue
-                updates.append(StockUpdate(remote_product_id=link.remote_id, sku=link.remote_sku,
-                                           ean=link.remote_ean, quantity=value,
-                                           previous_quantity=link.last_pushed_stock))
-                by_remote[link.remote_id] = (action, link, value)
-            action_ids = [a.id for a, _, _ in by_remote.values()]
+                updates.append(StockUpdate(remote_product_id=remote_id, sku=remote_sku, ean=remote_ean,
+                                           quantity=value, previous_quantity=last))
+                by_remote[remote_id] = (action_id, link_id, value, remote_sku)
+            now = utcnow()
+            if gone:
+                session.execute(sa.update(Action).where(col(Action.id).in_(gone))
+                                .values(status=ActionStatus.CANCELLED, last_error="product link removed",
+                                        updated_at=now, done_at=now)
+                                .execution_options(synchronize_session=False))
+            if unchanged:
+                session.execute(sa.update(Action).where(col(Action.id).in_(unchanged))
+                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now)
+                                .execution_options(synchronize_session=False))
+                total.unchanged += len(unchanged)
+            action_ids = [entry[0] for entry in by_remote.values()]
         if not updates:
             continue
         try:
@@ -437,20 +453,20 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
                 if entry is None:
                     continue
                 seen.add(result.remote_product_id)
-                action_row, link_row, value = entry
+                action_id, link_id, value, remote_sku = entry
                 if result.ok:
-                    done_ids.append(action_row.id or 0)
-                    pushed_links.append({"b_id": link_row.id, "b_value": value, "b_at": now})
+                    done_ids.append(action_id)
+                    pushed_links.append({"b_id": link_id, "b_value": value, "b_at": now})
                     total.pushed += 1
                     continue
-                failed = session.get(Action, action_row.id)
+                failed = session.get(Action, action_id)
                 assert failed is not None
                 _finish(session, failed, ActionStatus.FAILED, error=result.error or "rejected",
                         kind=result.error_kind or "rejected")
                 total.rejected += 1
                 notify(session, "stock_rejected",
-                       f"{connection.name}: stock for {link_row.remote_sku or link_row.remote_id} was refused: "
-                       f"{result.error}", dedupe_key=f"stock_rejected:{link_row.id}",
+                       f"{connection.name}: stock for {remote_sku or result.remote_product_id} was refused: "
+                       f"{result.error}", dedupe_key=f"stock_rejected:{link_id}",
                        tenant_id=connection.tenant_id, connection_id=connection_id)
             if done_ids:
                 session.execute(sa.update(Action).where(col(Action.id).in_(done_ids))
@@ -463,9 +479,9 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
                     .values(last_pushed_stock=sa.bindparam("b_value"), last_pushed_at=sa.bindparam("b_at")),
                     pushed_links,
                 )
-            for remote_id, (action_row, _, _) in by_remote.items():
+            for remote_id, (action_id, _, _, _) in by_remote.items():
                 if remote_id not in seen:  # the plugin said nothing about it: try again later
-                    missing = session.get(Action, action_row.id)
+                    missing = session.get(Action, action_id)
                     assert missing is not None
                     _release(session, missing, delay=backoff(missing.attempts), error="no result from the plugin",
                              kind="transient")
