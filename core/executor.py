@@ -350,6 +350,12 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list
         select(Action.payload).where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
                                      Action.status == ActionStatus.RUNNING)).all()}
     chosen = [action_id for action_id, payload in candidates if payload["link_id"] not in busy]
+    waiting = [action_id for action_id, payload in candidates if payload["link_id"] in busy]
+    if waiting:
+        # Their message is used up here; unmark them so the next sweep sends them again rather
+        # than waiting a whole sweep_after for a message it believes is still in flight.
+        session.execute(sa.update(Action).where(col(Action.id).in_(waiting)).values(enqueued_at=None)
+                        .execution_options(synchronize_session=False))
     if not chosen:
         return []
     claimed = session.execute(
