@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -96,6 +97,53 @@ class Faults:
 
     def roll(self, rate: float) -> bool:
         return rate > 0 and self._rng.random() < rate
+
+
+@dataclass
+class ScriptedFault:
+    """A deterministic fault for the next ``count`` matching requests (tests, the demo, the kit).
+
+    ``path`` is a regular expression matched at the start of the request path, so a plain prefix
+    works as is and ``r"/orders/\\d+/notes$"`` picks one kind of write. What each ``kind`` does is
+    the simulator's business (an error status, a 429, a dropped answer, a slow one...).
+    """
+
+    kind: str
+    path: str = "/"
+    method: str | None = None
+    status: int = 503
+    count: int = 1
+    #: how long a "slow" answer takes
+    seconds: float = 0.0
+    #: seconds announced in Retry-After (rate limits)
+    retry_after: float = 1.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method.upper()) and re.match(self.path, path) is not None
+
+
+class ScriptedFaults(list[ScriptedFault]):
+    """The queue of scripted faults a simulator consults per request (a list, for easy asserts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def add(self, fault: ScriptedFault) -> ScriptedFault:
+        with self._lock:
+            self.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> ScriptedFault | None:
+        """The first fault matching this request, used up by one; None when none applies."""
+        with self._lock:
+            for fault in self:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.remove(fault)
+                    return fault
+            return None
 
 
 class SimulatedTimeout(Exception):

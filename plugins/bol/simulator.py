@@ -21,6 +21,7 @@ import io
 import json
 import math
 import random
+import re
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -40,7 +41,15 @@ from starlette.types import Message, Receive, Scope, Send
 
 from kade.plugins.bol.protocol import CANCEL_REASONS, CSV_TYPE, JSON_TYPE, PAGE_SIZE
 from kade.plugins.bol.transporters import TRANSPORTER_CODES
-from kade.sim.base import Faults, RateLimit, RateLimiter, SimClock, SimulatedTimeout
+from kade.sim.base import (
+    Faults,
+    RateLimit,
+    RateLimiter,
+    ScriptedFault,
+    ScriptedFaults,
+    SimClock,
+    SimulatedTimeout,
+)
 
 PROBLEM_TYPE = "https://api.bol.com/problems"
 
@@ -200,21 +209,6 @@ class TokenRequest:
     status: int
 
 
-@dataclass
-class ScriptedFault:
-    """A deterministic fault for the next ``count`` matching requests (tests and demos)."""
-
-    kind: Literal["error", "timeout", "timeout_after_apply", "slow"]
-    path: str = "/"
-    method: str | None = None
-    status: int = 503
-    count: int = 1
-    seconds: float = 0.0
-
-    def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.path) and (self.method is None or self.method == method)
-
-
 class BolSimState:
     """Everything the simulated retailer account holds, plus the knobs tests turn.
 
@@ -264,7 +258,7 @@ class BolSimState:
         self.reports: dict[str, tuple[float, str]] = {}
         #: every API request as (method, path); tests count calls with it
         self.requests: list[tuple[str, str]] = []
-        self.scripted_faults: list[ScriptedFault] = []
+        self.scripted_faults = ScriptedFaults()
 
         self._ids: dict[str, int] = {}
         self._item_index: dict[str, tuple[SimOrder, SimOrderItem]] = {}
@@ -563,18 +557,8 @@ class BolSimState:
         seconds: float = 0.0,
     ) -> None:
         """Make the next ``count`` requests to ``path`` fail in a given way."""
-        with self.lock:
-            self.scripted_faults.append(ScriptedFault(kind, path, method, status, count, seconds))
-
-    def _take_fault(self, method: str, path: str) -> ScriptedFault | None:
-        with self.lock:
-            for fault in self.scripted_faults:
-                if fault.matches(method, path):
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self.scripted_faults.remove(fault)
-                    return fault
-            return None
+        self.scripted_faults.add(
+            ScriptedFault(kind, re.escape(path), method, status, count=count, seconds=seconds))
 
     # -- asynchronous processing ---------------------------------------------------------------
 
@@ -1321,7 +1305,7 @@ class BolSimulator(Starlette):
         sim: BolSimState = self.state.sim
         method: str = scope["method"]
         path: str = scope["path"]
-        fault = sim._take_fault(method, path)
+        fault = sim.scripted_faults.take(method, path)
         faults = sim.faults
         random_faults = faults.applies(path)
         with sim.lock:

@@ -36,7 +36,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from kade.sim.base import Faults, RateLimit, RateLimiter, SimClock, SimulatedTimeout, maybe_delay
+from kade.sim.base import (
+    Faults,
+    RateLimit,
+    RateLimiter,
+    ScriptedFault,
+    ScriptedFaults,
+    SimClock,
+    SimulatedTimeout,
+    maybe_delay,
+)
 
 JSON = dict[str, Any]
 
@@ -108,26 +117,6 @@ class DroppedAnswer(SimulatedTimeout, httpx.ReadTimeout):
 
 # --------------------------------------------------------------------------------------------
 # State
-
-
-@dataclass
-class ScriptedFault:
-    """A deterministic fault for the next ``count`` matching requests (tests, demos, the kit).
-
-    ``path`` is a regular expression matched at the start of the request path, so a plain
-    prefix works as is and ``r"/wp-json/wc/v3/orders/\\d+/notes$"`` picks one kind of write.
-    """
-
-    kind: Literal["error", "rate_limit", "timeout", "timeout_after_apply"]
-    path: str = "/"
-    method: str | None = None
-    status: int = 500
-    #: seconds announced in ``Retry-After`` (rate_limit)
-    retry_after: float = 1.0
-    count: int = 1
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method) and re.match(self.path, path) is not None
 
 
 @dataclass
@@ -326,7 +315,7 @@ class WooState:
         #: every request served, as (method, path, query params, auth kind); tests read it
         self.requests: list[tuple[str, str, dict[str, str], str]] = []
         self._ids = {"post": 100, "item": 1000, "comment": 5000, "key": 0, "webhook": 0}
-        self.scripted_faults: list[ScriptedFault] = []
+        self.scripted_faults = ScriptedFaults()
 
     # ------------------------------------------------------------------ helpers
 
@@ -371,20 +360,8 @@ class WooState:
         429 with ``Retry-After``, as a host's limiter does; ``timeout`` drops the request unapplied;
         ``timeout_after_apply`` applies it and drops the answer.
         """
-        fault = ScriptedFault(kind, path, method, status, retry_after, count)
-        with self.lock:
-            self.scripted_faults.append(fault)
-        return fault
-
-    def take_fault(self, method: str, path: str) -> ScriptedFault | None:
-        with self.lock:
-            for fault in self.scripted_faults:
-                if fault.matches(method, path):
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self.scripted_faults.remove(fault)
-                    return fault
-            return None
+        return self.scripted_faults.add(
+            ScriptedFault(kind, path, method, status, count=count, retry_after=retry_after))
 
     # ------------------------------------------------------------------ keys
 
@@ -1081,7 +1058,7 @@ class WooSimulator:
             allowed, retry_after, _ = state.limiter.hit("host", request.client)
             if not allowed:
                 return _rate_limited(max(1, math.ceil(retry_after)))
-            scripted = state.take_fault(request.method, request.path)
+            scripted = state.scripted_faults.take(request.method, request.path)
             if scripted is not None and scripted.kind == "rate_limit":
                 return _rate_limited(scripted.retry_after)
             if scripted is not None and scripted.kind == "error":
