@@ -242,3 +242,16 @@ def test_actions_health_events_and_orders_commands(cli, tmp_path) -> None:
     assert code == 0 and "cancelled" in out
     assert_user_error(cli("orders", "cancel", "1001", "-t", "shop"), "already cancelled")
     db.dispose()
+
+
+def test_version_and_usage_errors_are_not_tracebacks(cli) -> None:
+    code, out, _ = cli("--version")
+    assert code == 0 and out.startswith("kade ")
+    for args, fragment in ((["nonsense"], "No such command 'nonsense'"),
+                           (["tenant", "add"], "Missing argument"),
+                           (["stock", "set", "SKU", "many", "-t", "x"], "Invalid value for 'quantity'"),
+                           ([], "Usage:")):
+        code, out, err = cli(*args)
+        assert code == 2, (args, out, err)
+        assert fragment in out + err, (args, out, err)
+        assert "Traceback" not in out + err

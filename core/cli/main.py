@@ -82,13 +82,17 @@ def table(title: str, *columns: str) -> Table:
     return t
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="show the version and exit")] = False,
 ) -> None:
     if version:
         out.print(f"kade {__version__}")
         raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
+        raise typer.Exit(2)
 
 
 # --------------------------------------------------------------------------------------------- db
@@ -778,13 +782,29 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
+    except Exception as exc:
+        if isinstance(exc, _usage_errors()):  # a mistyped command or option: click's own message
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
         raise
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Click's exception classes (Typer may ship its own copy of Click)."""
+    found: list[type[BaseException]] = []
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        found.append(VendoredClickException)
+    except ImportError:
+        pass
+    try:
+        from click import ClickException
+
+        found.append(ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
 
 
 if __name__ == "__main__":
