@@ -775,7 +775,8 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
             sys.exit(code)
     except (KadeError, Exit2) as exc:
-        err.print(f"kade: error: {redact_text(str(exc))}", markup=False, highlight=False, soft_wrap=True)
+        message = " ".join(redact_text(str(exc)).split())  # one line, whatever the driver said
+        err.print(f"kade: error: {message}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err.print("kade: aborted", markup=False)
