@@ -15,6 +15,7 @@ import redis
 
 from kade.config import Settings
 from kade.db import Database
+from kade.errors import UserError
 from kade.http import HostRouter, RateLimitedTransport
 from kade.logs import register_secrets
 from kade.manager import KadePluginManager, make_plugin_manager
@@ -66,6 +67,15 @@ class Kade:
     def tokens(self) -> TokenStore:
         client = self.redis
         return RedisTokenStore(client) if client is not None else MemoryTokenStore()
+
+    def load_connection(self, connection_id: int) -> Connection:
+        """A connection row detached from its session (jobs hold it across transactions)."""
+        with self.db.session() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None:
+                raise UserError(f"no connection {connection_id}")
+            session.expunge(connection)
+            return connection
 
     def credentials(self, connection: Connection) -> dict[str, str]:
         creds = self.vault.decrypt(connection.credentials_encrypted)

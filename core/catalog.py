@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from kade.app import Kade
 from kade.audit import record_event
 from kade.db import refresh_statistics
-from kade.models import Connection, Product, ProductLink, Quarantine, jsonable
+from kade.models import Product, ProductLink, Quarantine, jsonable
 from kade.products import match_product
 
 #: linking this many products refreshes the tables' statistics (a store's first catalogue import)
@@ -31,10 +31,7 @@ class CatalogStats:
 
 def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
     """Page through the store's products and link (or create) their warehouse products."""
-    with kade.db.session() as session:
-        connection = session.get(Connection, connection_id)
-        assert connection is not None
-        session.expunge(connection)
+    connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     ctx = kade.context(connection)
     order = str(connection.settings.get("product_match", "sku_first"))

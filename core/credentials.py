@@ -19,10 +19,7 @@ WARN_DAYS = 30
 
 def check_credentials(kade: Kade, connection_id: int) -> str:
     """Test one connection; returns "ok", "expiring", "failed" or "needs_reauth"."""
-    with kade.db.session() as session:
-        connection = session.get(Connection, connection_id)
-        assert connection is not None
-        session.expunge(connection)
+    connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     try:
         result = platform.test_connection(kade.context(connection))

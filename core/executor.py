@@ -373,11 +373,7 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list
 def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
     """Push every due stock action of one connection, a platform batch at a time."""
     total = StockFlush()
-    with kade.db.session() as session:
-        connection = session.get(Connection, connection_id)
-        if connection is None:
-            return StockFlush(outcome="gone")
-        session.expunge(connection)
+    connection = kade.load_connection(connection_id)
     if connection.status not in SENDING or not connection.send_stock:
         return StockFlush(outcome="waiting")
     platform = kade.pm.platform(connection.platform)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from kade.app import Kade
 from kade.audit import notify, record_event
 from kade.db import refresh_statistics
-from kade.errors import AuthRejected, PlatformError, RateLimited, TransientError, UserError
+from kade.errors import AuthRejected, PlatformError, RateLimited, TransientError
 from kade.manager import Platform
 from kade.models import (
     Connection,
@@ -416,11 +416,7 @@ def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> Impo
 
 
 def _import_orders(kade: Kade, connection_id: int, *, full: bool) -> ImportStats:
-    with kade.db.session() as session:
-        connection = session.get(Connection, connection_id)
-        if connection is None:
-            raise UserError(f"no connection {connection_id}")
-        session.expunge(connection)
+    connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     ctx = kade.context(connection)
     since = None

@@ -20,11 +20,7 @@ from kade.types import MigrationResult
 def migrate(kade: Kade, connection_id: int, target_auth_method: str, new_credentials: Mapping[str, str],
             *, actor: str) -> MigrationResult:
     register_secrets(new_credentials.values())
-    with kade.db.session() as session:
-        connection = session.get(Connection, connection_id)
-        if connection is None:
-            raise UserError(f"no connection {connection_id}")
-        session.expunge(connection)
+    connection = kade.load_connection(connection_id)
     if connection.auth_method == target_auth_method:
         raise UserError(f"{connection.name} already uses {target_auth_method}")
     platform = kade.pm.platform(connection.platform)

@@ -98,9 +98,3 @@ def add_actions(session: Session, actions: Sequence[NewAction]) -> int:
         insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id), values
     )
     return len(result.all())
-
-
-def pending_count(session: Session) -> int:
-    return session.exec(
-        select(sa.func.count()).select_from(Action).where(Action.status == ActionStatus.PENDING)
-    ).one()

@@ -29,10 +29,7 @@ class CheckStats:
 
 
 def full_stock_check(kade: Kade, connection_id: int) -> CheckStats:
-    with kade.db.session() as session:
-        connection = session.get(Connection, connection_id)
-        assert connection is not None
-        session.expunge(connection)
+    connection = kade.load_connection(connection_id)
     stats = CheckStats()
     if not connection.send_stock:
         return stats

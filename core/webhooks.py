@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from kade.app import Kade
 from kade.audit import record_event
 from kade.errors import UserError, WebhookRejected
-from kade.models import Connection, WebhookDelivery
+from kade.models import WebhookDelivery
 from kade.status import RUNNING
 
 
@@ -28,11 +28,7 @@ class WebhookOutcome:
 def receive(kade: Kade, connection_id: int, headers: Mapping[str, str], body: bytes,
             on_order_change: Callable[[int], None]) -> WebhookOutcome:
     """Verify, deduplicate and act on one delivery. Raises ``WebhookRejected`` when unauthentic."""
-    with kade.db.session() as session:
-        connection = session.get(Connection, connection_id)
-        if connection is None:
-            raise UserError(f"no connection {connection_id}")
-        session.expunge(connection)
+    connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     if not platform.spec.capabilities.webhooks:
         raise UserError(f"{platform.name} connections do not take webhooks")

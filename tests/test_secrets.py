@@ -85,8 +85,10 @@ def test_credentials_never_reach_logs_or_event_log(kade, store) -> None:
     assert MASK in ev.message
 
 
-def test_context_repr_hides_credentials(kade) -> None:
-    conn = make_connection(kade)
+def test_context_repr_hides_credentials(kade, store) -> None:
+    store.valid_tokens.add("repr-secret-token-77")
+    conn = make_connection(kade, token="repr-secret-token-77")
     with kade.db.session() as session:
         ctx = kade.context(session.get(Connection, conn.id))
-    assert "good" not in repr(ctx).replace("goods", "")
+    assert ctx.credentials["token"] == "repr-secret-token-77"
+    assert "repr-secret-token-77" not in repr(ctx) and "repr-secret-token-77" not in str(ctx)
