@@ -22,7 +22,7 @@ def check_credentials(kade: Kade, connection_id: int) -> str:
     connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     try:
-        result = platform.test_connection(kade.context(connection))
+        result = platform.check_connection(kade.context(connection))
     except AuthRejected as exc:
         with kade.db.transaction() as session:
             row = session.get(Connection, connection_id)

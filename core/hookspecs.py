@@ -151,7 +151,7 @@ def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult
 
 
 @hookspec(firstresult=True)
-def test_connection(ctx: ConnectionContext) -> ConnectionTestResult:
+def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
     """Make one cheap authenticated call to prove the credentials and base URL work.
 
     :param ctx: the connection.

@@ -48,7 +48,7 @@ OPERATIONS = (
     "report_shipment",
     "check_shipment",
     "cancel_order",
-    "test_connection",
+    "check_connection",
     "migrate_connection",
     "verify_webhook",
     "parse_webhook",
@@ -286,9 +286,9 @@ class Platform:
     def cancel_order(self, ctx: ConnectionContext, request: CancelRequest) -> CancelResult:
         return self._expect("cancel_order", self._call("cancel_order", ctx=ctx, request=request), CancelResult)
 
-    def test_connection(self, ctx: ConnectionContext) -> ConnectionTestResult:
-        result = self._call("test_connection", ctx=ctx)
-        return self._expect("test_connection", result, ConnectionTestResult)
+    def check_connection(self, ctx: ConnectionContext) -> ConnectionTestResult:
+        result = self._call("check_connection", ctx=ctx)
+        return self._expect("check_connection", result, ConnectionTestResult)
 
     def migrate_connection(
         self, ctx: ConnectionContext, target_auth_method: str, new_credentials: Mapping[str, str]

@@ -35,7 +35,7 @@ def test_plugin_from_installed_distribution_loads_through_entry_point(tmp_path: 
     assert platform.distribution == "kade-acme"
     info = next(i for i in pm.plugin_infos() if i.name == "kadetest_acme")
     assert (info.distribution, info.version, info.platforms) == ("kade-acme", "2.3.4", ["acme"])
-    assert "test_connection" in info.hooks
+    assert "check_connection" in info.hooks
 
 
 def test_broken_plugin_is_skipped_with_a_warning_naming_it(tmp_path: Path, monkeypatch) -> None:
@@ -95,7 +95,7 @@ class _Platform:
         return [PlatformSpec(name=self.name, title=self.name, auth_methods=("k",), default_auth_method="k")]
 
     @hookimpl
-    def test_connection(self, ctx):
+    def check_connection(self, ctx):
         self.calls += 1
         return ConnectionTestResult(ok=True, message=self.name)
 
@@ -103,7 +103,7 @@ class _Platform:
 def test_a_call_reaches_only_its_own_platform() -> None:
     a, b, c = _Platform("alpha"), _Platform("beta"), _Platform("gamma")
     pm = make_plugin_manager(load_entrypoints=False, plugins=[(a, "a"), (b, "b"), (c, "c")])
-    result = pm.platform("beta").test_connection(ctx=None)  # type: ignore[arg-type]
+    result = pm.platform("beta").check_connection(ctx=None)  # type: ignore[arg-type]
     assert result.message == "beta"
     assert (a.calls, b.calls, c.calls) == (0, 1, 0)
 
@@ -117,12 +117,12 @@ def test_operation_a_plugin_lacks_is_a_clear_error() -> None:
 def test_wrong_return_type_is_a_contract_error() -> None:
     class Bad(_Platform):
         @hookimpl
-        def test_connection(self, ctx):
+        def check_connection(self, ctx):
             return {"ok": True}
 
     pm = make_plugin_manager(load_entrypoints=False, plugins=[(Bad("bad"), "bad")])
     with pytest.raises(PluginContractError, match="returned dict, expected ConnectionTestResult"):
-        pm.platform("bad").test_connection(ctx=None)  # type: ignore[arg-type]
+        pm.platform("bad").check_connection(ctx=None)  # type: ignore[arg-type]
 
 
 def test_invalid_platform_name_is_refused() -> None:

@@ -737,7 +737,7 @@ def connection_test(name: str, tenant: TenantOpt) -> None:
 
     with session_for() as (kade, session):
         conn = get_connection(session, get_tenant(session, tenant), name)
-        result = kade.pm.platform(conn.platform).test_connection(kade.context(conn))
+        result = kade.pm.platform(conn.platform).check_connection(kade.context(conn))
         out.print(f"{conn.name}: {'ok' if result.ok else 'FAILED'} {result.message}")
         if not result.ok:
             raise typer.Exit(1)

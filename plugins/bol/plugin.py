@@ -465,7 +465,7 @@ def _verify(client: BolClient, access_token: str | None = None) -> None:
 
 
 @hookimpl
-def test_connection(ctx: ConnectionContext) -> ConnectionTestResult:
+def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
     client = BolClient(ctx)
     try:
         _verify(client)

@@ -642,7 +642,7 @@ def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult
 
 
 @hookimpl
-def test_connection(ctx: ConnectionContext) -> ConnectionTestResult:
+def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
     data = ShopifyClient(ctx).execute(SHOP)
     shop = data["shop"]
     locations = data["locations"]["nodes"]

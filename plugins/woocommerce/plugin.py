@@ -632,7 +632,7 @@ def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult
 
 
 @hookimpl
-def test_connection(ctx: ConnectionContext) -> ConnectionTestResult | None:
+def check_connection(ctx: ConnectionContext) -> ConnectionTestResult | None:
     """``GET /orders?per_page=1``: proves the URL, the keys and their read permission.
 
     Rejected keys raise ``AuthRejected`` (the connection needs new keys); a URL without the

@@ -33,6 +33,6 @@ def kade_register_platforms():
                        default_auth_method="api_key", credential_fields={{"api_key": ("api_key",)}})
 
 @hookimpl
-def test_connection(ctx):
+def check_connection(ctx):
     return ConnectionTestResult(ok=True, message="{marker}")
 """

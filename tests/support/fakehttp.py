@@ -433,13 +433,13 @@ def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult
 
 
 @hookimpl
-def test_connection(ctx: ConnectionContext) -> ConnectionTestResult:
+def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
     _call(ctx, "GET", "/api/ping")
     return ConnectionTestResult(ok=True, message="fake HTTP store reachable")
 
 
 HOOKS = ("kade_register_platforms", "import_orders", "import_products", "read_stock", "push_stock",
-         "report_shipment", "check_shipment", "cancel_order", "test_connection")
+         "report_shipment", "check_shipment", "cancel_order", "check_connection")
 
 
 def install_fakehttp_dist(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -252,8 +252,8 @@ class FakePlatform:
         return CancelResult(ok=True)
 
     @hookimpl
-    def test_connection(self, ctx: ConnectionContext) -> ConnectionTestResult:
-        self.store._enter("test_connection", ctx)
+    def check_connection(self, ctx: ConnectionContext) -> ConnectionTestResult:
+        self.store._enter("check_connection", ctx)
         return ConnectionTestResult(ok=True, message="fake store reachable",
                                     credentials_expire_at=self.store.credentials_expire_at)
 

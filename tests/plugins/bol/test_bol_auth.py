@@ -54,7 +54,7 @@ def test_two_workers_refresh_under_the_lock_with_one_token_request(bol: Bol) -> 
     def work(ctx: object) -> None:
         try:
             barrier.wait()
-            plugin.test_connection(ctx)
+            plugin.check_connection(ctx)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -71,7 +71,7 @@ def test_rotating_refresh_token_is_persisted_and_the_old_one_dies(bol: Bol) -> N
     credentials = bol.code_credentials()
     first = credentials["refresh_token"]
     ctx = bol.ctx("authorization_code", credentials)
-    plugin.test_connection(ctx)
+    plugin.check_connection(ctx)
 
     assert len(bol.saved) == 1
     rotated = bol.saved[0]["refresh_token"]
@@ -85,12 +85,12 @@ def test_rotating_refresh_token_is_persisted_and_the_old_one_dies(bol: Bol) -> N
 def test_a_worker_with_stale_credentials_follows_the_rotation(bol: Bol) -> None:
     credentials = bol.code_credentials()
     worker_a = bol.ctx("authorization_code", credentials)
-    plugin.test_connection(worker_a)
+    plugin.check_connection(worker_a)
     bol.tokens.delete(worker_a_key := next(iter(_access_keys(bol))))
     assert worker_a_key
     # worker B was started before A rotated the token: its credentials still hold the first one
     worker_b = bol.ctx("authorization_code", credentials)
-    result = plugin.test_connection(worker_b)
+    result = plugin.check_connection(worker_b)
     assert result.ok, result.message
     assert bol.sim.token_request_count("refresh_token") == 2
     assert bol.saved[-1]["refresh_token"] == worker_b.credentials["refresh_token"]
@@ -104,17 +104,17 @@ def _access_keys(bol: Bol) -> list[str]:
 
 def test_fresh_consent_wins_over_an_old_rotation_chain(bol: Bol) -> None:
     ctx = bol.ctx("authorization_code", bol.code_credentials())
-    plugin.test_connection(ctx)
+    plugin.check_connection(ctx)
     for key in _access_keys(bol):
         bol.tokens.delete(key)
     renewed = bol.ctx("authorization_code", bol.code_credentials())  # the seller consented again
-    assert plugin.test_connection(renewed).ok
+    assert plugin.check_connection(renewed).ok
 
 
 def test_revoked_consent_fails_loudly(bol: Bol) -> None:
     credentials = bol.code_credentials()
     bol.sim.revoke_consent(credentials["refresh_token"])
-    result = plugin.test_connection(bol.ctx("authorization_code", credentials))
+    result = plugin.check_connection(bol.ctx("authorization_code", credentials))
     assert not result.ok
     assert "invalid_grant" in result.message
 
@@ -130,12 +130,12 @@ def test_refresh_token_expires_after_365_days(bol: Bol) -> None:
 
 def test_connection_reports_when_the_consent_expires(bol: Bol) -> None:
     ctx = bol.ctx("authorization_code", bol.code_credentials())
-    result = plugin.test_connection(ctx)
+    result = plugin.check_connection(ctx)
     assert result.ok
     assert result.credentials_expire_at is not None
     assert result.credentials_expire_at - ctx.now() == pytest.approx(timedelta(days=365), abs=timedelta(seconds=5))
     assert "renewed before 2026-06-02" in result.message
-    assert plugin.test_connection(bol.ctx()).credentials_expire_at is None
+    assert plugin.check_connection(bol.ctx()).credentials_expire_at is None
 
 
 def test_credentials_never_go_in_the_query_string(bol: Bol) -> None:
@@ -184,15 +184,15 @@ def test_migrate_with_code_verifies_live_and_returns_newest_credentials(bol: Bol
     assert bol.saved == [] and ctx.credentials["client_id"] == RETAILER[0]  # the core switches, not us
 
     migrated = bol.ctx("authorization_code", result.credentials)
-    assert plugin.test_connection(migrated).ok
-    assert plugin.test_connection(ctx).ok  # the old keys keep working until the switch
+    assert plugin.check_connection(migrated).ok
+    assert plugin.check_connection(ctx).ok  # the old keys keep working until the switch
 
 
 def test_migrate_with_refresh_token_returns_the_rotated_one(bol: Bol) -> None:
     given = bol.code_credentials()
     result = plugin.migrate_connection(bol.ctx(), "authorization_code", given)
     assert result.credentials["refresh_token"] != given["refresh_token"]
-    assert plugin.test_connection(bol.ctx("authorization_code", result.credentials, connection_id=2)).ok
+    assert plugin.check_connection(bol.ctx("authorization_code", result.credentials, connection_id=2)).ok
 
 
 def test_migrate_with_bad_code_is_rejected_and_changes_nothing(bol: Bol) -> None:

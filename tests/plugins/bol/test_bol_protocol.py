@@ -235,7 +235,7 @@ def test_served_over_a_real_socket() -> None:
             save_credentials=lambda c: None,
             settings={"login_url": server.url},
         )
-        assert plugin.test_connection(ctx).ok
+        assert plugin.check_connection(ctx).ok
         page = plugin.import_orders(ctx, OrderQuery())
         assert len(page.orders) == len([o for o in app.state.sim.orders.values()])
 

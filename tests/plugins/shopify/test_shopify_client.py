@@ -26,7 +26,7 @@ BASE_URL = "https://shop.myshopify.com"
 
 def test_client_credentials_token_is_fetched_once_and_reused(sim, make_ctx, tokens):
     first, second = make_ctx(), make_ctx()  # two connections/workers sharing the token store
-    plugin.test_connection(first)
+    plugin.check_connection(first)
     plugin.import_products(second, None)
     plugin.read_stock(first, None)
     assert len(sim.app_tokens) == 1
@@ -43,18 +43,18 @@ def test_concurrent_workers_fetch_one_token(sim, ctx):
 
 
 def test_expired_token_is_refreshed_once(sim, ctx, clock):
-    plugin.test_connection(ctx)
+    plugin.check_connection(ctx)
     clock.advance(sm.TOKEN_LIFETIME + 60)  # the store still holds the token; Shopify has expired it
-    assert plugin.test_connection(ctx).ok
+    assert plugin.check_connection(ctx).ok
     assert len(sim.app_tokens) == 2
 
 
 def test_revoked_app_is_auth_rejected_after_one_refresh(sim, ctx, clock):
-    plugin.test_connection(ctx)
+    plugin.check_connection(ctx)
     sim.apps[sm.DEFAULT_CLIENT_ID] = "rotated-secret"
     clock.advance(sm.TOKEN_LIFETIME + 60)
     with pytest.raises(AuthRejected) as err:
-        plugin.test_connection(ctx)
+        plugin.check_connection(ctx)
     assert err.value.status_code == 401 and err.value.code == "invalid_client"
 
 
@@ -68,19 +68,19 @@ def test_bad_admin_token_is_auth_rejected_without_refresh(sim, make_ctx):
 
 def test_missing_credentials(make_ctx):
     with pytest.raises(AuthRejected) as err:
-        plugin.test_connection(make_ctx("client_credentials", {"client_id": "x"}))
+        plugin.check_connection(make_ctx("client_credentials", {"client_id": "x"}))
     assert err.value.code == "missing_credentials"
 
 
 def test_admin_token_connection_works(admin_ctx):
-    result = plugin.test_connection(admin_ctx)
+    result = plugin.check_connection(admin_ctx)
     assert result.ok and "shop.myshopify.com" in result.message
 
 
 def test_connection_test_checks_the_location(sim, make_ctx):
-    ok = plugin.test_connection(make_ctx(settings={"location_id": str(sim.primary_location.id)}))
+    ok = plugin.check_connection(make_ctx(settings={"location_id": str(sim.primary_location.id)}))
     assert ok.ok and "Warehouse" in ok.message
-    missing = plugin.test_connection(make_ctx(settings={"location_id": "99"}))
+    missing = plugin.check_connection(make_ctx(settings={"location_id": "99"}))
     assert not missing.ok and "not an active location" in missing.message
 
 
@@ -103,7 +103,7 @@ def test_migration_with_bad_credentials_is_refused(sim, admin_ctx):
         )
     with pytest.raises(AuthRejected):
         plugin.migrate_connection(admin_ctx, "client_credentials", {"client_id": sm.DEFAULT_CLIENT_ID})
-    assert plugin.test_connection(admin_ctx).ok  # the old login keeps working
+    assert plugin.check_connection(admin_ctx).ok  # the old login keeps working
 
 
 def test_migrate_client_credentials_to_admin_token_keeps_the_webhook_secret(sim, ctx):
@@ -134,9 +134,9 @@ def test_migration_to_an_unknown_method(admin_ctx):
 
 
 def test_throttled_answer_is_waited_out_then_retried(sim, ctx, sleeps):
-    plugin.test_connection(ctx)
+    plugin.check_connection(ctx)
     sim.buckets[sm.DEFAULT_CLIENT_ID].available = 0
-    assert plugin.test_connection(ctx).ok
+    assert plugin.check_connection(ctx).ok
     cost = requested_cost(queries.SHOP.document)
     assert sleeps == [pytest.approx(cost / sm.RESTORE_RATE, abs=0.05)]
     assert sim.throttled == 1
@@ -144,9 +144,9 @@ def test_throttled_answer_is_waited_out_then_retried(sim, ctx, sleeps):
 
 def test_client_does_not_send_a_query_that_cannot_fit(sim, make_ctx, sleeps):
     ctx = make_ctx(settings={"max_throttle_wait": 5})
-    plugin.test_connection(ctx)
+    plugin.check_connection(ctx)
     sim.buckets[sm.DEFAULT_CLIENT_ID].available = 0
-    plugin.test_connection(make_ctx(settings={"max_throttle_wait": 30}))  # learns the bucket is empty
+    plugin.check_connection(make_ctx(settings={"max_throttle_wait": 30}))  # learns the bucket is empty
     requests = sim.graphql_requests
     cost = requested_cost(queries.ORDERS.document, {"first": 10, "lineItems": queries.ORDER_LINES_PER_PAGE})
     with pytest.raises(RateLimited) as err:
@@ -168,11 +168,11 @@ def test_throttled_without_knowledge_raises_with_the_deficit(clock, tokens, make
     transport = SyncASGITransport(sm.create_app(state))
     with httpx.Client(transport=transport, base_url=BASE_URL) as http:
         ctx = make_ctx("admin_token", client=http, token_store=MemoryTokenStore(), settings={"max_throttle_wait": 0})
-        plugin.test_connection(ctx)
+        plugin.check_connection(ctx)
         state.buckets["legacy-custom-app"].available = 10
         fresh = make_ctx("admin_token", client=http, token_store=MemoryTokenStore(), settings={"max_throttle_wait": 0})
         with pytest.raises(RateLimited) as err:
-            plugin.test_connection(fresh)
+            plugin.check_connection(fresh)
     transport.close()
     assert err.value.retry_after == pytest.approx((requested_cost(queries.SHOP.document) - 10) / 50, abs=0.05)
     assert err.value.status_code == 200
@@ -250,7 +250,7 @@ def test_request_carries_the_token_header_and_the_pinned_path(make_ctx):
             },
         )
 
-    plugin.test_connection(_mock_ctx(make_ctx, handler))
+    plugin.check_connection(_mock_ctx(make_ctx, handler))
     (request,) = seen
     assert request.url.path == "/admin/api/2025-01/graphql.json"
     assert request.headers["X-Shopify-Access-Token"] == sm.DEFAULT_ADMIN_TOKEN

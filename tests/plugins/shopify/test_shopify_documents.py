@@ -99,7 +99,7 @@ def test_every_document_the_simulator_received_is_valid(official_schema, sim, ct
     plugin.report_shipment(ctx, shipment)
     plugin.check_shipment(ctx, shipment, None)
     plugin.cancel_order(ctx, CancelRequest(order_remote_id=sm.gid("Order", other.id), order_number=other.name))
-    plugin.test_connection(ctx)
+    plugin.check_connection(ctx)
     assert len(sim.documents) == len(queries.ALL) - 1  # all but the line continuation (orders are short)
     for document in sim.documents:
         errors = validate(official_schema, parse(document))

@@ -45,9 +45,9 @@ def test_hookimpls_match_the_hookspecs(ctx):
         "report_shipment",
         "check_shipment",
         "cancel_order",
-        "test_connection",
+        "check_connection",
         "migrate_connection",
         "verify_webhook",
         "parse_webhook",
     }
-    assert pm.hook.test_connection(ctx=ctx).ok
+    assert pm.hook.check_connection(ctx=ctx).ok

@@ -56,7 +56,7 @@ def test_basic_over_plain_http_is_refused(sim: WooState, http_factory, key, ctx_
     sim.requests.clear()
     ctx = ctx_factory(base_url=HTTP, auth_method="basic")
     with pytest.raises(AuthRejected, match="only over HTTPS"):
-        plugin.test_connection(ctx)
+        plugin.check_connection(ctx)
     assert sim.requests == [], "the secret never travels in the clear"
 
 
@@ -70,8 +70,8 @@ def test_oauth1_over_http_works(sim: WooState, ctx_factory, method: str) -> None
 
 
 def test_wc_auth_keys_sign_on_http_and_use_basic_on_https(sim: WooState, ctx_factory) -> None:
-    plugin.test_connection(ctx_factory(base_url=HTTP, auth_method="wc_auth"))
-    plugin.test_connection(ctx_factory(auth_method="wc_auth"))
+    plugin.check_connection(ctx_factory(base_url=HTTP, auth_method="wc_auth"))
+    plugin.check_connection(ctx_factory(auth_method="wc_auth"))
     assert [kind for *_, kind in sim.requests] == ["oauth1", "basic"]
 
 
@@ -82,7 +82,7 @@ def test_bad_signature_is_rejected(sim: WooState, ctx_factory, key) -> None:
         credentials={"consumer_key": key.consumer_key, "consumer_secret": "cs_wrong"},
     )
     with pytest.raises(AuthRejected) as err:
-        plugin.test_connection(ctx)
+        plugin.check_connection(ctx)
     assert err.value.code == "woocommerce_rest_authentication_error"
     assert "Invalid signature - provided signature does not match." in err.value.message
 
@@ -146,8 +146,8 @@ def test_query_string_keys_for_hosts_that_strip_authorization(clock: SimClock, m
     key = sim.create_api_key()
     with httpx.Client(transport=SyncASGITransport(create_app(sim)), base_url="https://shop.example") as http:
         with pytest.raises(AuthRejected):
-            plugin.test_connection(make_context(http, key, clock=clock))
-        result = plugin.test_connection(make_context(http, key, clock=clock, settings={"query_string_auth": True}))
+            plugin.check_connection(make_context(http, key, clock=clock))
+        result = plugin.check_connection(make_context(http, key, clock=clock, settings={"query_string_auth": True}))
     assert result is not None and result.ok
 
 
@@ -156,21 +156,21 @@ def test_rate_limit_answers_429_with_retry_after(clock: SimClock, make_context) 
     key = sim.create_api_key()
     with httpx.Client(transport=SyncASGITransport(create_app(sim)), base_url="https://shop.example") as http:
         ctx = make_context(http, key, clock=clock)
-        plugin.test_connection(ctx)
+        plugin.check_connection(ctx)
         clock.advance(3)
-        plugin.test_connection(ctx)
+        plugin.check_connection(ctx)
         with pytest.raises(RateLimited) as err:
-            plugin.test_connection(ctx)
+            plugin.check_connection(ctx)
         assert err.value.retry_after == 7
         clock.advance(7)
-        assert plugin.test_connection(ctx) is not None
+        assert plugin.check_connection(ctx) is not None
 
 
 def test_test_connection_reports_a_missing_api(http_factory, key, make_context) -> None:
     http = http_factory()
-    ok = plugin.test_connection(make_context(http, key))
+    ok = plugin.check_connection(make_context(http, key))
     assert ok is not None and ok.ok and "orders" in ok.message
-    wrong = plugin.test_connection(make_context(http, key, base_url="https://shop.example/blog"))
+    wrong = plugin.check_connection(make_context(http, key, base_url="https://shop.example/blog"))
     assert wrong is not None and not wrong.ok and "no WooCommerce REST API" in wrong.message
 
 

@@ -48,7 +48,7 @@ def test_migration_to_wc_auth_keys(sim: WooState, http: httpx.Client, ctx: Conne
     migrated = ConnectionContext(**{**ctx.__dict__, "auth_method": "wc_auth", "credentials": result.credentials})
     assert plugin.import_orders(migrated, OrderQuery()) is not None
     old = ctx  # the old keys keep working until the core switches
-    assert plugin.test_connection(old) is not None
+    assert plugin.check_connection(old) is not None
 
 
 def test_migration_with_a_bad_secret_fails(sim: WooState, http: httpx.Client, ctx: ConnectionContext) -> None:

@@ -42,4 +42,4 @@ def test_hooks_dispatch_through_pluggy(sim: WooState, ctx: ConnectionContext) ->
 
 def test_other_platforms_connections_are_not_answered(ctx: ConnectionContext) -> None:
     other = ConnectionContext(**{**ctx.__dict__, "platform": "shopify"})
-    assert manager().hook.test_connection(ctx=other) is None
+    assert manager().hook.check_connection(ctx=other) is None

@@ -89,7 +89,7 @@ def run_every_hook(sim: WooState, ctx: ConnectionContext) -> None:
     assert plugin.report_shipment(ctx, shipment) is not None
     assert plugin.check_shipment(ctx, shipment, None) is not None
     assert plugin.cancel_order(ctx, CancelRequest(order_remote_id=str(doomed.id), order_number=doomed.number))
-    assert plugin.test_connection(ctx) is not None
+    assert plugin.check_connection(ctx) is not None
     assert plugin.migrate_connection(ctx, "wc_auth", dict(ctx.credentials)) is not None
 
 
