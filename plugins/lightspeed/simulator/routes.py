@@ -315,6 +315,7 @@ def create_webhook(state: LightspeedState, request: Request) -> Response:
         raise ApiError(400, f"Invalid webhook language {language!r}")
     hook = Webhook(id=state.next_id("webhook"), shop_id=request.shop_id, item_group=body["itemGroup"],
                    item_action=body["itemAction"], language=language, address=body["address"],
+                   secret=state.secret_for(request.budget_key),
                    format=body.get("format", "json"), is_active=body.get("isActive", True))
     state.webhooks[hook.id] = hook
     return Response(201, {"webhook": _render_hook(hook)})

@@ -134,6 +134,8 @@ class Webhook:
     item_action: str
     language: str
     address: str
+    #: the secret of the login that created the webhook (its deliveries are signed with it)
+    secret: str = ""
     format: str = "json"
     is_active: bool = True
 
@@ -239,15 +241,12 @@ class LightspeedState:
                     return shop_id, f"app:{app.key}:{shop_id}"
         return None
 
-    def signing_secret(self, shop_id: int) -> str:
-        """The secret webhook signatures use: the shop's API secret, or an installed app's."""
-        for key in self.keys.values():
-            if key.shop_id == shop_id and key.active:
-                return key.secret
-        for app in self.apps.values():
-            if shop_id in app.installs:
-                return app.secret
-        return ""
+    def secret_for(self, budget_key: str) -> str:
+        """The secret of the login behind a request: webhooks it creates are signed with it."""
+        kind, _, rest = budget_key.partition(":")
+        if kind == "key":
+            return self.keys[rest].secret
+        return self.apps[rest.split(":")[0]].secret
 
     # ------------------------------------------------------------------ catalogue
 
@@ -352,5 +351,5 @@ class LightspeedState:
                 payload: dict[str, Any] = {"order": render_order(self, item, hook.language)}
             else:
                 payload = {"variant": render_variant(self, item, hook.language)}
-            self.deliveries.append(signed_delivery(hook, payload, self.signing_secret(shop_id), group, action,
+            self.deliveries.append(signed_delivery(hook, payload, hook.secret, group, action,
                                                    item.id))

@@ -1,8 +1,8 @@
 """Webhook deliveries as the simulated shop sends them.
 
 The body is the changed resource wrapped in its singular name (``{"order": {...}}``); the
-``X-Signature`` header is ``md5(body + secret)`` with the shop's API secret (or the installed
-app's secret). The platform does not publish the scheme; this is the one its integrations use.
+``X-Signature`` header is ``md5(body + secret)`` with the secret of the login that created the
+webhook (API secret or app secret). The platform does not publish the scheme; this is the one its integrations use.
 """
 
 from __future__ import annotations
