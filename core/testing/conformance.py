@@ -54,6 +54,7 @@ from kade.status import change_status
 from kade.stock import set_stock
 from kade.tenants import add_tenant, enable_platform
 from kade.testing.harness import Harness
+from kade.testing.harnesses import make_harness
 
 PAGE_SPANNING = 120
 
@@ -120,7 +121,19 @@ class World:
 
 
 class ConformanceSuite:
-    """Contract scenarios; subclass it and provide a ``harness`` fixture."""
+    """Contract scenarios; subclass it and set ``platform`` (its harness is then found in the
+    ``kade.harnesses`` entry-point group) or provide a ``harness`` fixture."""
+
+    #: the platform whose registered harness the default ``harness`` fixture builds
+    platform: str | None = None
+
+    @pytest.fixture
+    def harness(self) -> Iterator[Harness]:
+        if self.platform is None:
+            raise TypeError(f"{type(self).__name__}: set `platform` or override the `harness` fixture")
+        h = make_harness(self.platform)
+        yield h
+        h.close()
 
     @pytest.fixture
     def world(self, harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
