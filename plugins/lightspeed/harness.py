@@ -12,12 +12,18 @@ from typing import Any
 
 from kade.plugins.lightspeed.simulator import LightspeedSimulator, LightspeedState, create_app
 from kade.plugins.lightspeed.simulator.ratelimit import LARGE_LIMITS
-from kade.plugins.lightspeed.simulator.state import CLUSTERS, Variant
+from kade.plugins.lightspeed.simulator.render import render_order
+from kade.plugins.lightspeed.simulator.state import CLUSTERS, Order, Variant, Webhook
+from kade.plugins.lightspeed.simulator.webhooks import signed_delivery
 from kade.sim.base import SimClock
-from kade.testing.harness import Harness, SeededOrder, StoreShipment
+from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment, WebhookDelivery
 
 #: the write whose answer ``drop_next_shipment_answer`` loses
 SHIPMENT_WRITE = r"/[a-z]{2}/shipments/\d+\.json$"
+#: the read ``time_out_next_read`` leaves unanswered
+ORDER_READ = r"/[a-z]{2}/orders"
+#: kit topic → Lightspeed item action
+ACTIONS = {"order_created": "created", "order_updated": "updated", "order_cancelled": "updated"}
 
 
 class LightspeedHarness(Harness):
@@ -35,6 +41,7 @@ class LightspeedHarness(Harness):
         self._page_size = page_size
         self._skus = 0
         self._app_login: Any = None
+        self._hooks = 0
 
     def app(self) -> Any:
         return self._app
@@ -93,3 +100,55 @@ class LightspeedHarness(Harness):
         token = self.sim.install_app(app, self.shop)
         self._app_login = app
         return "app", {"app_key": app.key, "app_secret": app.secret, "shop_token": token}
+
+    # -- the stricter kit's controls ------------------------------------------------------------
+
+    def _seed_one(self) -> Order:
+        return self.sim.create_order(self.shop, [(self._variant(5), 2)])
+
+    def seed_shipped_order(self) -> SeededOrder:
+        """Shipped from the back office: the shop's shipment is ``shipped``, the order ``completed_shipped``."""
+        order = self._seed_one()
+        with self.sim.lock:
+            for shipment in self.sim.order_shipments(order.id):
+                self.sim.mark_shipped(shipment)
+        return SeededOrder(remote_id=str(order.id), number=order.number,
+                           lines={str(p.id): (p.sku, p.quantity) for p in order.products})
+
+    def seed_malformed_order(self) -> str:
+        """An order whose product line went wrong in the shop: a negative ``quantityOrdered``."""
+        order = self._seed_one()
+        with self.sim.lock:
+            order.products[0].quantity = -1
+        return str(order.id)
+
+    def order_cancelled(self, remote_id: str) -> bool:
+        return self.sim.orders[int(remote_id)].status == "cancelled"
+
+    def set_store_stock(self, remote_product_id: str, quantity: int) -> None:
+        with self.sim.lock:
+            self.sim.variants[int(remote_product_id)].stock_level = quantity
+
+    def unfired_faults(self) -> list[str]:
+        return [f"{f.kind} {f.method or '*'} {f.path}" for f in self.sim.scripted_faults]
+
+    def time_out_next_read(self) -> None:
+        self.sim.inject("timeout", ORDER_READ, method="GET")
+
+    def time_out_next_write(self) -> None:
+        self.sim.inject("timeout", SHIPMENT_WRITE, method="PUT")
+
+    def expire_access_token(self) -> None:
+        raise ControlUnsupported("Lightspeed logins are HTTP Basic with a key and secret; there is no access token")
+
+    def webhook_delivery(self, remote_id: str, *, topic: str = "order_updated") -> WebhookDelivery:
+        """What the shop POSTs for an ``orders`` webhook created with the connection's API key."""
+        self._hooks += 1
+        action = ACTIONS.get(topic, "updated")
+        hook = Webhook(id=self._hooks, shop_id=self.shop.id, item_group="orders", item_action=action,
+                       language="nl", address="https://kade.example/hooks/lightspeed", secret=self.key.secret)
+        with self.sim.lock:
+            order = self.sim.orders[int(remote_id)]
+            payload = {"order": render_order(self.sim, order, "nl")}
+        delivery = signed_delivery(hook, payload, hook.secret, "orders", action, order.id)
+        return WebhookDelivery(headers=dict(delivery.headers), body=delivery.body)

@@ -30,7 +30,6 @@ from kade.hookspecs import hookimpl
 from kade.mapping import MappingError, header
 from kade.plugins.lightspeed.auth import AUTH_METHODS, CREDENTIAL_FIELDS, signing_secret, webhook_signature
 from kade.plugins.lightspeed.client import LightspeedClient, unwrap
-from kade.plugins.lightspeed.harness import LightspeedHarness
 from kade.plugins.lightspeed.mapping import (
     PRODUCT_CODES,
     order_status,
@@ -39,7 +38,6 @@ from kade.plugins.lightspeed.mapping import (
     to_remote_stock,
     tracks_stock,
 )
-from kade.plugins.lightspeed.simulator import create_app
 from kade.types import (
     CancelRequest,
     CancelResult,
@@ -101,7 +99,7 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
         capabilities=Capabilities(partial_shipments=False, tracking="every", complete_after_all=True,
                                   shipment_lines=False, stock_batch_size=STOCK_BATCH, stock_read=True, webhooks=True,
                                   cancel_order=True),
-        settings=SETTINGS, credential_fields=dict(CREDENTIAL_FIELDS), simulator=create_app, harness=LightspeedHarness,
+        settings=SETTINGS, credential_fields=dict(CREDENTIAL_FIELDS),
     )
 
 
@@ -489,7 +487,7 @@ def parse_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byte
         raise WebhookRejected("Lightspeed webhook body is not a wrapped resource")
     remote_id = str(item["id"]) if "id" in item else header(headers, "X-Item-Id")
     digest = hashlib.sha256(body).hexdigest()[:16]
-    delivery_id = f"{header(headers, 'X-Webhook-Id') or group}:{remote_id}:{digest}"
+    delivery_id = f"{header(headers, 'X-Webhook-Id') or group}:{action}:{remote_id}:{digest}"
     if group == "orders" and "order" in payload:
         topic: Topic = "order_created" if action == "created" else "order_updated"
         if item.get("status") == "cancelled":
