@@ -32,6 +32,8 @@ from kade.models import (
     Product,
     ProductLink,
     Quarantine,
+    Shipment,
+    ShipmentStatus,
     jsonable,
     utcnow,
 )
@@ -79,7 +81,10 @@ def digest(order: RemoteOrder) -> str:
     re-imports compare this instead: equal digests are skipped without touching a row.
     """
     parts = [order.status.value, str(order.cancellation_requested), order.updated_at.isoformat()]
+    # A store-side shipped quantity joins only when there is one, so digests of orders without
+    # one stay what earlier releases stored (no mass re-apply after an upgrade).
     parts += [f"{li.remote_line_id}:{li.quantity}:{li.quantity_cancelled}:{li.fulfilled_by_marketplace}"
+              + (f":s{li.quantity_shipped}" if li.quantity_shipped else "")
               for li in order.lines]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
@@ -98,6 +103,30 @@ def validate_order(order: RemoteOrder) -> str | None:
         if not (line.sku or line.ean or line.remote_product_id):
             return f"line {line.remote_line_id} has neither SKU, barcode nor product id"
     return None
+
+
+def store_shipped(order: RemoteOrder, line: RemoteOrderLine) -> int:
+    """How much of ``line`` the store says has left already (never more than is not cancelled).
+
+    An order the store reports shipped/completed counts as fully shipped even when the plugin
+    has no per-line figure (WooCommerce ``completed``).
+    """
+    shippable = max(0, line.quantity - line.quantity_cancelled)
+    if order.status == OrderStatus.SHIPPED:
+        return shippable
+    return min(line.quantity_shipped, shippable)
+
+
+def order_state(lines: Iterable[tuple[int, int, int]], cancelled: bool) -> OrderState:
+    """Kade's state of an order from its lines' (quantity, cancelled, shipped)."""
+    rows = list(lines)
+    if cancelled or all(c >= q for q, c, _ in rows):
+        return OrderState.CANCELLED
+    if all(c + s >= q for q, c, s in rows):
+        return OrderState.SHIPPED
+    if any(s for _, _, s in rows):
+        return OrderState.PARTIALLY_SHIPPED
+    return OrderState.OPEN
 
 
 def _quarantine(session: Session, connection: Connection, rejected: RejectedRecord, stats: ImportStats) -> None:
@@ -273,10 +302,10 @@ def apply_page(
     return stats
 
 
-def _line_row(order_id: int, line: RemoteOrderLine, product_id: int | None) -> OrderLine:
+def _line_row(order_id: int, line: RemoteOrderLine, product_id: int | None, shipped: int) -> OrderLine:
     return OrderLine(order_id=order_id, remote_line_id=line.remote_line_id, product_id=product_id, sku=line.sku,
                      ean=line.ean, name=line.name, quantity=line.quantity, quantity_cancelled=line.quantity_cancelled,
-                     unit_price=line.unit_price, fulfilled_by_marketplace=False)
+                     quantity_shipped=shipped, unit_price=line.unit_price, fulfilled_by_marketplace=False)
 
 
 def _create_many(session: Session, connection: Connection,
@@ -285,12 +314,17 @@ def _create_many(session: Session, connection: Connection,
     assert connection.id is not None
     now = utcnow()
     rows = []
+    shipped_in_store: list[str] = []
     for remote, lines, fingerprint in fresh:
-        cancelled = remote.status == OrderStatus.CANCELLED or all(li.quantity_cancelled >= li.quantity
-                                                                  for li in lines)
+        # An order the store already shipped (by hand, another tool) arrives shipped, so the
+        # warehouse never ships it again; partly shipped ones keep only what is still open.
+        state = order_state(((li.quantity, li.quantity_cancelled, store_shipped(remote, li)) for li in lines),
+                            remote.status == OrderStatus.CANCELLED)
+        if state in (OrderState.SHIPPED, OrderState.PARTIALLY_SHIPPED):
+            shipped_in_store.append(remote.number)
         rows.append({
             "tenant_id": connection.tenant_id, "connection_id": connection.id, "remote_id": remote.remote_id,
-            "number": remote.number, "status": OrderState.CANCELLED if cancelled else OrderState.OPEN,
+            "number": remote.number, "status": state,
             "cancellation_requested": remote.cancellation_requested, "currency": remote.currency,
             "total": remote.total, "billing_address": remote.billing_address.model_dump(),
             "shipping_address": remote.shipping_address.model_dump(), "raw": jsonable(remote.raw),
@@ -307,13 +341,20 @@ def _create_many(session: Session, connection: Connection,
     line_rows = [
         {"order_id": ids[remote.remote_id], "remote_line_id": line.remote_line_id,
          "product_id": resolver.resolve(line), "sku": line.sku, "ean": line.ean, "name": line.name,
-         "quantity": line.quantity, "quantity_shipped": 0, "quantity_cancelled": line.quantity_cancelled,
-         "unit_price": line.unit_price, "fulfilled_by_marketplace": False}
+         "quantity": line.quantity, "quantity_shipped": store_shipped(remote, line),
+         "quantity_cancelled": line.quantity_cancelled, "unit_price": line.unit_price,
+         "fulfilled_by_marketplace": False}
         for remote, lines, _ in fresh
         for line in lines
     ]
     if line_rows:
         session.connection().execute(lines_table.insert(), line_rows)
+    if shipped_in_store:
+        shown = ", ".join(shipped_in_store[:20]) + (" ..." if len(shipped_in_store) > 20 else "")
+        record_event(session, "order_shipped_in_store", "ok",
+                     f"{len(shipped_in_store)} order(s) imported as (partly) shipped by the store: {shown}",
+                     tenant_id=connection.tenant_id, connection_id=connection.id,
+                     data={"orders": len(shipped_in_store)})
 
 
 def _update(session: Session, connection: Connection, order: Order, remote: RemoteOrder,
@@ -323,14 +364,27 @@ def _update(session: Session, connection: Connection, order: Order, remote: Remo
     notes = 0
     current = {li.remote_line_id: li for li in session.exec(select(OrderLine).where(OrderLine.order_id == order.id))}
     newly_cancelled = 0
+    newly_shipped = 0
+    # Work the warehouse has started on the order before this import (rule R3's "picked", or a
+    # shipment of its own); read before the store's figures are applied.
+    warehouse_shipped = any(r.quantity_shipped for r in current.values())
     for line in lines:
         row = current.get(line.remote_line_id)
         if row is None:
-            session.add(_line_row(order.id, line, resolver.resolve(line)))
+            row = _line_row(order.id, line, resolver.resolve(line), store_shipped(remote, line))
+            newly_shipped += row.quantity_shipped
+            session.add(row)
+            current[line.remote_line_id] = row
             continue
         if line.quantity_cancelled > row.quantity_cancelled:
             newly_cancelled += line.quantity_cancelled - row.quantity_cancelled
             row.quantity_cancelled = line.quantity_cancelled
+            session.add(row)
+        # The store shipped more than Kade knows of (our own reports come back as equal figures).
+        shipped = min(store_shipped(remote, line), max(0, row.quantity - row.quantity_cancelled))
+        if shipped > row.quantity_shipped:
+            newly_shipped += shipped - row.quantity_shipped
+            row.quantity_shipped = shipped
             session.add(row)
     order.remote_updated_at = remote.updated_at
     order.updated_at = utcnow()
@@ -342,6 +396,8 @@ def _update(session: Session, connection: Connection, order: Order, remote: Remo
     fully = remote.status == OrderStatus.CANCELLED or (
         lines and all(li.quantity_cancelled >= li.quantity for li in lines)
     )
+    if newly_shipped and not fully and order.status != OrderState.CANCELLED:
+        notes += _shipped_in_store(session, connection, order, current.values(), newly_shipped, warehouse_shipped)
     if fully and order.status != OrderState.CANCELLED:
         shipped = any(r.quantity_shipped for r in current.values())
         if order.picked or shipped:
@@ -358,6 +414,24 @@ def _update(session: Session, connection: Connection, order: Order, remote: Remo
                        f"{newly_cancelled} item(s) of order {order.number} were cancelled in the store.")
     session.add(order)
     return notes
+
+
+def _shipped_in_store(session: Session, connection: Connection, order: Order, rows: Iterable[OrderLine],
+                      newly_shipped: int, warehouse_shipped: bool) -> int:
+    """Apply a store-side shipment to an imported order; notify if the warehouse is on it too."""
+    order.status = order_state(((r.quantity, r.quantity_cancelled, r.quantity_shipped) for r in rows), False)
+    record_event(session, "order_shipped_in_store", "ok",
+                 f"order {order.number}: {newly_shipped} item(s) shipped in the store; now {order.status}",
+                 tenant_id=connection.tenant_id, connection_id=connection.id)
+    in_flight = order.picked or warehouse_shipped or session.exec(
+        select(Shipment.id).where(Shipment.order_id == order.id, Shipment.status == ShipmentStatus.PENDING)
+    ).first() is not None
+    if not in_flight:
+        return 0
+    return _note(session, connection, order, "shipped_in_store",
+                 f"Order {order.number} was shipped in {connection.name} ({newly_shipped} item(s)) while the "
+                 f"warehouse is {'picking' if order.picked else 'shipping'} it: stop the parcel if it would ship "
+                 "twice.")
 
 
 def _note(session: Session, connection: Connection, order: Order, kind: str, message: str) -> int:
