@@ -20,8 +20,10 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
+from kade.boundary import check_order, clean_json, fit, quarantine_key, scrub
 from kade.db import refresh_statistics
-from kade.errors import AuthRejected, PlatformError, RateLimited, TransientError
+from kade.errors import AuthRejected, RateLimited, TransientError
+from kade.logs import get_logger
 from kade.manager import Platform
 from kade.models import (
     Connection,
@@ -37,7 +39,16 @@ from kade.models import (
     jsonable,
     utcnow,
 )
-from kade.products import match_product
+from kade.products import find_or_create_product
+from kade.runstate import (
+    acquire_import,
+    finish_import,
+    import_failed,
+    import_succeeded,
+    new_holder,
+    release_import,
+    renew_import,
+)
 from kade.status import change_status
 from kade.types import (
     ConnectionContext,
@@ -48,6 +59,8 @@ from kade.types import (
     RemoteOrder,
     RemoteOrderLine,
 )
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -65,6 +78,10 @@ class ImportStats:
     already_imported: int = 0
     newest: datetime | None = None
     errors: list[str] = field(default_factory=list)
+    #: the call found an import running and asked it to run once more instead
+    coalesced: bool = False
+    #: imports this call ran (more than one when requests came in meanwhile)
+    runs: int = 0
 
     def add(self, other: ImportStats) -> None:
         for name in ("pages", "created", "updated", "unchanged", "ignored", "quarantined", "cancelled",
@@ -72,6 +89,7 @@ class ImportStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.newest is not None and (self.newest is None or other.newest > self.newest):
             self.newest = other.newest
+        self.errors.extend(other.errors)
 
 
 def digest(order: RemoteOrder) -> str:
@@ -131,18 +149,20 @@ def order_state(lines: Iterable[tuple[int, int, int]], cancelled: bool) -> Order
 
 def _quarantine(session: Session, connection: Connection, rejected: RejectedRecord, stats: ImportStats) -> None:
     assert connection.id is not None
+    # What a plugin rejected can be as unstorable as what it accepted: key, reason and raw copy
+    # are made storable first, so a quarantine can never fail the page it protects.
+    key, reason, raw = quarantine_key(rejected.remote_id), scrub(rejected.reason), clean_json(rejected.raw)
     existing = session.exec(
         select(Quarantine).where(Quarantine.connection_id == connection.id, Quarantine.kind == "order",
-                                 Quarantine.remote_id == rejected.remote_id)
+                                 Quarantine.remote_id == key)
     ).first()
     if existing is None:
-        session.add(Quarantine(connection_id=connection.id, kind="order", remote_id=rejected.remote_id,
-                               reason=rejected.reason, raw=jsonable(rejected.raw)))
-        record_event(session, "order_quarantined", "rejected", f"order {rejected.remote_id}: {rejected.reason}",
+        session.add(Quarantine(connection_id=connection.id, kind="order", remote_id=key, reason=reason, raw=raw))
+        record_event(session, "order_quarantined", "rejected", f"order {key}: {reason}",
                      tenant_id=connection.tenant_id, connection_id=connection.id)
     else:
-        existing.reason = rejected.reason
-        existing.raw = jsonable(rejected.raw)
+        existing.reason = reason
+        existing.raw = raw
         existing.resolved_at = None
         session.add(existing)
     stats.quarantined += 1
@@ -205,12 +225,11 @@ class ProductResolver:
         return product_id
 
     def _find_or_create(self, line: RemoteOrderLine) -> int | None:
-        product = match_product(self.session, self.connection.tenant_id, line.sku, line.ean, self.order)
-        if product is None and self.auto_import and (line.sku or line.ean):
-            product = Product(tenant_id=self.connection.tenant_id, sku=line.sku or f"EAN-{line.ean}",
-                              ean=line.ean, name=line.name, price=line.unit_price, stock=0)
-            self.session.add(product)
-            self.session.flush()
+        product, created = find_or_create_product(
+            self.session, self.connection.tenant_id, line.sku, line.ean, name=line.name, price=line.unit_price,
+            order=self.order, create=self.auto_import)
+        if created:
+            assert product is not None
             self.created += 1
             record_event(self.session, "product_auto_imported", "ok",
                          f"{product.sku} ({product.name}) created from an order line",
@@ -241,11 +260,12 @@ def apply_page(
         _quarantine(session, connection, record, stats)
     incoming: dict[str, RemoteOrder] = {}
     for order in orders:
-        reason = validate_order(order)
+        reason = check_order(order) or validate_order(order)
         if reason is not None:
             _quarantine(session, connection, RejectedRecord(remote_id=order.remote_id, reason=reason,
                                                             raw=order.raw), stats)
             continue
+        order = fit(order)
         incoming[order.remote_id] = order  # a page repeating an order: the last copy wins
         if stats.newest is None or order.updated_at > stats.newest:
             stats.newest = order.updated_at
@@ -467,11 +487,34 @@ def _fetch_page(platform: Platform, ctx: ConnectionContext, query: OrderQuery) -
 def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> ImportStats:
     """Import every order changed since the connection's cursor (minus the overlap window).
 
-    A rejected login moves the connection to ``needs_reauth`` (one audited path); any other
-    failure is logged as an event and leaves the cursor where it was, so the next poll resumes.
+    One import per connection at a time: a call while one runs only asks the running one to go
+    once more (``coalesced``). A rejected login moves the connection to ``needs_reauth`` (one
+    audited path); any other failure leaves the cursor where it was, so the next poll resumes,
+    and is counted: the ``IMPORT_FAILURE_ALERT``-th failure in a row notifies and shows in health.
     """
+    holder = new_holder()
+    lease = kade.settings.import_lease
+    with kade.db.transaction() as session:
+        if not acquire_import(session, connection_id, holder, lease):
+            return ImportStats(coalesced=True)
+    total = ImportStats()
     try:
-        return _import_orders(kade, connection_id, full=full)
+        while True:
+            total.add(_import_once(kade, connection_id, holder, full=full))
+            total.runs += 1
+            with kade.db.transaction() as session:
+                if not finish_import(session, connection_id, holder, lease):
+                    return total
+            full = False  # the run asked for meanwhile picks up from the cursor
+    except BaseException:
+        with kade.db.transaction() as session:
+            release_import(session, connection_id, holder)
+        raise
+
+
+def _import_once(kade: Kade, connection_id: int, holder: str, *, full: bool) -> ImportStats:
+    try:
+        return _import_orders(kade, connection_id, holder, full=full)
     except AuthRejected as exc:
         with kade.db.transaction() as session:
             conn = session.get(Connection, connection_id)
@@ -481,30 +524,82 @@ def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> Impo
         stats = ImportStats()
         stats.errors.append(str(exc))
         return stats
-    except PlatformError as exc:
+    except Exception as exc:
+        reason = scrub(f"{type(exc).__name__}: {exc}")
         with kade.db.transaction() as session:
             conn = session.get(Connection, connection_id)
-            record_event(session, "orders_imported", "failed", f"{type(exc).__name__}: {exc}",
-                         tenant_id=conn.tenant_id if conn else None, connection_id=connection_id)
+            if conn is not None:
+                import_failed(session, conn, reason)
         raise
 
 
-def _import_orders(kade: Kade, connection_id: int, *, full: bool) -> ImportStats:
+def _store_page(kade: Kade, connection_id: int, holder: str, page: OrderPage,
+                product_cache: dict[tuple[str | None, str | None], int | None]) -> ImportStats | None:
+    """Apply a page in one transaction; None when the import lock was lost to another worker."""
+    try:
+        with kade.db.transaction() as session:
+            if not renew_import(session, connection_id, holder, kade.settings.import_lease):
+                return None
+            conn = session.get(Connection, connection_id)
+            assert conn is not None
+            return apply_page(session, conn, page.orders, page.rejected, product_cache)
+    except Exception as exc:
+        # The checks missed something the database refused: save order by order, so one
+        # record can only ever cost itself.
+        log.warning("orders_page_fallback", connection_id=connection_id, error=f"{type(exc).__name__}: {exc}")
+        product_cache.clear()
+        return _store_each(kade, connection_id, page, product_cache, exc)
+
+
+def _store_each(kade: Kade, connection_id: int, page: OrderPage,
+                product_cache: dict[tuple[str | None, str | None], int | None], cause: Exception) -> ImportStats:
+    stats = ImportStats(pages=1)
+    with kade.db.transaction() as session:
+        conn = session.get(Connection, connection_id)
+        assert conn is not None
+        for rejected in page.rejected:
+            with session.begin_nested():
+                _quarantine(session, conn, rejected, stats)
+        for order in page.orders:
+            cache = dict(product_cache)
+            try:
+                with session.begin_nested():
+                    one = apply_page(session, conn, [order], [], cache)
+            except Exception as exc:
+                text = str(exc).splitlines()[0] if str(exc) else ""
+                with session.begin_nested():
+                    _quarantine(session, conn, RejectedRecord(
+                        remote_id=order.remote_id, reason=f"could not be stored: {type(exc).__name__}: {text}"[:2000],
+                        raw=order.raw), stats)
+                continue
+            one.pages = 0
+            stats.add(one)
+            product_cache.update(cache)
+        record_event(session, "orders_page_fallback", "warning",
+                     f"a page failed to store ({type(cause).__name__}); saved order by order, "
+                     f"{stats.quarantined} quarantined", tenant_id=conn.tenant_id, connection_id=connection_id)
+    return stats
+
+
+def _import_orders(kade: Kade, connection_id: int, holder: str, *, full: bool) -> ImportStats:
     connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     ctx = kade.context(connection)
+    # The cursor never passes the moment this fetch started (plus the skew allowed): an order
+    # dated in the future must not hide every order placed before that date.
+    ceiling = utcnow() + timedelta(seconds=kade.settings.order_clock_skew)
     since = None
     if connection.order_cursor is not None and not full:
-        since = connection.order_cursor - timedelta(seconds=kade.settings.order_overlap)
+        since = min(connection.order_cursor, ceiling) - timedelta(seconds=kade.settings.order_overlap)
     total = ImportStats()
     product_cache: dict[tuple[str | None, str | None], int | None] = {}
     token: str | None = None
     while True:
         page = _fetch_page(platform, ctx, OrderQuery(since=since, page_token=token))
-        with kade.db.transaction() as session:
-            conn = session.get(Connection, connection_id)
-            assert conn is not None
-            stats = apply_page(session, conn, page.orders, page.rejected, product_cache)
+        stats = _store_page(kade, connection_id, holder, page, product_cache)
+        if stats is None:
+            log.warning("import_lock_lost", connection_id=connection_id)
+            return total
         total.add(stats)
         if page.next_page_token is None:
             break
@@ -512,14 +607,27 @@ def _import_orders(kade: Kade, connection_id: int, *, full: bool) -> ImportStats
     with kade.db.transaction() as session:
         if total.created >= BULK_ANALYZE:
             refresh_statistics(session, "orders", "order_lines")
-        if total.newest is not None:
+        cursor = total.newest
+        if cursor is not None and cursor > ceiling:
+            record_event(session, "order_clock_ahead", "warning",
+                         f"an order is dated {cursor.isoformat()}, ahead of Kade's clock; the cursor stops at "
+                         f"{ceiling.isoformat()}", tenant_id=connection.tenant_id, connection_id=connection_id)
+            cursor = ceiling
+        if cursor is not None:
             # Only move forward; a cursor is never set from an older page.
             session.execute(
                 sa.update(Connection)
                 .where(col(Connection.id) == connection_id)
-                .where(sa.or_(col(Connection.order_cursor).is_(None), col(Connection.order_cursor) < total.newest))
-                .values(order_cursor=total.newest)
+                .where(sa.or_(col(Connection.order_cursor).is_(None), col(Connection.order_cursor) < cursor))
+                .values(order_cursor=cursor)
             )
+        if connection.order_cursor is not None and connection.order_cursor > ceiling:
+            # An earlier release let a future date into the cursor: pull it back to now.
+            session.execute(sa.update(Connection).where(col(Connection.id) == connection_id)
+                            .where(col(Connection.order_cursor) > ceiling).values(order_cursor=cursor or ceiling))
+        conn = session.get(Connection, connection_id)
+        assert conn is not None
+        import_succeeded(session, conn)
         record_event(
             session, "orders_imported", "ok",
             f"{total.created} new, {total.updated} changed, {total.unchanged} unchanged, {total.ignored} ignored "
