@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     embedded_tick: float = Field(default=1.0, gt=0)
     #: seconds of overlap when polling orders since the last cursor (clock skew, late commits)
     order_overlap: float = Field(default=300.0, ge=0)
+    #: seconds a store's clock may run ahead of Kade's: the order cursor never passes now + this
+    order_clock_skew: float = Field(default=300.0, ge=0)
+    #: seconds an import holds its connection's lock without finishing a page (a dead worker's
+    #: lock frees after this)
+    import_lease: float = Field(default=600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
