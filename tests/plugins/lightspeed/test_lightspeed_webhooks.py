@@ -64,11 +64,3 @@ def test_webhook_address_must_be_https(ctx) -> None:
     with pytest.raises(ls.RejectedByStore, match="https://"):
         LightspeedClient(ctx).request("POST", "webhooks", body={"webhook": {
             "itemGroup": "orders", "itemAction": "*", "address": "http://kade.example/hook"}})
-
-
-def test_registered_with_no_partial_shipments(ctx) -> None:
-    from kade.manager import make_plugin_manager
-
-    spec = make_plugin_manager().platform("lightspeed").spec
-    assert spec.capabilities.partial_shipments is False
-    assert spec.auth_methods == ("api_key", "app") and spec.harness is not None
