@@ -25,6 +25,8 @@ from kade.types import ConnectionContext
 #: cluster → API host
 CLUSTER_HOSTS = {"eu1": "api.webshopapp.com", "us1": "api.shoplightspeed.com"}
 DEFAULT_LANGUAGE = "nl"
+#: Lightspeed's largest page (``limit``)
+MAX_PAGE = 250
 #: a read waits inline for a window's reset up to this (an hour window; a bulk import must finish)
 READ_WAIT = 3600.0
 #: a write hands longer waits to the core's scheduler (the worker is free meanwhile)

@@ -28,8 +28,9 @@ import structlog
 from kade.errors import AuthRejected, NotFound, OutcomeUnknown, RejectedByStore, TransientError, WebhookRejected
 from kade.hookspecs import hookimpl
 from kade.mapping import MappingError, header
+from kade.plugins.lightspeed import shipping
 from kade.plugins.lightspeed.auth import AUTH_METHODS, CREDENTIAL_FIELDS, signing_secret, webhook_signature
-from kade.plugins.lightspeed.client import LightspeedClient, unwrap
+from kade.plugins.lightspeed.client import MAX_PAGE, LightspeedClient, unwrap
 from kade.plugins.lightspeed.mapping import (
     PRODUCT_CODES,
     order_status,
@@ -56,7 +57,6 @@ from kade.types import (
     SettingSpec,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -66,7 +66,6 @@ from kade.types import (
 log = structlog.get_logger(__name__)
 
 PLATFORM = "lightspeed"
-MAX_PAGE = 250
 #: one PUT per variant; a batch is what one worker call sends
 STOCK_BATCH = 50
 #: ``updated_at_min`` is inclusive with second resolution; step back one second
@@ -107,11 +106,7 @@ def _mine(ctx: ConnectionContext) -> bool:
     return ctx.platform == PLATFORM
 
 
-def _flag(ctx: ConnectionContext, name: str, default: bool) -> bool:
-    value = ctx.settings.get(name, default)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+_flag = shipping.flag
 
 
 def _page_size(ctx: ConnectionContext) -> int:
@@ -125,12 +120,6 @@ def _page_size(ctx: ConnectionContext) -> int:
 def _mode(ctx: ConnectionContext) -> str:
     mode = str(ctx.settings.get("product_code") or "sku_then_article_code")
     return mode if mode in PRODUCT_CODES else "sku_then_article_code"
-
-
-def _id(value: str, what: str) -> int:
-    if not value.isdigit():
-        raise NotFound(f"{value!r} is not a Lightspeed {what} id")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,16 +143,7 @@ class _Cursor:
             raise RejectedByStore(f"invalid Lightspeed page token {token!r}", code="invalid_page_token") from None
 
 
-def _all(client: LightspeedClient, resource: str, key: str, params: Mapping[str, str | int] | None = None) -> list[Any]:
-    """Every item of a small paged list (an order's products)."""
-    out: list[Any] = []
-    page = 1
-    while True:
-        items = unwrap(client.get(resource, {**(params or {}), "limit": MAX_PAGE, "page": page}), key, list)
-        out.extend(items)
-        if len(items) < MAX_PAGE:
-            return out
-        page += 1
+_all = shipping.all_items
 
 
 @hookimpl
@@ -302,100 +282,26 @@ def push_stock(ctx: ConnectionContext, updates: Sequence[StockUpdate]) -> Sequen
 # Shipments
 
 
-def _order(client: LightspeedClient, order_id: int) -> dict[str, Any]:
-    result: dict[str, Any] = unwrap(client.get(f"orders/{order_id}"), "order", dict)
-    return result
-
-
-def _shipments(client: LightspeedClient, order_id: int) -> list[dict[str, Any]]:
-    found = _all(client, "shipments", "shipments", {"order": order_id})
-    return [s for s in found if isinstance(s, dict) and s.get("status") != "cancelled"]
-
-
-def _ours(shipment: dict[str, Any], request: ShipmentRequest) -> bool:
-    return shipment.get("status") == "shipped" and (
-        not request.tracking_code or shipment.get("trackingCode") == request.tracking_code)
-
-
-def _ship(ctx: ConnectionContext, client: LightspeedClient, request: ShipmentRequest,
-          shipments: list[dict[str, Any]]) -> ShipmentResult:
-    """Mark every shipment shipped with the tracking; skip what is already so (no write twice)."""
-    notify = _flag(ctx, "notify_customer", True)
-    for shipment in shipments:
-        if _ours(shipment, request):
-            continue
-        body: dict[str, Any] = {}
-        if shipment.get("status") != "shipped":
-            body.update(status="shipped", doNotifyShipped=notify)
-        if request.tracking_code and not shipment.get("trackingCode"):
-            body.update(trackingCode=request.tracking_code, doNotifyTrackingCode=notify, carrier=request.carrier)
-            if request.tracking_url:
-                body["trackingUrl"] = request.tracking_url
-        if body:
-            client.put(f"shipments/{int(shipment['id'])}", {"shipment": body})
-        else:
-            log.info("lightspeed.shipment_kept", connection_id=ctx.connection_id, shipment=shipment.get("id"),
-                     detail="shipped by the shop with another tracking code; left as it is")
-    return ShipmentResult(state=ShipmentState.CONFIRMED,
-                          remote_reference=",".join(str(s.get("id")) for s in shipments))
-
-
 @hookimpl
 def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult | None:
     if not _mine(ctx):
         return None
-    client = LightspeedClient(ctx)
-    order_id = _id(shipment.order_remote_id, "order")
-    order = _order(client, order_id)
-    if order.get("status") == "cancelled":
-        raise RejectedByStore(f"order {shipment.order_number} is cancelled in Lightspeed", code="order_cancelled")
-    shipments = _shipments(client, order_id)
-    if not shipments:
-        # no shipment prepared by the shop: the order itself takes the status (without tracking)
-        client.put(f"orders/{order_id}", {"order": {"shipmentStatus": "shipped"}})
-        log.warning("lightspeed.no_shipment", connection_id=ctx.connection_id, order=shipment.order_number,
-                    detail="the shop has no shipment for this order; marked shipped without tracking")
-        return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
-    return _ship(ctx, client, shipment, shipments)
+    return shipping.report(ctx, shipment)
 
 
 @hookimpl
 def check_shipment(ctx: ConnectionContext, shipment: ShipmentRequest,
                    remote_reference: str | None) -> ShipmentResult | None:
-    """Our tracking on a shipped shipment means the report landed: finish any rest, never resend."""
     if not _mine(ctx):
         return None
-    client = LightspeedClient(ctx)
-    order_id = _id(shipment.order_remote_id, "order")
-    shipments = _shipments(client, order_id)
-    if not any(_ours(s, shipment) for s in shipments):
-        return None
-    return _ship(ctx, client, shipment, shipments)
+    return shipping.check(ctx, shipment)
 
 
 @hookimpl
 def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult | None:
     if not _mine(ctx):
         return None
-    if request.lines:
-        raise RejectedByStore("Lightspeed cancels whole orders only; cancel lines in the back office",
-                              code="partial_cancel_unsupported")
-    client = LightspeedClient(ctx)
-    order_id = _id(request.order_remote_id, "order")
-    order = _order(client, order_id)
-    if order.get("status") == "cancelled":
-        return CancelResult(ok=True, remote_reference=str(order_id))
-    if order.get("shipmentStatus") in ("shipped", "partially_shipped"):
-        raise RejectedByStore(f"order {request.order_number} has shipped in Lightspeed; it cannot be cancelled",
-                              code="order_shipped")
-    try:
-        answer = client.put(f"orders/{order_id}", {"order": {"status": "cancelled"}})
-    except OutcomeUnknown as exc:
-        raise TransientError(exc.message, status_code=exc.status_code, code=exc.code) from exc
-    status = unwrap(answer, "order", dict).get("status")
-    if status != "cancelled":
-        raise RejectedByStore(f"Lightspeed kept order {request.order_number} at {status!r}", code="not_cancelled")
-    return CancelResult(ok=True, remote_reference=str(order_id))
+    return shipping.cancel(ctx, request)
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,6 +373,8 @@ def verify_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byt
     return True
 
 
+#: a body's resource key → webhook item group, for deliveries without the group header
+_GROUPS = {"order": "orders", "variant": "variants", "product": "products"}
 Topic = Literal["order_created", "order_updated", "order_cancelled", "product_updated"]
 
 
@@ -474,15 +382,16 @@ Topic = Literal["order_created", "order_updated", "order_cancelled", "product_up
 def parse_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: bytes) -> WebhookEvent | None:
     if not _mine(ctx):
         return None
-    group = header(headers, "X-Item-Group") or ""
     action = header(headers, "X-Item-Action") or ""
     try:
         payload = json.loads(body)
     except ValueError:
-        raise WebhookRejected(f"Lightspeed {group or 'webhook'} delivery body is not JSON") from None
+        raise WebhookRejected("Lightspeed webhook delivery body is not JSON") from None
     if not isinstance(payload, dict) or not payload:
         raise WebhookRejected("Lightspeed webhook body is not a wrapped resource")
-    item = next(iter(payload.values()))
+    wrapper = next(iter(payload))
+    group = header(headers, "X-Item-Group") or _GROUPS.get(wrapper, "")
+    item = payload[wrapper]
     if not isinstance(item, dict):
         raise WebhookRejected("Lightspeed webhook body is not a wrapped resource")
     remote_id = str(item["id"]) if "id" in item else header(headers, "X-Item-Id")

@@ -64,3 +64,13 @@ def test_webhook_address_must_be_https(ctx) -> None:
     with pytest.raises(ls.RejectedByStore, match="https://"):
         LightspeedClient(ctx).request("POST", "webhooks", body={"webhook": {
             "itemGroup": "orders", "itemAction": "*", "address": "http://kade.example/hook"}})
+
+
+def test_the_kind_is_read_from_the_body_without_group_headers(ctx, state, shop) -> None:
+    _subscribe(ctx)
+    order = state.create_order(shop, [(state.add_variant(shop, sku="A"), 1)])
+    [delivery] = state.deliveries
+    bare = {"X-Signature": delivery.headers["X-Signature"]}
+    assert ls.verify_webhook(ctx, bare, delivery.body) is True
+    event = ls.parse_webhook(ctx, bare, delivery.body)
+    assert event is not None and (event.topic, event.remote_id) == ("order_updated", str(order.id))
