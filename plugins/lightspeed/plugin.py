@@ -177,7 +177,10 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
             order_id = raw.get("id")
             if not isinstance(order_id, int) or isinstance(order_id, bool):
                 raise MappingError(f"order id {order_id!r} is not a number")
-            products = _all(client, f"orders/{order_id}/products", "orderProducts")
+            try:
+                products = _all(client, f"orders/{order_id}/products", "orderProducts")
+            except NotFound as exc:  # deleted between the list and this call: costs only this order
+                raise MappingError(f"order {order_id}'s products could not be read: {exc.message}") from exc
             orders.append(to_remote_order(raw, products, _mode(ctx)))
         except (MappingError, ValueError) as exc:
             rejected.append(RejectedRecord(remote_id=remote_id, reason=str(exc),

@@ -82,7 +82,7 @@ def render_order_product(state: LightspeedState, order: Order, index: int, langu
     p = order.products[index]
     variant = state.variants.get(p.variant_id)
     title = variant.titles.get(language, p.title) if variant else p.title
-    return {
+    body: JSON = {
         "id": p.id,
         "productTitle": title,
         "variantTitle": p.variant_title,
@@ -100,6 +100,8 @@ def render_order_product(state: LightspeedState, order: Order, index: int, langu
         "product": resource(state, order.shop_id, language, f"products/{p.product_id}", p.product_id),
         "variant": resource(state, order.shop_id, language, f"variants/{p.variant_id}", p.variant_id),
     }
+    body.update(p.patch)
+    return body
 
 
 def render_shipment(state: LightspeedState, shipment: Shipment, language: str) -> JSON:

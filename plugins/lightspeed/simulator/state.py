@@ -89,6 +89,8 @@ class OrderProduct:
     article_code: str
     price: Decimal
     quantity_shipped: int = 0
+    #: fields a test forced into the rendered line (malformed records)
+    patch: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
