@@ -129,3 +129,13 @@ def test_unimplemented_requests_fail_loudly(ctx) -> None:
 def test_unknown_host_is_not_a_lightspeed_cluster(http, key) -> None:
     answer = http.get("https://api.example.com/nl/orders.json", auth=httpx.BasicAuth(key.key, key.secret))
     assert answer.status_code == 404 and "Unknown API host" in answer.json()["error"]["message"]
+
+
+def test_a_us_shop_is_reached_on_the_us_cluster_only(make_ctx, state) -> None:
+    us_shop = state.add_shop(cluster="us1", languages=("us",))
+    us_key = state.create_api_key(us_shop)
+    creds = {"api_key": us_key.key, "api_secret": us_key.secret}
+    result = ls.check_connection(make_ctx(base_url=US, credentials=creds, settings={"language": "us"}))
+    assert result is not None and result.ok and str(us_shop.id) in result.message
+    with pytest.raises(AuthRejected, match="cluster"):
+        ls.check_connection(make_ctx(base_url=EU, credentials=creds, settings={"language": "us"}))

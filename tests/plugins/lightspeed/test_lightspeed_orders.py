@@ -117,3 +117,13 @@ def test_since_is_stepped_back_a_second(ctx, state, shop, clock) -> None:
     [found] = ls.import_orders(ctx, OrderQuery(since=order.updated_at)).orders
     assert found.remote_id == str(order.id)
     assert not ls.import_orders(ctx, OrderQuery(since=order.updated_at + timedelta(seconds=2))).orders
+
+
+def test_two_variants_of_one_product_are_two_lines(ctx, state, shop) -> None:
+    red = state.add_variant(shop, sku="SHIRT-RED", title="Shirt", variant_title="Red")
+    blue = state.add_variant(shop, sku="SHIRT-BLUE", title="Shirt", variant_title="Blue", product_id=red.product_id)
+    state.create_order(shop, [(red, 1), (blue, 2)])
+    [remote] = ls.import_orders(ctx, OrderQuery()).orders
+    assert [(li.remote_product_id, li.sku, li.quantity) for li in remote.lines] == [
+        (str(red.id), "SHIRT-RED", 1), (str(blue.id), "SHIRT-BLUE", 2)]
+    assert remote.lines[1].name == "Shirt - Blue"

@@ -96,3 +96,23 @@ def test_account_ratelimit_endpoint(ctx) -> None:
     body = LightspeedClient(ctx).get("account/ratelimit")["accountRatelimit"]
     assert body["limit5Min"]["limit"] == 300 and body["limit5Min"]["remaining"] == 299
     assert set(body) == {"limit5Min", "limitHour", "limitDay"}
+
+
+def test_requests_in_flight_count_before_their_answers(clock) -> None:
+    """Workers share one count: each takes its request off before sending, so two requests in
+    flight leave no room for a third, and a late answer cannot give the room back."""
+    tokens = MemoryTokenStore()
+    first, second, third = (Pacer(tokens, "login", clock.now) for _ in range(3))
+    first.observe({"x-ratelimit-limit": "100/1000/10000", "x-ratelimit-remaining": "3/900/9000",
+                   "x-ratelimit-reset": "100/1000/10000"})
+    first.acquire(max_wait=0)
+    second.acquire(max_wait=0)
+    with pytest.raises(RateLimited, match="5min request budget is spent"):
+        third.acquire(max_wait=0)
+    # the first answer arrives: the store counted only that one, the second is still in flight
+    first.observe({"x-ratelimit-limit": "100/1000/10000", "x-ratelimit-remaining": "2/899/8999",
+                   "x-ratelimit-reset": "99/999/9999"})
+    with pytest.raises(RateLimited):
+        third.acquire(max_wait=0)
+    clock.advance(101)
+    third.acquire(max_wait=0)  # the window reset: room again
