@@ -3,8 +3,8 @@
 URLs are ``https://<cluster host>/<language>/<resource>.json``. Answers are errors when their
 status is not 2xx *or* their body has an ``error`` key (``{"error": {"code", "method", "request",
 "message"}}``). Statuses map to Kade's errors through ``kade.httpkit``; 429 is handled here, with
-the three-window budget (``pacing``): reads wait for the reset and try again, writes hand the
-wait to the core.
+the three-window budget (``pacing``): reads wait for a 5-minute reset and try again, writes and
+longer waits go back to the core as ``RateLimited``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ CLUSTER_HOSTS = {"eu1": "api.webshopapp.com", "us1": "api.shoplightspeed.com"}
 DEFAULT_LANGUAGE = "nl"
 #: Lightspeed's largest page (``limit``)
 MAX_PAGE = 250
-#: a read waits inline for a window's reset up to this (an hour window; a bulk import must finish)
-READ_WAIT = 3600.0
+#: a read waits inline for a window's reset up to this: any 5-minute reset fits, and it stays under the
+#: core's import lease (600 s by default, renewed per page); a spent hour or day window goes back to
+#: the core as ``RateLimited`` (the next poll resumes, with already-read order lines cached)
+READ_WAIT = 540.0
 #: a write hands longer waits to the core's scheduler (the worker is free meanwhile)
 WRITE_WAIT = 30.0
 #: reads refused with 429 (budget spent by another client) are sent again this often at most

@@ -127,3 +127,16 @@ def test_two_variants_of_one_product_are_two_lines(ctx, state, shop) -> None:
     assert [(li.remote_product_id, li.sku, li.quantity) for li in remote.lines] == [
         (str(red.id), "SHIRT-RED", 1), (str(blue.id), "SHIRT-BLUE", 2)]
     assert remote.lines[1].name == "Shirt - Blue"
+
+
+def test_lines_are_read_once_per_version_of_an_order(ctx, state, shop) -> None:
+    variant = state.add_variant(shop, sku="SKU-1")
+    order = state.create_order(shop, [(variant, 1)])
+    lines = f"/nl/orders/{order.id}/products.json"
+    ls.import_orders(ctx, OrderQuery())
+    ls.import_orders(ctx, OrderQuery())
+    assert state.requests.count(("GET", lines)) == 1  # a restarted import pays only for the list
+    state.clock.advance(5)
+    state.cancel_order(order)  # a new version of the order
+    [again] = ls.import_orders(ctx, OrderQuery(since=order.created_at)).orders
+    assert again.status == OrderStatus.CANCELLED and state.requests.count(("GET", lines)) == 2

@@ -116,3 +116,12 @@ def test_requests_in_flight_count_before_their_answers(clock) -> None:
         third.acquire(max_wait=0)
     clock.advance(101)
     third.acquire(max_wait=0)  # the window reset: room again
+
+
+def test_a_spent_hour_window_goes_back_to_the_core(ctx, state, clock) -> None:
+    """Waiting for an hour window inline would outlive the core's import lease."""
+    state.limiter.spend(f"key:{ctx.credentials['api_key']}", 300)
+    state.limiter.limits = (300, 300, 12000)  # the hour budget is the one spent
+    with pacing.sleeping_with(clock.advance), pytest.raises(RateLimited) as info:
+        LightspeedClient(ctx).get("orders")
+    assert info.value.retry_after > 540
