@@ -104,6 +104,10 @@ def check(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult |
     client = LightspeedClient(ctx)
     order_id = remote_id(shipment.order_remote_id, "order")
     shipments = _shipments(client, order_id)
+    if not shipments:  # reported on the order itself (the shop prepared no shipment)
+        if _order(client, order_id).get("shipmentStatus") == "shipped":
+            return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
+        return None
     if not any(_ours(s, shipment) for s in shipments):
         return None
     return _ship(ctx, client, shipment, shipments)

@@ -178,9 +178,14 @@ def update_order(state: LightspeedState, request: Request) -> Response:
     elif "status" in body:
         order.status = body["status"]
     if body.get("shipmentStatus") == "shipped":
-        for shipment in state.order_shipments(order.id):
+        shipments = state.order_shipments(order.id)
+        for shipment in shipments:
             if shipment.status != "shipped":
                 state.mark_shipped(shipment)
+        if not shipments:
+            order.shipment_status, order.status = "shipped", "completed_shipped"
+    elif "shipmentStatus" in body:
+        order.shipment_status = body["shipmentStatus"]
     state.touch(order)
     return Response(200, {"order": render_order(state, order, request.language)})
 

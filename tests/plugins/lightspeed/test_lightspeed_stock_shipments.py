@@ -116,3 +116,15 @@ def test_cancel_order_whole_only_and_not_once_shipped(ctx, state, shop) -> None:
     ls.report_shipment(ctx, _request(shipped))
     with pytest.raises(RejectedByStore, match="has shipped"):
         ls.cancel_order(ctx, CancelRequest(order_remote_id=str(shipped.id), order_number=shipped.number))
+
+
+def test_an_order_without_shipments_is_marked_shipped_on_the_order(ctx, state, shop) -> None:
+    order = state.create_order(shop, [(state.add_variant(shop, sku="A"), 1)])
+    for shipment in state.order_shipments(order.id):
+        del state.shipments[shipment.id]
+    assert ls.check_shipment(ctx, _request(order), None) is None
+    result = ls.report_shipment(ctx, _request(order))
+    assert result is not None and result.remote_reference == f"order:{order.id}"
+    assert order.shipment_status == "shipped"
+    checked = ls.check_shipment(ctx, _request(order), result.remote_reference)
+    assert checked is not None and checked.state == ShipmentState.CONFIRMED
