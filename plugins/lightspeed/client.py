@@ -103,8 +103,10 @@ class LightspeedClient:
             except httpx.HTTPError as exc:
                 raise map_transport_error(exc, what="Lightspeed") from exc
             if response.status_code == 429:
-                wait = self.pacer.refused(response.headers)
+                wait, recorded = self.pacer.refused(response.headers)
                 if read and attempt < READ_RETRIES and wait <= READ_WAIT:
+                    if not recorded:
+                        self.pacer.pause(wait)
                     continue  # acquire() waits for the reset the refusal announced
                 _, message = _details(response)
                 raise RateLimited(f"Lightspeed is rate limiting: {message}", retry_after=wait, status_code=429)

@@ -155,14 +155,19 @@ class Pacer:
                         seen.reset_at[i] = min(seen.reset_at[i], known.reset_at[i])
             self._save(seen, now)
 
-    def refused(self, headers: Mapping[str, str]) -> float:
-        """A 429: mark the spent windows and return how long to wait."""
+    def pause(self, seconds: float) -> None:
+        """Wait without a budget to go by (a 429 that carried no rate-limit headers)."""
+        self.waited += seconds
+        _sleep(seconds)
+
+    def refused(self, headers: Mapping[str, str]) -> tuple[float, bool]:
+        """A 429: mark the spent windows; how long to wait, and whether ``acquire`` now knows it."""
         now = self.now()
         seen = parse_budget(headers, now)
         retry_after = headers.get("retry-after")
         raw_remaining = _triple(headers.get("x-ratelimit-remaining"))
         if seen is None:
-            return parse_retry_after(retry_after, default=WINDOWS[0])
+            return parse_retry_after(retry_after, default=WINDOWS[0]), False
         spent = [i for i in range(3) if raw_remaining is not None and raw_remaining[i] <= 0] or [0]
         wait = (parse_retry_after(retry_after) if retry_after is not None
                 else max(seen.reset_at[i] for i in spent) - now + MARGIN)
@@ -172,4 +177,4 @@ class Pacer:
                 if retry_after is not None:  # the store's word beats the rounded Reset
                     seen.reset_at[i] = now + wait
             self._save(seen, now)
-        return wait
+        return wait, True

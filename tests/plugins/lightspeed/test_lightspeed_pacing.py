@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -125,3 +126,14 @@ def test_a_spent_hour_window_goes_back_to_the_core(ctx, state, clock) -> None:
     with pacing.sleeping_with(clock.advance), pytest.raises(RateLimited) as info:
         LightspeedClient(ctx).get("orders")
     assert info.value.retry_after > 540
+
+
+def test_a_429_without_budget_headers_still_waits_its_retry_after(ctx, clock, monkeypatch) -> None:
+    client = LightspeedClient(ctx)
+    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}, json={"error": {"message": "slow down"}}),
+                    httpx.Response(200, json={"orders": []})])
+    monkeypatch.setattr(ctx.http, "request", lambda *a, **k: next(answers))
+    before = clock.now()
+    with pacing.sleeping_with(clock.advance):
+        assert client.get("orders") == {"orders": []}
+    assert clock.now() - before >= 7
