@@ -167,7 +167,11 @@ class LightspeedSimulator:
         if request.language not in shop.languages:
             raise ApiError(404, f"Language {request.language!r} is not active in this shop "
                                 f"(active: {', '.join(shop.languages)})", limits)
-        response = self._route(request)
+        try:
+            response = self._route(request)
+        except ApiError as err:  # a counted request: its error answer carries the budget too
+            err.headers = {**limits, **err.headers}
+            raise
         response.headers.update(limits)
         if scripted is not None and scripted.kind == "timeout_after_apply":
             raise DroppedAnswer("simulated timeout after the request was applied")
