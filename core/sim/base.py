@@ -6,7 +6,6 @@ real service. These pieces make the strictness the same everywhere.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import threading
@@ -169,9 +168,3 @@ class ScriptedFaults(list[ScriptedFault]):
 
 class SimulatedTimeout(Exception):
     """Raised by a simulator instead of answering (``SyncASGITransport`` turns it into a read timeout)."""
-
-
-async def maybe_delay(faults: Faults, path: str) -> None:
-    """Slow the answer down when the fault plan says so."""
-    if faults.applies(path) and faults.roll(faults.slow_rate):
-        await asyncio.sleep(faults.slow_seconds)
