@@ -462,11 +462,8 @@ def _verify(client: BolClient, access_token: str | None = None) -> None:
 
 @hookimpl
 def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
-    client = BolClient(ctx)
-    try:
-        _verify(client)
-    except AuthRejected as exc:
-        return ConnectionTestResult(ok=False, message=exc.message)
+    # A refused login raises AuthRejected: the core moves the connection to needs_reauth.
+    _verify(BolClient(ctx))
     expires = refresh_token_expiry(ctx.credentials) if ctx.auth_method == AUTHORIZATION_CODE else None
     method = "bol login (authorization code)" if ctx.auth_method == AUTHORIZATION_CODE else "API keys"
     message = f"connected to bol with {method}"
