@@ -57,8 +57,27 @@ OPERATIONS = (
     "verify_webhook",
     "parse_webhook",
 )
+#: hook → the hook a platform implementing it must also have: ``check_shipment`` is what keeps a
+#: retried shipment from being reported twice
+REQUIRED_WITH = {"report_shipment": ("check_shipment",)}
+#: capability → the hooks a platform declaring it must implement
+CAPABILITY_HOOKS = {
+    "stock_read": ("read_stock",),
+    "cancel_order": ("cancel_order",),
+    "webhooks": ("verify_webhook", "parse_webhook"),
+}
 log = get_logger(__name__)
 T = TypeVar("T")
+
+
+def missing_hooks(spec: PlatformSpec, present: set[str]) -> list[str]:
+    """What a platform lacks for its contract: required hooks and the hooks of declared capabilities."""
+    problems = [f"{name} (required with {hook})" for hook, needed in REQUIRED_WITH.items() if hook in present
+                for name in needed if name not in present]
+    for capability, hooks in CAPABILITY_HOOKS.items():
+        if getattr(spec.capabilities, capability):
+            problems += [f"{name} (it declares {capability}=True)" for name in hooks if name not in present]
+    return problems
 
 
 class PluginLoadWarning(UserWarning):
@@ -174,6 +193,12 @@ class KadePluginManager(pluggy.PluginManager):
             except Exception as exc:
                 self._fail(impl.plugin_name, self._dist_name(impl.plugin_name), f"{type(exc).__name__}: {exc}",
                            exc)
+                continue
+            present = {caller.name for caller in self.get_hookcallers(impl.plugin) or []}
+            lacking = {spec.name: missing_hooks(spec, present) for spec in specs}
+            if any(lacking.values()):
+                text = "; ".join(f"platform {name!r} lacks {', '.join(what)}" for name, what in lacking.items() if what)
+                self._fail(impl.plugin_name, self._dist_name(impl.plugin_name), text, PluginContractError(text))
                 continue
             for spec in specs:
                 if spec.name in found:

@@ -120,7 +120,8 @@ class FakePlatform:
     def __init__(self, store: FakeStore, name: str = "fake", capabilities: Capabilities | None = None) -> None:
         self.store = store
         self.platform_name = name
-        self.capabilities = capabilities or Capabilities(stock_batch_size=50, order_poll_interval=60)
+        self.capabilities = capabilities or Capabilities(stock_batch_size=50, order_poll_interval=60, stock_read=True,
+                                                          cancel_order=True)
 
     @hookimpl
     def kade_register_platforms(self) -> list[PlatformSpec]:
