@@ -328,6 +328,8 @@ class Action(SQLModel, table=True):
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
     done_at: datetime | None = _ts(nullable=True)
+    #: the claim of the worker running it (``running`` only); finishing checks it is still its own
+    claimed_by: str | None = Field(default=None, max_length=64)
 
 
 class Notification(SQLModel, table=True):
@@ -415,3 +417,22 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=60)
     holder: str = Field(max_length=100)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ConnectionRuntime(SQLModel, table=True):
+    """Per-connection run state shared by schedulers and workers, kept across restarts."""
+
+    __tablename__ = "connection_runtime"
+
+    connection_id: int = Field(foreign_key="connections.id", primary_key=True)
+    last_poll_at: datetime | None = _ts(nullable=True)
+    last_products_at: datetime | None = _ts(nullable=True)
+    #: the worker importing the connection's orders, until ``import_lease_until``
+    import_holder: str | None = Field(default=None, max_length=64)
+    import_lease_until: datetime | None = _ts(nullable=True)
+    #: an import was asked for while one ran: the running one goes once more
+    import_again: bool = False
+    #: consecutive failed imports, since when, and the last reason
+    import_failures: int = 0
+    import_failing_since: datetime | None = _ts(nullable=True)
+    import_error: str | None = Field(default=None, sa_type=sa.Text)

@@ -1,7 +1,7 @@
 """secrets: key check, webhook tokens, webhook body digests
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 import kade.models
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
