@@ -10,13 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from kade import hookimpl
 from kade.api import create_api, read_limited
 from kade.config import Settings
 from kade.manager import make_plugin_manager
-from kade.models import Action, ActionKind, ActionStatus, Order, WebhookDelivery, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, Order, WebhookDelivery, utcnow
 from kade.runtime import Runtime
 from kade.sim.transport import SyncASGITransport
 from kade.types import Capabilities, ConnectionContext, WebhookEvent
@@ -226,3 +228,30 @@ def test_admin_endpoints_need_the_token_or_a_loopback_bind(kade, store) -> None:
     ok = guarded.get("/metrics", headers={"Authorization": "Bearer adm-token-123456"})
     assert ok.status_code == 200 and "kade_webhooks_total" in ok.text
     assert "connections" in guarded.get("/health", headers={"Authorization": "Bearer adm-token-123456"}).json()
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
+                     st.floats(allow_nan=False), st.text(max_size=30),
+                     st.text(alphabet=st.sampled_from("\x00\ud800\udfff\u202e€a"), max_size=5))
+_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+_BODIES = st.one_of(
+    st.builds(lambda topic, ident, extra: json.dumps({"topic": topic, "id": ident, "x": extra}).encode(),
+              st.sampled_from(["order_created", "order_updated", "order_cancelled", "ping", "other", ""]),
+              _SCALARS, _JSON),
+    _JSON.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=200),
+)
+
+
+@given(body=_BODIES, delivery=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=260))
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_delivery_a_store_can_send_gives_a_500(intake, body: bytes, delivery: str) -> None:
+    kade, _, client = intake
+    with kade.db.session() as session:  # the fixture lives across examples: one connection for all
+        conn = session.exec(select(Connection)).first()
+    token = conn.webhook_token if conn is not None else make_connection(kade).webhook_token
+    response = _post(client, token, body=body, delivery=delivery or "d")
+    assert response.status_code in (200, 400, 401), response.text
+    if response.status_code == 200:
+        assert response.json()["status"] in ("accepted", "duplicate", "ignored", "ping")
