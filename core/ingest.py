@@ -35,6 +35,7 @@ from kade.models import (
     jsonable,
     utcnow,
 )
+from kade.outbound import emit, emit_many, order_event
 from kade.products import match_product
 from kade.status import change_status
 from kade.types import (
@@ -263,9 +264,14 @@ def apply_page(
     for order_id, remote, kept, fingerprint in changed:
         local_order = session.get(Order, order_id)
         assert local_order is not None
+        was_cancelled = local_order.status == OrderState.CANCELLED
         stats.notifications += _update(session, connection, local_order, remote, kept, resolver, stats)
         local_order.remote_digest = fingerprint
         stats.updated += 1
+        kind = "orders.cancelled" if local_order.status == OrderState.CANCELLED and not was_cancelled else \
+            "orders.changed"
+        emit(session, connection.tenant_id, kind, f"order:{order_id}",
+             order_event(order_id, local_order.number, connection.id, local_order.status))
     stats.created = len(fresh)
     if fresh:
         _create_many(session, connection, fresh, resolver)
@@ -314,6 +320,10 @@ def _create_many(session: Session, connection: Connection,
     ]
     if line_rows:
         session.connection().execute(lines_table.insert(), line_rows)
+    emit_many(session, connection.tenant_id, "orders.created",
+              [(f"order:{ids[remote.remote_id]}", order_event(ids[remote.remote_id], remote.number, connection.id,
+                                                            row["status"]))
+               for (remote, _, _), row in zip(fresh, rows, strict=True)])
 
 
 def _update(session: Session, connection: Connection, order: Order, remote: RemoteOrder,

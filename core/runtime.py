@@ -18,8 +18,7 @@ from sqlmodel import col, func, select
 from kade.app import Kade
 from kade.jobs import QUEUES, Actors, declare_actors, make_broker
 from kade.models import Action, ActionStatus, Connection, utcnow
-from kade.status import SENDING
-from kade.sweeper import SweepStats, dispatch, sweep
+from kade.sweeper import SweepStats, dispatch, sendable, sweep
 
 
 class Runtime:
@@ -110,9 +109,9 @@ class Runtime:
             # Actions of connections that may not send (paused, needs_reauth) wait by design.
             count: Any = session.exec(
                 select(func.count()).select_from(Action)
-                .join(Connection, col(Connection.id) == col(Action.connection_id))
+                .outerjoin(Connection, col(Connection.id) == col(Action.connection_id))
                 .where(
-                    col(Connection.status).in_([s.value for s in SENDING]),
+                    sendable(),
                     (col(Action.status) == ActionStatus.RUNNING)
                     | ((col(Action.status) == ActionStatus.PENDING) & (col(Action.next_attempt_at) <= limit)),
                 )

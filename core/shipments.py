@@ -22,6 +22,7 @@ from kade.models import (
     ShipmentLine,
     ShipmentStatus,
     Tenant,
+    utcnow,
 )
 from kade.outbox import add_action
 
@@ -45,8 +46,13 @@ def cancel_in_store(session: Session, order: Order, *, target_connection_id: int
     if order.status == OrderState.CANCELLED:
         raise UserError(f"order {order.number} is already cancelled")
     order.status = OrderState.CANCELLED
+    order.updated_at = utcnow()
     session.add(order)
     assert order.id is not None
+    from kade.outbound import emit, order_event
+
+    emit(session, order.tenant_id, "orders.cancelled", f"order:{order.id}",
+         order_event(order.id, order.number, order.connection_id, order.status))
     add_action(session, tenant_id=order.tenant_id, connection_id=target, kind=ActionKind.CANCEL,
                key=f"cancel:{order.id}", payload={"order_id": order.id, "reason": reason})
     record_event(session, "order_cancel_requested", "queued", f"order {order.number}: {reason}",
@@ -141,6 +147,7 @@ def create_shipment(
         session.add(line)
     remaining = sum(open_qty.values()) - sum(q for _, q in chosen)
     order.status = OrderState.SHIPPED if remaining == 0 else OrderState.PARTIALLY_SHIPPED
+    order.updated_at = utcnow()
     session.add(order)
     connection = session.get(Connection, target)
     assert connection is not None and shipment.id is not None
