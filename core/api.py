@@ -10,6 +10,7 @@ from kade.app import Kade
 from kade.errors import UserError, WebhookRejected
 from kade.health import health
 from kade.runtime import Runtime
+from kade.webapi import warehouse_api
 from kade.webhooks import receive
 
 WEBHOOKS = Counter("kade_webhooks_total", "Webhook deliveries by outcome", ["outcome"])
@@ -42,6 +43,8 @@ def create_api(kade: Kade, runtime: Runtime) -> FastAPI:
             response.status_code = 503
         return {"ok": report.ok, "alerts": report.alerts, "connections": report.connections,
                 "pending": report.pending, "failed": report.failed}
+
+    api.mount("/api/v1", warehouse_api(kade))  # the warehouse's API, its own OpenAPI at /api/v1/openapi.json
 
     @api.get("/metrics")
     def metrics() -> Response:

@@ -6,7 +6,7 @@ reports it — to the order's origin connection and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
@@ -71,17 +71,28 @@ def find_order(session: Session, tenant: Tenant, number: str) -> Order:
 
 def parse_line_args(values: Sequence[str]) -> dict[str, int]:
     """``SKU:QTY`` or ``SKU`` (all remaining) per ``--line``."""
-    out: dict[str, int] = {}
+    items: list[tuple[str, int | None]] = []
     for value in values:
         sku, _, qty = value.partition(":")
         if not sku:
             raise UserError(f"--line {value!r}: expected SKU or SKU:QUANTITY")
-        if qty:
-            if not qty.isdigit() or int(qty) <= 0:
-                raise UserError(f"--line {value!r}: quantity must be a positive whole number")
-            out[sku] = out.get(sku, 0) + int(qty)
-        else:
+        if qty and (not qty.isdigit() or int(qty) <= 0):
+            raise UserError(f"--line {value!r}: quantity must be a positive whole number")
+        items.append((sku, int(qty) if qty else None))
+    return line_map(items)
+
+
+def line_map(items: Iterable[tuple[str, int | None]]) -> dict[str, int]:
+    """Shipment lines as ``create_shipment`` takes them: SKU → quantity, -1 for all that is open.
+
+    A SKU named twice adds up; named once without a quantity, it ships everything open.
+    """
+    out: dict[str, int] = {}
+    for sku, qty in items:
+        if qty is None:
             out[sku] = -1
+        elif out.get(sku) != -1:
+            out[sku] = out.get(sku, 0) + qty
     return out
 
 
