@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, col, select
@@ -52,41 +52,59 @@ Cursor = Annotated[str | None, Query(max_length=500, pattern=r"^[A-Za-z0-9_-]*$"
                                      description="opaque; from the previous page")]
 
 
+_bearer = HTTPBearer(auto_error=False, description="an API key from `kade apikey create`")
+
+
+def _app(request: Request) -> Kade:
+    kade: Kade = request.app.state.kade
+    return kade
+
+
+def principal(request: Request,
+              creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if creds is None:
+        raise ProblemError("unauthorized", "send Authorization: Bearer <API key>", headers=challenge)
+    with _app(request).db.transaction() as session:
+        found = authenticate(session, creds.credentials)
+    if found is None:
+        raise ProblemError("unauthorized", "unknown or revoked API key", headers=challenge)
+    return found
+
+
+def reader(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    if p.operator or p.tenant_id is None:
+        raise ProblemError("forbidden", "an operator key acts across tenants: use /operator/...")
+    return p
+
+
+def writer(p: Annotated[Principal, Depends(reader)]) -> Principal:
+    if not p.can_write():
+        raise ProblemError("forbidden", "this key has scope read; writing needs a write key")
+    return p
+
+
+def operator(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not p.operator:
+        raise ProblemError("forbidden", "this endpoint needs an operator key")
+    return p
+
+
+Reader = Annotated[Principal, Depends(reader)]
+Writer = Annotated[Principal, Depends(writer)]
+Operator = Annotated[Principal, Depends(operator)]
+After = Annotated[int, Query(ge=0, le=2**63 - 1, description="only ids above this")]
+OpenOnly = Annotated[bool, Query(alias="open", description="only those not cleared")]
+Unacked = Annotated[bool, Query(description="only those nobody acknowledged")]
+NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 def warehouse_api(kade: Kade) -> FastAPI:
     """The API app for one process's ``Kade`` (mounted at ``/api/v1`` by ``kade.api``)."""
     api = FastAPI(title="Kade warehouse API", version="1", description=DESCRIPTION, docs_url="/docs",
                   redoc_url=None)
     install(api)
-    bearer = HTTPBearer(auto_error=False, description="an API key from `kade apikey create`")
-
-    def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if creds is None:
-            raise ProblemError("unauthorized", "send Authorization: Bearer <API key>", headers=challenge)
-        with kade.db.transaction() as session:
-            found = authenticate(session, creds.credentials)
-        if found is None:
-            raise ProblemError("unauthorized", "unknown or revoked API key", headers=challenge)
-        return found
-
-    def reader(p: Annotated[Principal, Depends(principal)]) -> Principal:
-        if p.operator or p.tenant_id is None:
-            raise ProblemError("forbidden", "an operator key acts across tenants: use /operator/...")
-        return p
-
-    def writer(p: Annotated[Principal, Depends(reader)]) -> Principal:
-        if not p.can_write():
-            raise ProblemError("forbidden", "this key has scope read; writing needs a write key")
-        return p
-
-    def operator(p: Annotated[Principal, Depends(principal)]) -> Principal:
-        if not p.operator:
-            raise ProblemError("forbidden", "this endpoint needs an operator key")
-        return p
-
-    Reader = Annotated[Principal, Depends(reader)]
-    Writer = Annotated[Principal, Depends(writer)]
-    Operator = Annotated[Principal, Depends(operator)]
+    api.state.kade = kade
 
     def tenant(session: Session, p: Principal) -> Tenant:
         row = session.get(Tenant, p.tenant_id)
@@ -195,11 +213,6 @@ def warehouse_api(kade: Kade) -> FastAPI:
                                        after_id=after, limit=limit, all_tenants=everyone)
         items = [notification_dict(n) for n in notes]
         return {"items": items, "next_after": items[-1]["id"] if len(items) == limit else None}
-
-    After = Annotated[int, Query(ge=0, le=2**63 - 1, description="only ids above this")]
-    OpenOnly = Annotated[bool, Query(alias="open", description="only those not cleared")]
-    Unacked = Annotated[bool, Query(description="only those nobody acknowledged")]
-    NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
     @api.get("/notifications", response_model=s.NotificationList, tags=["notifications"],
              responses=responses())
