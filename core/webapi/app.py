@@ -99,10 +99,31 @@ Unacked = Annotated[bool, Query(description="only those nobody acknowledged")]
 NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def strict_query(request: Request) -> None:
+    """Refuse query parameters the operation does not have: a typo (``?stat=open``) must not
+    silently return everything."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    if unknown:
+        raise ProblemError("validation", f"unknown query parameter(s): {', '.join(unknown)}",
+                           errors=[{"field": name, "location": "query", "message": "unknown parameter"}
+                                   for name in unknown])
+
+
 def warehouse_api(kade: Kade) -> FastAPI:
     """The API app for one process's ``Kade`` (mounted at ``/api/v1`` by ``kade.api``)."""
     api = FastAPI(title="Kade warehouse API", version="1", description=DESCRIPTION, docs_url="/docs",
-                  redoc_url=None)
+                  redoc_url=None, dependencies=[Depends(strict_query)])
     install(api)
     api.state.kade = kade
 

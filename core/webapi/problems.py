@@ -57,11 +57,13 @@ class Problem(BaseModel):
 
 
 class ProblemError(Exception):
-    def __init__(self, slug: str, detail: str = "", *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, slug: str, detail: str = "", *, headers: dict[str, str] | None = None,
+                 errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)
         self.slug = slug
         self.detail = detail
         self.headers = headers
+        self.errors = errors
 
 
 def problem_response(request: Request, slug: str, detail: str = "", *, errors: list[dict[str, str]] | None = None,
@@ -98,7 +100,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(request, exc.slug, exc.detail, headers=exc.headers)
+        return problem_response(request, exc.slug, exc.detail, headers=exc.headers, errors=exc.errors)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
