@@ -267,7 +267,7 @@ def run_delivery(kade: Kade, action_id: int) -> Outcome:
             session.execute(
                 sa.update(Action).where(col(Action.kind) == ActionKind.WEBHOOK,
                                         col(Action.idempotency_key).like(f"webhook:{sub_id}:%"),
-                                        col(Action.status) == ActionStatus.PENDING, col(Action.attempts) > 0,
+                                        col(Action.status) == ActionStatus.PENDING,
                                         col(Action.next_attempt_at) > now)
                 .values(next_attempt_at=now, enqueued_at=None)
             )
