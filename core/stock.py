@@ -147,10 +147,16 @@ def set_stocks(session: Session, tenant: Tenant, changes: Mapping[str, int], *,
         set_committed_value(product, "updated_at", now)
         rows.append({"b_id": product.id, "b_stock": product.stock, "b_at": now})
     table = Product.__table__  # type: ignore[attr-defined]
-    # One executemany instead of the unit of work: the API's bulk path takes thousands per call.
-    session.connection().execute(
-        table.update().where(table.c.id == sa.bindparam("b_id"))
-        .values(stock=sa.bindparam("b_stock"), updated_at=sa.bindparam("b_at")), rows)
+    # One statement instead of the unit of work: the API's bulk path takes thousands per call.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(
+            "UPDATE products SET stock = v.stock, updated_at = :at FROM unnest(CAST(:ids AS integer[]), "
+            "CAST(:stocks AS integer[])) AS v(id, stock) WHERE products.id = v.id"),
+            {"ids": [r["b_id"] for r in rows], "stocks": [r["b_stock"] for r in rows], "at": now})
+    else:
+        session.connection().execute(
+            table.update().where(table.c.id == sa.bindparam("b_id"))
+            .values(stock=sa.bindparam("b_stock"), updated_at=sa.bindparam("b_at")), rows)
     queued = 0
     for start in range(0, len(products), CHUNK):
         queued += schedule_pushes(session, products[start:start + CHUNK], window)
