@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     #: Redis URL for the Dramatiq broker, rate limits and locks; empty means the in-process broker
     redis_url: str = ""
+    #: Dramatiq broker URL when it is not Redis: ``amqp://`` for RabbitMQ (durable queues). Empty:
+    #: the broker is Redis at ``redis_url`` (or the in-process broker). Redis stays required for
+    #: the shared rate limits and tokens either way.
+    broker_url: str = ""
     #: Fernet key (urlsafe base64, 32 bytes) for credentials at rest; empty: generated into data_dir
     secret_key: str = Field(default="", repr=False)
     log_format: Literal["auto", "console", "json"] = "auto"
@@ -37,8 +41,9 @@ class Settings(BaseSettings):
     disabled_plugins: str = ""
     #: seconds a stock change waits so later changes to the same product coalesce into one push
     stock_window: float = Field(default=1.0, ge=0)
-    #: seconds after which a pending outbox action counts as lost and is re-enqueued
-    sweep_after: float = Field(default=60.0, gt=0)
+    #: seconds after which a pending outbox action counts as lost and is re-enqueued, and a
+    #: running one whose claim was not renewed as abandoned; never shorter than the longest call
+    sweep_after: float = Field(default=120.0, gt=0)
     #: maximum attempts of an outbox action before it is marked failed
     max_attempts: int = Field(default=8, ge=1)
     #: alert when the share of active connections drops by more than this within ``alert_window``
@@ -53,6 +58,42 @@ class Settings(BaseSettings):
     embedded_tick: float = Field(default=1.0, gt=0)
     #: seconds of overlap when polling orders since the last cursor (clock skew, late commits)
     order_overlap: float = Field(default=300.0, ge=0)
+    #: seconds a store's clock may run ahead of Kade's: the order cursor never passes now + this
+    order_clock_skew: float = Field(default=300.0, ge=0)
+    #: seconds an import holds its connection's lock without finishing a page (a dead worker's
+    #: lock frees after this)
+    import_lease: float = Field(default=600.0, gt=0)
+    #: largest webhook body accepted, in bytes (read while streaming; beyond it: 413)
+    webhook_max_body: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: seconds within which the same webhook body again is a duplicate, whatever its delivery id
+    webhook_replay_window: float = Field(default=86400.0, ge=0)
+    #: seconds a platform-signed webhook timestamp may differ from now
+    webhook_timestamp_tolerance: float = Field(default=300.0, gt=0)
+    #: bearer token for /metrics and /health details; empty: only served when bound to loopback
+    admin_token: str = Field(default="", repr=False)
+    #: the public base URL of ``kade serve`` (shown in webhook URLs), e.g. https://kade.example.com
+    public_url: str = ""
+    #: seconds a store may take to answer one request (read) and to accept a connection
+    http_timeout: float = Field(default=30.0, gt=0)
+    http_connect_timeout: float = Field(default=10.0, gt=0)
+    #: longest wait for the connection's shared rate limit before a request is given up
+    rate_limit_wait: float = Field(default=60.0, gt=0)
+
+    @property
+    def longest_call(self) -> float:
+        """The longest one store request can take: the rate-limit wait, connecting, the answer."""
+        return self.rate_limit_wait + self.http_connect_timeout + self.http_timeout
+
+    @model_validator(mode="after")
+    def _sweep_outlasts_calls(self) -> Settings:
+        # A claim swept while its call still runs would let two workers act on one action.
+        if self.sweep_after < self.longest_call:
+            raise ValueError(
+                f"KADE_SWEEP_AFTER ({self.sweep_after:g}s) is shorter than the longest possible store call "
+                f"({self.longest_call:g}s = rate-limit wait {self.rate_limit_wait:g} + connect "
+                f"{self.http_connect_timeout:g} + read {self.http_timeout:g}): raise it or lower those"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -62,6 +103,14 @@ class Settings(BaseSettings):
             value = "postgresql://" + value[len("postgres://") :]
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("amqp://", "amqps://", "redis://", "rediss://")):
+            raise ValueError("KADE_BROKER_URL must be an amqp://, amqps:// or redis:// URL (or empty)")
         return value
 
     @property

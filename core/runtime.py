@@ -13,12 +13,14 @@ import time
 from typing import Any
 
 import dramatiq
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from kade.app import Kade
 from kade.jobs import QUEUES, Actors, declare_actors, make_broker
 from kade.models import Action, ActionStatus, Connection, utcnow
-from kade.sweeper import SweepStats, dispatch, sendable, sweep
+from kade.status import SENDING
+from kade.sweeper import SweepStats, dispatch, sweep
 
 
 class Runtime:
@@ -111,7 +113,8 @@ class Runtime:
                 select(func.count()).select_from(Action)
                 .outerjoin(Connection, col(Connection.id) == col(Action.connection_id))
                 .where(
-                    sendable(),
+                    # deliveries to the warehouse or a person need no connection
+                    sa.or_(col(Action.connection_id).is_(None), col(Connection.status).in_([s.value for s in SENDING])),
                     (col(Action.status) == ActionStatus.RUNNING)
                     | ((col(Action.status) == ActionStatus.PENDING) & (col(Action.next_attempt_at) <= limit)),
                 )

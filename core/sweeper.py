@@ -2,7 +2,9 @@
 
 A message can vanish — Redis flushed, a worker killed mid-job, a process that committed and
 died before sending. The sweeper finds actions that are due but not in flight and sends them
-again; an action stuck ``running`` past its lease (its worker died) goes back to ``pending``.
+again; an action stuck ``running`` past its lease (its worker died) goes back to ``pending``
+and loses its claim, so the old worker, should it still be alive, can no longer write to it.
+Live workers renew their claims while their calls run (``executor.KeepClaimed``).
 Sending twice is harmless: a message only asks a worker to *claim* an action.
 """
 
@@ -19,7 +21,7 @@ from kade.app import Kade
 from kade.db import bookkeeping
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, utcnow
-from kade.status import SENDING
+from kade.status import RUNNING, SENDING
 
 if TYPE_CHECKING:
     from kade.jobs import Actors
@@ -28,16 +30,21 @@ log = get_logger(__name__)
 BATCH = 5000
 
 
-def sendable() -> sa.ColumnElement[bool]:
-    """Actions that may go now: their connection may send, or they need none (webhooks, alerts)."""
-    return sa.or_(col(Action.connection_id).is_(None), col(Connection.status).in_([s.value for s in SENDING]))
-
-
 @dataclass
 class SweepStats:
     reclaimed: int = 0
     actions_sent: int = 0
     stock_flushes: int = 0
+
+
+def may_run() -> sa.ColumnElement[bool]:
+    """Actions run for connections that may send; an order import also for a new connection; those
+    that need no connection (webhooks to the warehouse, alerts) always (join connections outer)."""
+    return sa.or_(
+        col(Action.connection_id).is_(None),
+        col(Connection.status).in_([s.value for s in SENDING]),
+        sa.and_(col(Action.kind) == ActionKind.IMPORT_ORDERS, col(Connection.status).in_([s.value for s in RUNNING])),
+    )
 
 
 def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepStats:
@@ -57,7 +64,7 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
         ).all()
         if stuck:
             session.execute(sa.update(Action).where(col(Action.id).in_(stuck))
-                            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now))
+                            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now, claimed_by=None))
         stats.reclaimed = len(stuck)
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id)
@@ -66,7 +73,7 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
                 col(Action.status) == ActionStatus.PENDING,
                 col(Action.next_attempt_at) <= now,
                 sa.or_(col(Action.enqueued_at).is_(None), col(Action.enqueued_at) < stale),
-                sendable(),
+                may_run(),
             )
             .order_by(col(Action.id))
             .limit(BATCH)
@@ -102,8 +109,7 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id, Action.next_attempt_at)
             .outerjoin(Connection, col(Connection.id) == col(Action.connection_id))
-            .where(col(Action.id).in_(action_ids), col(Action.status) == ActionStatus.PENDING,
-                   sendable())
+            .where(col(Action.id).in_(action_ids), col(Action.status) == ActionStatus.PENDING, may_run())
             .with_for_update(skip_locked=True, of=Action)
         ).all()
         if rows:

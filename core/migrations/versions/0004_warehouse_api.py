@@ -1,7 +1,7 @@
 """warehouse API: API keys, outbound webhooks (connection-less outbox actions), alert channels, order feed index
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-01 20:02:34.062905
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import kade.models
 
 revision = '0004'
-down_revision = '0001'
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
