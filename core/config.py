@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     #: Redis URL for the Dramatiq broker, rate limits and locks; empty means the in-process broker
     redis_url: str = ""
+    #: Dramatiq broker URL when it is not Redis: ``amqp://`` for RabbitMQ (durable queues). Empty:
+    #: the broker is Redis at ``redis_url`` (or the in-process broker). Redis stays required for
+    #: the shared rate limits and tokens either way.
+    broker_url: str = ""
     #: Fernet key (urlsafe base64, 32 bytes) for credentials at rest; empty: generated into data_dir
     secret_key: str = Field(default="", repr=False)
     log_format: Literal["auto", "console", "json"] = "auto"
@@ -62,6 +66,14 @@ class Settings(BaseSettings):
             value = "postgresql://" + value[len("postgres://") :]
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("amqp://", "amqps://", "redis://", "rediss://")):
+            raise ValueError("KADE_BROKER_URL must be an amqp://, amqps:// or redis:// URL (or empty)")
         return value
 
     @property

@@ -98,9 +98,10 @@ class PlatformSpec(_Frozen):
     settings: tuple[SettingSpec, ...] = ()
     #: credential fields per auth method, e.g. {"client_credentials": ("client_id", "client_secret")}
     credential_fields: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    #: a factory of the platform's simulator ASGI app (used by the demo, tests and benchmarks)
+    #: deprecated and unused: nothing calls it. Simulators are reached through the harness.
     simulator: Callable[..., Any] | None = None
-    #: a factory of a ``kade.testing.Harness``: a simulated store with controls (demo, conformance kit)
+    #: deprecated: register the harness in the ``kade.harnesses`` entry-point group instead, so
+    #: production never imports it (``kade.testing.harnesses``); the demo still honours it, warning
     harness: Callable[[], Any] | None = None
 
     @field_validator("name")

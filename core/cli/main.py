@@ -623,7 +623,8 @@ def actions_retry(
     all_failed: Annotated[bool, typer.Option("--all-failed", help="retry every failed action")] = False,
 ) -> None:
     """Put failed actions back in the queue (attempts reset)."""
-    from kade.models import Action, ActionStatus, utcnow
+    from kade.models import Action, ActionStatus
+    from kade.recovery import retry_actions
 
     with session_for() as (_, session):
         if all_failed:
@@ -634,19 +635,10 @@ def actions_retry(
                 row = session.get(Action, action_id)
                 if row is None:
                     raise Exit2(f"no action {action_id}")
-                if row.status != ActionStatus.FAILED:
-                    raise Exit2(f"action {action_id} is {row.status}, not failed")
                 rows.append(row)
         else:
             raise Exit2("name action ids or use --all-failed")
-        for row in rows:
-            row.status = ActionStatus.PENDING
-            row.attempts = 0
-            row.next_attempt_at = utcnow()
-            row.enqueued_at = None
-            row.done_at = None
-            session.add(row)
-        out.print(f"{len(rows)} action(s) queued again")
+        out.print(f"{retry_actions(session, rows)} action(s) queued again")
 
 
 @orders_app.command("import")
@@ -807,6 +799,9 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
         pass
     return tuple(found)
 
+
+# Command groups that live in modules of their own register themselves on ``app`` when imported.
+from kade.cli import recover as _recover  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()
