@@ -288,9 +288,12 @@ def _create_many(session: Session, connection: Connection,
     for remote, lines, fingerprint in fresh:
         cancelled = remote.status == OrderStatus.CANCELLED or all(li.quantity_cancelled >= li.quantity
                                                                   for li in lines)
+        # an order the store already shipped (the shop owner did) is never warehouse work
+        state = (OrderState.CANCELLED if cancelled else
+                 OrderState.SHIPPED if remote.status == OrderStatus.SHIPPED else OrderState.OPEN)
         rows.append({
             "tenant_id": connection.tenant_id, "connection_id": connection.id, "remote_id": remote.remote_id,
-            "number": remote.number, "status": OrderState.CANCELLED if cancelled else OrderState.OPEN,
+            "number": remote.number, "status": state,
             "cancellation_requested": remote.cancellation_requested, "currency": remote.currency,
             "total": remote.total, "billing_address": remote.billing_address.model_dump(),
             "shipping_address": remote.shipping_address.model_dump(), "raw": jsonable(remote.raw),

@@ -120,6 +120,12 @@ def to_remote_order(raw: dict[str, Any], status: OrderStatus) -> RemoteOrder:
         raise MappingError(f"entity_id {entity_id!r} is not an integer")
     email = str(raw.get("customer_email") or "")
     created = parse_timestamp(raw.get("created_at"), "created_at")
+    lines = order_lines(raw)
+    if status is OrderStatus.OPEN and lines and all(li.quantity_shipped + li.quantity_cancelled >= li.quantity
+                                                     for li in lines):
+        # nothing left to ship: Magento keeps a shipped order that is not invoiced ``processing``
+        shipped = any(li.quantity_shipped for li in lines)
+        status = OrderStatus.SHIPPED if shipped else OrderStatus.CANCELLED
     return RemoteOrder(
         remote_id=str(entity_id), number=str(raw.get("increment_id") or entity_id), status=status,
         created_at=created, updated_at=parse_timestamp(raw.get("updated_at") or raw.get("created_at"), "updated_at"),
@@ -127,7 +133,7 @@ def to_remote_order(raw: dict[str, Any], status: OrderStatus) -> RemoteOrder:
         total=_decimal(raw.get("grand_total"), "grand_total"),
         billing_address=_address(raw.get("billing_address"), email),
         shipping_address=_address(_shipping_address(raw), email),
-        lines=order_lines(raw), raw=raw,
+        lines=lines, raw=raw,
     )
 
 

@@ -30,7 +30,6 @@ from kade.hookspecs import hookimpl
 from kade.mapping import MappingError
 from kade.plugins.magento.auth import AUTH_METHODS, BEARER, CREDENTIAL_FIELDS, OAUTH1
 from kade.plugins.magento.client import MagentoClient, criteria
-from kade.plugins.magento.harness import MagentoHarness
 from kade.plugins.magento.mapping import (
     DEFAULT_IMPORT_STATES,
     order_status,
@@ -38,7 +37,6 @@ from kade.plugins.magento.mapping import (
     to_remote_product,
     to_remote_stock,
 )
-from kade.plugins.magento.simulator import create_app
 from kade.types import (
     CancelRequest,
     CancelResult,
@@ -104,8 +102,6 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
         ),
         settings=SETTINGS,
         credential_fields=dict(CREDENTIAL_FIELDS),
-        simulator=create_app,
-        harness=MagentoHarness,
     )
 
 
