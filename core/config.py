@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     embedded_tick: float = Field(default=1.0, gt=0)
     #: seconds of overlap when polling orders since the last cursor (clock skew, late commits)
     order_overlap: float = Field(default=300.0, ge=0)
+    #: seconds a store's clock may run ahead of Kade's: the order cursor never passes now + this
+    order_clock_skew: float = Field(default=300.0, ge=0)
+    #: seconds an import holds its connection's lock without finishing a page (a dead worker's
+    #: lock frees after this)
+    import_lease: float = Field(default=600.0, gt=0)
+    #: largest webhook body accepted, in bytes (read while streaming; beyond it: 413)
+    webhook_max_body: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: seconds within which the same webhook body again is a duplicate, whatever its delivery id
+    webhook_replay_window: float = Field(default=86400.0, ge=0)
+    #: seconds a platform-signed webhook timestamp may differ from now
+    webhook_timestamp_tolerance: float = Field(default=300.0, gt=0)
+    #: bearer token for /metrics and /health details; empty: only served when bound to loopback
+    admin_token: str = Field(default="", repr=False)
+    #: the public base URL of ``kade serve`` (shown in webhook URLs), e.g. https://kade.example.com
+    public_url: str = ""
 
     @field_validator("database_url")
     @classmethod

@@ -40,6 +40,8 @@ class SettingSpec(_Frozen):
     choices: tuple[str, ...] = ()
     required: bool = False
     description: str = ""
+    #: a secret (a signing key, an app secret): stored encrypted like credentials, never printed
+    secret: bool = False
 
     def parse(self, raw: str | int | bool) -> str | int | bool:
         """Turn a user-given value into the typed value, or raise ``ValueError`` saying why."""
@@ -358,6 +360,8 @@ class WebhookEvent(_Frozen):
     topic: Literal["order_created", "order_updated", "order_cancelled", "product_updated", "ping"]
     remote_id: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict, repr=False)
+    #: when the platform signs a timestamp with the body: the core refuses it outside a window
+    signed_at: datetime | None = None
 
 
 class RemoteStock(_Frozen):

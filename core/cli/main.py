@@ -61,7 +61,7 @@ def make_kade(*, check_schema: bool = True, log_level: str | None = None) -> Kad
     warnings.showwarning = _show_warning
     kade = Kade(settings)
     if check_schema:
-        kade.db.check()
+        kade.check()  # the schema, and the secret key against the database's key check
     return kade
 
 
@@ -101,13 +101,14 @@ def _root(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to this version of Kade."""
-    from kade.secrets import load_key
+    from kade.secrets import store_key_check
 
     kade = make_kade(check_schema=False)
     try:
         kade.db.upgrade()
-        if kade.db.dialect == "sqlite":
-            load_key(kade.settings)  # the embedded mode's key is made (and announced) here, once
+        # the embedded mode's key is made (and announced) here, once; the key check is stored
+        with kade.db.transaction() as session:
+            store_key_check(session, kade.vault)
         out.print(f"database at the newest schema ({kade.db.engine.url.render_as_string(hide_password=True)})")
     finally:
         kade.close()
@@ -271,6 +272,10 @@ def connection_show(name: str, tenant: TenantOpt) -> None:
     with session_for() as (kade, session):
         conn = get_connection(session, get_tenant(session, tenant), name)
         out.print(f"[bold]{conn.name}[/] ({conn.platform}) — status [bold]{conn.status}[/]")
+        if kade.pm.platform(conn.platform).spec.capabilities.webhooks:
+            from kade.cli.secrets import webhook_url
+
+            out.print(f"webhook URL: {webhook_url(kade, conn)}", markup=False, highlight=False, soft_wrap=True)
         t = table("Settings", "setting", "value", "meaning")
         for row in settings_summary(kade.pm, conn):
             t.add_row(*row)
@@ -303,7 +308,7 @@ def connection_settings(
         if key is not None:
             if value is None:
                 raise UserError(f"give a value for {key}")
-            new = update_setting(session, kade.pm, conn, key, value)
+            new = update_setting(session, kade.pm, conn, key, value, vault=kade.vault)
             out.print(f"{conn.name}: {key} = {new}")
             return
         t = table(f"Settings of {conn.name}", "setting", "value", "meaning")
@@ -467,6 +472,7 @@ def worker(
     if settings.redis_url:
         import dramatiq.cli
 
+        make_kade().close()  # refuse to start (one line) on a stale schema or a wrong key
         argv = ["dramatiq", "kade.worker_main", "--processes", str(processes), "--threads", str(threads)]
         sys.argv = argv
         sys.exit(dramatiq.cli.main())  # type: ignore[no-untyped-call]
@@ -524,18 +530,23 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve webhook intake (/webhooks/{connection id}), /health and /metrics."""
+    """Serve webhook intake (/webhooks/{token}), /health and /metrics."""
     import uvicorn
 
-    from kade.api import create_api
+    from kade.api import create_api, is_loopback
     from kade.runtime import Runtime
 
     kade = make_kade(log_level="INFO")
+    public = not is_loopback(host)
+    if public and not kade.settings.admin_token:
+        err.print("kade: /metrics and the details of /health are off: set KADE_ADMIN_TOKEN to serve them beyond "
+                  "loopback", markup=False, soft_wrap=True)
     runtime = Runtime(kade)
     if not kade.settings.redis_url:
         runtime.start(threads=2)  # embedded: the webhook's import runs in this process
     try:
-        uvicorn.run(create_api(kade, runtime), host=host, port=port, log_level="warning")
+        uvicorn.run(create_api(kade, runtime, public=public), host=host, port=port, log_level="warning",
+                    access_log=False)
     finally:
         runtime.stop()
         kade.close()
@@ -758,6 +769,8 @@ def connection_migrate(
     finally:
         kade.close()
     out.print(f"{name} now logs in with {result.auth_method}")
+
+app.add_typer(__import__("kade.cli.secrets", fromlist=["secrets_app"]).secrets_app, name="secrets")
 
 
 def main(argv: list[str] | None = None) -> None:

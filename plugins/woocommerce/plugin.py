@@ -101,6 +101,7 @@ SETTINGS = (
     SettingSpec(
         name="webhook_secret",
         description="Secret of the store's order webhooks; deliveries are verified with it.",
+        secret=True,
     ),
     SettingSpec(
         name="import_statuses",
