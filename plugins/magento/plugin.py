@@ -84,7 +84,7 @@ SETTINGS = (
     SettingSpec(name="ean_attribute", default="",
                 description="Product attribute code holding the EAN/GTIN (Magento has none built in)."),
     SettingSpec(name="requests_per_second", type="int", default=10,
-                description="Kade's own request pace for this store (Magento has no REST rate limit)."),
+                description="Kade's own request pace for this store (Magento has no REST rate limit); 0: no limit."),
 )
 
 
