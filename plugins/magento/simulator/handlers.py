@@ -66,13 +66,21 @@ def _qty(value: Any) -> Decimal:
                                 'again.', [str(value)]) from None
 
 
+def _draw_order(request: Request) -> Callable[[Order], Any]:
+    def draw(order: Order) -> Any:
+        request.off_spec = request.off_spec or bool(order.patch)
+        return render.order(order)
+
+    return draw
+
+
 def list_orders(sim: MagentoState, request: Request) -> Result:
     return _listing(sorted(sim.orders.values(), key=lambda o: o.entity_id), _criteria(sim, request), ORDER_FIELDS,
-                    render.order)
+                    _draw_order(request))
 
 
 def get_order(sim: MagentoState, request: Request) -> Result:
-    return 200, render.order(_order(sim, request.params["id"]))
+    return 200, _draw_order(request)(_order(sim, request.params["id"]))
 
 
 def cancel_order(sim: MagentoState, request: Request) -> Result:
