@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kade.plugins.magento.simulator import MagentoSimulator, MagentoState, create_app
+from kade.plugins.magento.simulator import MagentoSimulator, MagentoState, SpecCheck, create_app
 from kade.plugins.magento.simulator.state import Order
 from kade.sim.base import SimClock
 from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment
@@ -40,6 +40,11 @@ class MagentoHarness(Harness):
 
     def app(self) -> Any:
         return self._app
+
+    @property
+    def spec(self) -> SpecCheck:
+        """What the simulator checked against the official spec so far."""
+        return self._app.spec
 
     def credentials(self) -> dict[str, str]:
         return {"access_token": self.integration.access_token}
