@@ -120,7 +120,7 @@ class Kade:
                 client = httpx.Client(
                     base_url=connection.base_url,
                     transport=self._transport(connection),
-                    timeout=httpx.Timeout(30.0, connect=10.0),
+                    timeout=httpx.Timeout(self.settings.http_timeout, connect=self.settings.http_connect_timeout),
                     headers={"User-Agent": "Kade/0.1"},
                 )
                 self._clients[connection.id] = client
@@ -136,7 +136,8 @@ class Kade:
                 limiter = RedisRateLimiter(self.redis, rate, burst=caps.request_burst)
             else:
                 limiter = MemoryRateLimiter(rate, burst=caps.request_burst)
-            transport = RateLimitedTransport(transport, limiter, key=f"connection:{connection.id}")
+            transport = RateLimitedTransport(transport, limiter, key=f"connection:{connection.id}",
+                                             max_wait=self.settings.rate_limit_wait)
         return transport
 
     def context(self, connection: Connection, *, credentials: dict[str, str] | None = None) -> ConnectionContext:

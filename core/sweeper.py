@@ -2,7 +2,9 @@
 
 A message can vanish — Redis flushed, a worker killed mid-job, a process that committed and
 died before sending. The sweeper finds actions that are due but not in flight and sends them
-again; an action stuck ``running`` past its lease (its worker died) goes back to ``pending``.
+again; an action stuck ``running`` past its lease (its worker died) goes back to ``pending``
+and loses its claim, so the old worker, should it still be alive, can no longer write to it.
+Live workers renew their claims while their calls run (``executor.KeepClaimed``).
 Sending twice is harmless: a message only asks a worker to *claim* an action.
 """
 
@@ -60,7 +62,7 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
         ).all()
         if stuck:
             session.execute(sa.update(Action).where(col(Action.id).in_(stuck))
-                            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now))
+                            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now, claimed_by=None))
         stats.reclaimed = len(stuck)
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id)

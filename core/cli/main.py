@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from kade import __version__
 from kade.app import Kade
+from kade.cli.plugin import plugin_app
 from kade.config import Settings
 from kade.errors import KadeError
 from kade.logs import configure_logging, redact_text
@@ -443,6 +444,7 @@ actions_app = typer.Typer(help="Outbox actions (stock pushes, shipment reports, 
 app.add_typer(actions_app, name="actions")
 orders_app = typer.Typer(help="Imported orders.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+app.add_typer(plugin_app, name="plugin")
 
 
 @app.command("demo")
