@@ -1,27 +1,26 @@
 """The simulated Magento as an ASGI app: routing, authentication, faults and the spec check.
 
-Every request under ``/rest/[<store>/]V1/...`` is matched to an operation of the official 2.4.9
-spec, authenticated, checked against the spec, served, and its answer checked again before it
-leaves (``spec.SpecCheck``). A path Magento has but the simulator does not implement answers a
-loud 501 naming it; a path Magento does not have answers Magento's own 404.
+Requests pass ``kade.sim``'s fault layer first (the installation's ``faults`` at random, its
+``scripted_faults`` from ``MagentoState.inject``). Every request under ``/rest/[<store>/]V1/...``
+is matched to an operation of the official 2.4.9 spec, authenticated, checked against the spec,
+served, and its answer checked again before it leaves (``spec.SpecCheck``). A path Magento has
+but the simulator does not implement answers a loud 501 naming it; a path Magento does not
+have answers Magento's own 404.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
-
-import httpx
 
 from kade.plugins.magento.simulator import handlers
 from kade.plugins.magento.simulator.oauth import authenticate
 from kade.plugins.magento.simulator.spec import RequestViolation, SpecCheck, load_spec
 from kade.plugins.magento.simulator.state import MagentoError, MagentoState
-from kade.sim.base import SimulatedTimeout, maybe_delay
+from kade.sim.faults import Answer, FaultLayer, Receive, Scope, Send, retry_after_text
 
 NO_ROUTE = "Request does not match any route."
 #: the ACL resource each operation needs (the 401 names it)
@@ -36,14 +35,6 @@ RESOURCES = {
     "inventory": "Magento_InventoryApi::source",
     "store": "Magento_Backend::store",
 }
-
-
-class DroppedAnswer(SimulatedTimeout, httpx.ReadTimeout):
-    """The store never answered; in-process this reaches the client as ``httpx.ReadTimeout``."""
-
-    def __init__(self, message: str = "simulated timeout: the store did not answer") -> None:
-        SimulatedTimeout.__init__(self, message)
-        httpx.ReadTimeout.__init__(self, message)
 
 
 @dataclass
@@ -74,6 +65,19 @@ def _error(err: MagentoError) -> Response:
     return Response(err.status, err.body())
 
 
+def _error_answer(status: int) -> Answer:
+    """What Magento's webapi answers when PHP falls over (the details go to its log)."""
+    body = {"message": "Internal Error. Details are available in Magento log file. Report ID: webapi-%1",
+            "parameters": ["6a1b2c3d"]}
+    return Answer(status, json.dumps(body).encode())
+
+
+def _rate_limited_answer(seconds: float) -> Answer:
+    """Magento has no REST rate limit; a CDN or WAF in front of it answers this."""
+    return Answer(429, json.dumps({"message": "Too many requests."}).encode(),
+                  headers={"Retry-After": retry_after_text(seconds)})
+
+
 class MagentoSimulator:
     """The ASGI application; ``state.sim`` is the installation behind it."""
 
@@ -81,10 +85,14 @@ class MagentoSimulator:
         self.sim = sim
         self.spec = spec or SpecCheck()
         self.state = _AppState(sim)
-        self._all = {(m, t) for m, t in load_spec()["all_operations"]}
+        #: literal paths before templated ones (/V1/customers/search before /V1/customers/{customerId})
+        self._all = sorted(((m, t) for m, t in load_spec()["all_operations"]), key=lambda mt: mt[1].count("{"))
+        self._faults = FaultLayer(self._asgi, sim, error=_error_answer, rate_limited=_rate_limited_answer)
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._faults(scope, receive, send)
+
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -102,40 +110,14 @@ class MagentoSimulator:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        await maybe_delay(self.sim.faults, scope["path"])
-        response = self.handle(scope["method"].upper(), scope.get("scheme", "http"), headers, scope["path"],
-                               scope.get("query_string", b"").decode("latin-1"), raw)
+        with self.sim.lock:
+            response = self._serve(scope["method"].upper(), scope.get("scheme", "http"), headers, scope["path"],
+                                   scope.get("query_string", b"").decode("latin-1"), raw)
         payload = json.dumps(response.body).encode()
         out = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(payload)).encode())]
         out += [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         await send({"type": "http.response.body", "body": payload})
-
-    def handle(self, method: str, scheme: str, headers: dict[str, str], path: str, query_string: str,
-               raw: bytes) -> Response:
-        state = self.sim
-        with state.lock:
-            scripted = state.scripted_faults.take(method, path)
-            if scripted is not None and scripted.kind == "rate_limit":
-                # Magento has no REST rate limit; a CDN or WAF in front of it answers this
-                wait = f"{scripted.retry_after:g}"
-                return Response(429, {"message": "Too many requests."}, {"Retry-After": wait})
-            if scripted is not None and scripted.kind == "error":
-                return Response(scripted.status, {"message": "Internal Error. Details are available in Magento log "
-                                                             "file. Report ID: webapi-0001"})
-            if scripted is not None and scripted.kind == "timeout":
-                raise DroppedAnswer()
-            faults = state.faults
-            if faults.applies(path):
-                if faults.roll(faults.error_rate):
-                    return Response(503, {"message": "Service temporarily unavailable."})
-                if faults.roll(faults.timeout_rate):
-                    raise DroppedAnswer()
-            response = self._serve(method, scheme, headers, path, query_string, raw)
-            if (scripted is not None and scripted.kind == "timeout_after_apply") or (
-                    faults.applies(path) and faults.roll(faults.timeout_after_apply_rate)):
-                raise DroppedAnswer("simulated timeout after the request was applied")
-            return response
 
     def _serve(self, method: str, scheme: str, headers: dict[str, str], path: str, query_string: str,
                raw: bytes) -> Response:
