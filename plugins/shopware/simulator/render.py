@@ -86,7 +86,7 @@ def render_product(p: Product) -> JSON:
 
 def _country(iso: str) -> JSON:
     return {"id": uuid.uuid5(uuid.NAMESPACE_URL, f"shopware:country:{iso}").hex, "iso": iso,
-            "name": {"NL": "Netherlands", "BE": "Belgium", "DE": "Germany"}.get(iso, iso), "addressFormat": []}
+            "name": {"NL": "Netherlands", "BE": "Belgium", "DE": "Germany"}.get(iso, iso), "addressFormat": {}}
 
 
 def render_address(a: Address, order_id: str, assoc: Assoc | None) -> JSON:
@@ -107,7 +107,7 @@ def render_line_item(li: LineItem, order: Order, assoc: Assoc | None) -> JSON:
         "children": [], "states": ["is-physical"] if li.good else [],
         "unitPrice": _money(li.unit_price), "totalPrice": _money(li.unit_price * li.quantity),
         "price": {"unitPrice": _money(li.unit_price), "totalPrice": _money(li.unit_price * li.quantity),
-                  "quantity": li.quantity, "calculatedTaxes": [], "taxRules": []},
+                  "quantity": li.quantity, "calculatedTaxes": {}, "taxRules": {}},
         "product": render_product(product) if product is not None and _sub(assoc, "product") is not None else None,
     }
 
