@@ -155,7 +155,10 @@ def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
     """Make one cheap authenticated call to prove the credentials and base URL work.
 
     :param ctx: the connection.
-    :return: ``ConnectionTestResult``, with ``credentials_expire_at`` when the credentials expire.
+    :return: ``ConnectionTestResult``, with ``credentials_expire_at`` when the credentials expire;
+        ``ok=False`` with the reason for a store that answers but is not usable (wrong URL, no API).
+        Raise ``AuthRejected`` when the store refuses the login: the core moves the connection to
+        ``needs_reauth``.
     """
 
 
