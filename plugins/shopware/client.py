@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from kade.errors import PlatformError, RejectedByStore, TransientError
+from kade.errors import OutcomeUnknown, PlatformError, RejectedByStore, TransientError
 from kade.httpkit import ErrorMap, send
 from kade.plugins.shopware.auth import ShopwareAuth, TokenManager, api_url
 from kade.types import ConnectionContext
@@ -76,7 +76,10 @@ class ShopwareClient:
 
     def search(self, entity: str, criteria: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
         """``POST /api/search/<entity>``: the records and the total Shopware reported."""
-        body = self.call("POST", f"search/{entity}", json=dict(criteria))
+        try:
+            body = self.call("POST", f"search/{entity}", json=dict(criteria))
+        except OutcomeUnknown as exc:  # a search is a read, although it is a POST: safe to send again
+            raise TransientError(exc.message, status_code=exc.status_code, code=exc.code) from exc
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise TransientError(f"Shopware's search/{entity} answer has no data list")
         total = body.get("total")

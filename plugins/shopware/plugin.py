@@ -18,7 +18,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from kade.errors import AuthRejected, NotFound, OutcomeUnknown, RejectedByStore, TransientError, WebhookRejected
@@ -26,7 +26,6 @@ from kade.hookspecs import hookimpl
 from kade.mapping import MappingError, header
 from kade.plugins.shopware.auth import AUTH_METHODS, CLIENT_CREDENTIALS, CREDENTIAL_FIELDS, request_token
 from kade.plugins.shopware.client import ShopwareClient
-from kade.plugins.shopware.harness import ShopwareHarness
 from kade.plugins.shopware.mapping import (
     delivery_state,
     manages_stock,
@@ -38,7 +37,6 @@ from kade.plugins.shopware.mapping import (
     to_remote_product,
     to_remote_stock,
 )
-from kade.plugins.shopware.simulator import create_app
 from kade.types import (
     CancelRequest,
     CancelResult,
@@ -73,7 +71,7 @@ SINCE_MARGIN = timedelta(seconds=1)
 _UUID = re.compile(r"^[0-9a-f]{32}$")
 
 SETTINGS = (
-    SettingSpec(name="webhook_secret",
+    SettingSpec(name="webhook_secret", secret=True,
                 description="The app's shop secret; app-system webhooks are verified with it "
                             "(shopware-shop-signature)."),
 )
@@ -91,8 +89,6 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
                                   webhooks=True, cancel_order=True),
         settings=SETTINGS,
         credential_fields=dict(CREDENTIAL_FIELDS),
-        simulator=create_app,
-        harness=ShopwareHarness,
     )
 
 
@@ -446,5 +442,8 @@ def parse_webhook(ctx: ConnectionContext, headers: Mapping[str, str], body: byte
         topic = "order_updated"
     if topic is None:
         return None
+    stamp = message.get("timestamp")
+    signed_at = datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) and not isinstance(stamp, bool) \
+        and 0 < stamp < 2**33 else None
     return WebhookEvent(delivery_id=delivery_id, topic=topic, remote_id=_primary_key(message["data"].get("payload")),
-                        payload=message)
+                        payload=message, signed_at=signed_at)

@@ -184,6 +184,8 @@ class ShopwareState:
         self.transitions: list[tuple[str, str, str, str]] = []
         self._numbers = 10000
         self.token_requests = 0
+        #: ``expire_tokens`` was called and no request has met an expired token since
+        self.expiry_armed = False
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
@@ -234,6 +236,14 @@ class ShopwareState:
             body["refresh_token"] = rt
         return body
 
+    def expire_tokens(self) -> None:
+        """End the lifetime of every token issued so far (the logins stay valid)."""
+        with self.lock:
+            now = self.clock.now()
+            for held in self.tokens.values():
+                held.expires_at = min(held.expires_at, now)
+            self.expiry_armed = bool(self.tokens)
+
     def principal_active(self, principal: str) -> bool:
         if principal.startswith("user:"):
             user = self.users.get(principal[5:])
@@ -250,6 +260,7 @@ class ShopwareState:
             raise ShopwareError(401, "9", "The resource owner or authorization server denied the request.",
                                 meta={"parameters": [], "hint": "Access token could not be verified"})
         if held.expires_at <= self.clock.now():
+            self.expiry_armed = False  # the armed expiry did what it was for
             raise ShopwareError(401, "9", "The resource owner or authorization server denied the request.",
                                 meta={"parameters": [], "hint": "Access token is invalid"})
         return held.principal
@@ -335,16 +346,20 @@ class ShopwareState:
         return self.app_secret
 
     def emit(self, event: str, entity: str, primary_key: str) -> None:
-        """Record a signed delivery when an app is registered (``shopware-shop-signature``)."""
+        """Record a signed delivery when an app is registered."""
+        if self.app_secret is not None:
+            self.webhooks.append(self.signed_delivery(event, entity, primary_key))
+
+    def signed_delivery(self, event: str, entity: str, primary_key: str) -> WebhookDelivery:
+        """An app-system delivery: entity events list the written rows, business events carry the
+        order; ``shopware-shop-signature`` is the hex HMAC-SHA256 of the raw body with the shop secret."""
         if self.app_secret is None:
-            return
+            raise RuntimeError("no app is registered with this shop (register_app)")
         payload: Any
-        if event.endswith(".written"):  # entity events list the written rows
+        if event.endswith(".written"):
             payload = [{"entity": entity, "operation": "update", "primaryKey": primary_key, "updatedFields": []}]
-        else:  # business events (checkout.order.placed, state_enter.*) carry the order
-            order_id = primary_key
-            if entity == "order_delivery":
-                order_id = self.delivery(primary_key)[0].id
+        else:
+            order_id = self.delivery(primary_key)[0].id if entity == "order_delivery" else primary_key
             payload = {"order": {"id": order_id}}
         body = json.dumps({
             "data": {"payload": payload, "event": event},
@@ -353,9 +368,9 @@ class ShopwareState:
             "timestamp": int(self.clock.now()),
         }).encode()
         signature = hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
-        self.webhooks.append(WebhookDelivery(url=self.webhook_url, body=body, headers={
+        return WebhookDelivery(url=self.webhook_url, body=body, headers={
             "content-type": "application/json", "shopware-shop-signature": signature,
-            "sw-version": SHOPWARE_VERSION}))
+            "sw-version": SHOPWARE_VERSION})
 
 
 MACHINE_OF = {"order": ORDER, "order_delivery": DELIVERY, "order_transaction": TRANSACTION}
