@@ -136,8 +136,9 @@ def test_token_requests_in_the_shapes_clients_send(api: Api) -> None:
     as_basic = api.http.post("/api/oauth/token", json={"grant_type": "client_credentials"},
                              headers={"Authorization": f"Basic {basic}"})
     assert as_basic.status_code == 200 and as_basic.json()["expires_in"] == 600
+    user = api.h.user
     no_scope = api.http.post("/api/oauth/token", json={"grant_type": "password", "client_id": "administration",
-                                                       "username": api.h.user.username, "password": api.h.user.password})
+                                                       "username": user.username, "password": user.password})
     assert no_scope.status_code == 200 and "refresh_token" in no_scope.json()
     refreshed = api.http.post("/api/oauth/token", json={"grant_type": "refresh_token", "client_id": "administration",
                                                         "refresh_token": no_scope.json()["refresh_token"]})
