@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from kade.mapping import MappingError, parse_timestamp
 from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct, RemoteStock
 
@@ -175,8 +177,9 @@ def to_remote_order(raw: dict[str, Any]) -> RemoteOrder:
             shipping_address=_address(delivery.get("shippingOrderAddress") if delivery else None, email),
             lines=lines, raw=raw,
         )
-    except ValueError as exc:  # pydantic validation (currency code, negative numbers...)
-        raise MappingError(f"order {number}: {exc}") from None
+    except ValidationError as exc:  # pydantic validation (currency code, negative numbers...)
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise MappingError(f"order {number}: {reasons}") from None
 
 
 def manages_stock(raw: dict[str, Any]) -> bool:
