@@ -298,21 +298,29 @@ def _result(delivery: dict[str, Any]) -> ShipmentResult:
     return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=str(delivery["id"]))
 
 
+def _order_lock(ctx: ConnectionContext, order_id: str) -> Any:
+    """Tracking codes are read, appended and written back (a PATCH replaces the list): two
+    shipments of one order written at once would lose a code, so each order's write is serialised
+    across workers through the core's shared lock."""
+    return ctx.tokens.lock(f"shopware:{ctx.connection_id}:order:{order_id}", timeout=60.0)
+
+
 @hookimpl
 def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult | None:
     if not _mine(ctx):
         return None
     client = ShopwareClient(ctx)
-    delivery = _delivery_for(_order(client, shipment.order_remote_id), shipment)
-    marks = _markers(delivery)
-    if shipment.idempotency_key not in marks:
-        codes = [str(c) for c in delivery.get("trackingCodes") or []]
-        if shipment.tracking_code and shipment.tracking_code not in codes:
-            codes.append(shipment.tracking_code)
-        marks[shipment.idempotency_key] = shipment.tracking_code or ""
-        client.call("PATCH", f"order-delivery/{delivery['id']}", params={"_response": "basic"},
-                    json={"trackingCodes": codes, "customFields": {MARKER_FIELD: marks}})
-    _transition(client, delivery, shipment)
+    with _order_lock(ctx, shipment.order_remote_id):
+        delivery = _delivery_for(_order(client, shipment.order_remote_id), shipment)
+        marks = _markers(delivery)
+        if shipment.idempotency_key not in marks:
+            codes = [str(c) for c in delivery.get("trackingCodes") or []]
+            if shipment.tracking_code and shipment.tracking_code not in codes:
+                codes.append(shipment.tracking_code)
+            marks[shipment.idempotency_key] = shipment.tracking_code or ""
+            client.call("PATCH", f"order-delivery/{delivery['id']}", params={"_response": "basic"},
+                        json={"trackingCodes": codes, "customFields": {MARKER_FIELD: marks}})
+        _transition(client, delivery, shipment)
     return _result(delivery)
 
 
@@ -323,11 +331,12 @@ def check_shipment(ctx: ConnectionContext, shipment: ShipmentRequest,
     if not _mine(ctx):
         return None
     client = ShopwareClient(ctx)
-    _, delivery, shipping = _states(_order(client, shipment.order_remote_id))
-    if delivery is None or shipment.idempotency_key not in _markers(delivery):
-        return None
-    if shipping != "cancelled":
-        _transition(client, delivery, shipment)
+    with _order_lock(ctx, shipment.order_remote_id):
+        _, delivery, shipping = _states(_order(client, shipment.order_remote_id))
+        if delivery is None or shipment.idempotency_key not in _markers(delivery):
+            return None
+        if shipping != "cancelled":
+            _transition(client, delivery, shipment)
     return _result(delivery)
 
 

@@ -46,7 +46,8 @@ class ClockTokenStore:
     def __init__(self, clock: SimClock) -> None:
         self.clock = clock
         self.values: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def get(self, key: str) -> str | None:
         item = self.values.get(key)
@@ -60,8 +61,14 @@ class ClockTokenStore:
 
     @contextmanager
     def lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
-        with self._lock:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        if not lock.acquire(timeout=timeout):
+            raise TimeoutError(f"token lock {key!r} not acquired within {timeout}s")
+        try:
             yield
+        finally:
+            lock.release()
 
 
 @dataclass

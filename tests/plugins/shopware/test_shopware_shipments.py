@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from conftest import Shop
@@ -155,3 +156,39 @@ def test_a_timeout_before_sending_the_transition_is_safe_to_repeat(shop: Shop) -
         plugin.report_shipment(shop.ctx(), request)
     result = plugin.check_shipment(shop.ctx(), request, None)
     assert result is not None and shop.harness.delivery_state(order.remote_id) == "shipped"
+
+
+def test_two_shipments_of_one_order_at_once_lose_no_tracking_code(shop: Shop, monkeypatch) -> None:
+    """Read, append, write: without the per-order lock both would read the same list."""
+    [order] = shop.harness.seed_orders(1, units=3)
+    original = ShopwareClient.search
+    first_read = threading.Event()
+    second_read = threading.Event()
+
+    def slow_search(self: ShopwareClient, entity: str, criteria: dict[str, object]):  # type: ignore[no-untyped-def]
+        found = original(self, entity, criteria)
+        if not first_read.is_set():
+            first_read.set()
+            second_read.wait(timeout=0.5)  # give the other worker every chance to read the same list
+        else:
+            second_read.set()
+        return found
+
+    monkeypatch.setattr(ShopwareClient, "search", slow_search)
+    ctx = shop.ctx()
+    errors: list[BaseException] = []
+
+    def ship(n: int) -> None:
+        try:
+            plugin.report_shipment(ctx, _shipment(order.remote_id, n, tracking=f"3SK{n}", completes=False))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=ship, args=(n,)) for n in (1, 2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=30)
+    assert errors == []
+    assert sorted(shop.sim.orders[order.remote_id].deliveries[0].tracking_codes) == ["3SK1", "3SK2"]
+    assert len(shop.harness.shipments(order.remote_id)) == 2
