@@ -14,8 +14,8 @@ from sqlmodel import col, select
 from kade.app import Kade
 from kade.audit import record_event
 from kade.db import refresh_statistics
-from kade.models import Product, ProductLink, Quarantine, jsonable
-from kade.products import match_product
+from kade.models import ProductLink, Quarantine, jsonable
+from kade.products import find_or_create_product
 
 #: linking this many products refreshes the tables' statistics (a store's first catalogue import)
 BULK_ANALYZE = 2000
@@ -59,13 +59,10 @@ def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
                     link.manages_stock = remote.manages_stock
                     session.add(link)
                     continue
-                product = match_product(session, connection.tenant_id, remote.sku, remote.ean, order)
-                if product is None and auto and (remote.sku or remote.ean):
-                    product = Product(tenant_id=connection.tenant_id, sku=remote.sku or f"EAN-{remote.ean}",
-                                      ean=remote.ean, name=remote.name, price=remote.price, stock=0)
-                    session.add(product)
-                    session.flush()
-                    stats.created += 1
+                product, created = find_or_create_product(
+                    session, connection.tenant_id, remote.sku, remote.ean, name=remote.name, price=remote.price,
+                    order=order, create=auto)
+                stats.created += created
                 if product is None:
                     stats.unmatched += 1
                     continue

@@ -518,9 +518,16 @@ def _restore_pending_key(session: Session, action: Action) -> None:
     session.add(action)
 
 
+def _run_import(kade: Kade, action_id: int) -> Any:
+    from kade.webhooks import run_import_request  # a webhook's import request (outbox row)
+
+    return run_import_request(kade, action_id)
+
+
 RUNNERS: dict[str, Any] = {
     ActionKind.SHIPMENT: run_shipment,
     ActionKind.CANCEL: run_cancel,
+    ActionKind.IMPORT_ORDERS: _run_import,
 }
 
 

@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 from kade.app import Kade
 from kade.audit import notify
 from kade.models import Action, ActionStatus, Connection, ConnectionStatus, ConnectionStatusChange, utcnow
+from kade.runstate import failing_imports
 
 
 @dataclass
@@ -61,6 +62,7 @@ def health(kade: Kade) -> HealthReport:
         report.failed = int(session.exec(
             select(func.count()).select_from(Action).where(Action.status == ActionStatus.FAILED)).one())
         oldest = session.exec(select(func.min(Action.created_at)).where(Action.status == ActionStatus.PENDING)).one()
+        failing = failing_imports(session)
     if oldest is not None:
         value = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
         report.oldest_pending_seconds = (utcnow() - value).total_seconds()
@@ -73,6 +75,11 @@ def health(kade: Kade) -> HealthReport:
     reauth = report.connections.get(ConnectionStatus.NEEDS_REAUTH.value, 0)
     if reauth:
         report.alerts.append(f"{reauth} connection(s) need re-authorisation")
+    for connection_id, name, failures, since, reason in failing:
+        when = f" since {since.isoformat(timespec='seconds')}" if since else ""
+        report.alerts.append(
+            f"connection {name} (id {connection_id}): order import failed {failures} times in a row{when}: {reason}"
+        )
     if report.failed:
         report.alerts.append(f"{report.failed} action(s) failed after retries (`kade actions list --failed`)")
     return report

@@ -20,8 +20,10 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
+from kade.boundary import check_order, clean_json, fit, quarantine_key, scrub
 from kade.db import refresh_statistics
-from kade.errors import AuthRejected, PlatformError, RateLimited, TransientError
+from kade.errors import AuthRejected, RateLimited, TransientError
+from kade.logs import get_logger
 from kade.manager import Platform
 from kade.models import (
     Connection,
@@ -32,10 +34,21 @@ from kade.models import (
     Product,
     ProductLink,
     Quarantine,
+    Shipment,
+    ShipmentStatus,
     jsonable,
     utcnow,
 )
-from kade.products import match_product
+from kade.products import find_or_create_product
+from kade.runstate import (
+    acquire_import,
+    finish_import,
+    import_failed,
+    import_succeeded,
+    new_holder,
+    release_import,
+    renew_import,
+)
 from kade.status import change_status
 from kade.types import (
     ConnectionContext,
@@ -46,6 +59,8 @@ from kade.types import (
     RemoteOrder,
     RemoteOrderLine,
 )
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -63,6 +78,10 @@ class ImportStats:
     already_imported: int = 0
     newest: datetime | None = None
     errors: list[str] = field(default_factory=list)
+    #: the call found an import running and asked it to run once more instead
+    coalesced: bool = False
+    #: imports this call ran (more than one when requests came in meanwhile)
+    runs: int = 0
 
     def add(self, other: ImportStats) -> None:
         for name in ("pages", "created", "updated", "unchanged", "ignored", "quarantined", "cancelled",
@@ -70,6 +89,7 @@ class ImportStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.newest is not None and (self.newest is None or other.newest > self.newest):
             self.newest = other.newest
+        self.errors.extend(other.errors)
 
 
 def digest(order: RemoteOrder) -> str:
@@ -79,7 +99,10 @@ def digest(order: RemoteOrder) -> str:
     re-imports compare this instead: equal digests are skipped without touching a row.
     """
     parts = [order.status.value, str(order.cancellation_requested), order.updated_at.isoformat()]
+    # A store-side shipped quantity joins only when there is one, so digests of orders without
+    # one stay what earlier releases stored (no mass re-apply after an upgrade).
     parts += [f"{li.remote_line_id}:{li.quantity}:{li.quantity_cancelled}:{li.fulfilled_by_marketplace}"
+              + (f":s{li.quantity_shipped}" if li.quantity_shipped else "")
               for li in order.lines]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
@@ -100,20 +123,46 @@ def validate_order(order: RemoteOrder) -> str | None:
     return None
 
 
+def store_shipped(order: RemoteOrder, line: RemoteOrderLine) -> int:
+    """How much of ``line`` the store says has left already (never more than is not cancelled).
+
+    An order the store reports shipped/completed counts as fully shipped even when the plugin
+    has no per-line figure (WooCommerce ``completed``).
+    """
+    shippable = max(0, line.quantity - line.quantity_cancelled)
+    if order.status == OrderStatus.SHIPPED:
+        return shippable
+    return min(line.quantity_shipped, shippable)
+
+
+def order_state(lines: Iterable[tuple[int, int, int]], cancelled: bool) -> OrderState:
+    """Kade's state of an order from its lines' (quantity, cancelled, shipped)."""
+    rows = list(lines)
+    if cancelled or all(c >= q for q, c, _ in rows):
+        return OrderState.CANCELLED
+    if all(c + s >= q for q, c, s in rows):
+        return OrderState.SHIPPED
+    if any(s for _, _, s in rows):
+        return OrderState.PARTIALLY_SHIPPED
+    return OrderState.OPEN
+
+
 def _quarantine(session: Session, connection: Connection, rejected: RejectedRecord, stats: ImportStats) -> None:
     assert connection.id is not None
+    # What a plugin rejected can be as unstorable as what it accepted: key, reason and raw copy
+    # are made storable first, so a quarantine can never fail the page it protects.
+    key, reason, raw = quarantine_key(rejected.remote_id), scrub(rejected.reason), clean_json(rejected.raw)
     existing = session.exec(
         select(Quarantine).where(Quarantine.connection_id == connection.id, Quarantine.kind == "order",
-                                 Quarantine.remote_id == rejected.remote_id)
+                                 Quarantine.remote_id == key)
     ).first()
     if existing is None:
-        session.add(Quarantine(connection_id=connection.id, kind="order", remote_id=rejected.remote_id,
-                               reason=rejected.reason, raw=jsonable(rejected.raw)))
-        record_event(session, "order_quarantined", "rejected", f"order {rejected.remote_id}: {rejected.reason}",
+        session.add(Quarantine(connection_id=connection.id, kind="order", remote_id=key, reason=reason, raw=raw))
+        record_event(session, "order_quarantined", "rejected", f"order {key}: {reason}",
                      tenant_id=connection.tenant_id, connection_id=connection.id)
     else:
-        existing.reason = rejected.reason
-        existing.raw = jsonable(rejected.raw)
+        existing.reason = reason
+        existing.raw = raw
         existing.resolved_at = None
         session.add(existing)
     stats.quarantined += 1
@@ -176,12 +225,11 @@ class ProductResolver:
         return product_id
 
     def _find_or_create(self, line: RemoteOrderLine) -> int | None:
-        product = match_product(self.session, self.connection.tenant_id, line.sku, line.ean, self.order)
-        if product is None and self.auto_import and (line.sku or line.ean):
-            product = Product(tenant_id=self.connection.tenant_id, sku=line.sku or f"EAN-{line.ean}",
-                              ean=line.ean, name=line.name, price=line.unit_price, stock=0)
-            self.session.add(product)
-            self.session.flush()
+        product, created = find_or_create_product(
+            self.session, self.connection.tenant_id, line.sku, line.ean, name=line.name, price=line.unit_price,
+            order=self.order, create=self.auto_import)
+        if created:
+            assert product is not None
             self.created += 1
             record_event(self.session, "product_auto_imported", "ok",
                          f"{product.sku} ({product.name}) created from an order line",
@@ -212,11 +260,12 @@ def apply_page(
         _quarantine(session, connection, record, stats)
     incoming: dict[str, RemoteOrder] = {}
     for order in orders:
-        reason = validate_order(order)
+        reason = check_order(order) or validate_order(order)
         if reason is not None:
             _quarantine(session, connection, RejectedRecord(remote_id=order.remote_id, reason=reason,
                                                             raw=order.raw), stats)
             continue
+        order = fit(order)
         incoming[order.remote_id] = order  # a page repeating an order: the last copy wins
         if stats.newest is None or order.updated_at > stats.newest:
             stats.newest = order.updated_at
@@ -273,10 +322,10 @@ def apply_page(
     return stats
 
 
-def _line_row(order_id: int, line: RemoteOrderLine, product_id: int | None) -> OrderLine:
+def _line_row(order_id: int, line: RemoteOrderLine, product_id: int | None, shipped: int) -> OrderLine:
     return OrderLine(order_id=order_id, remote_line_id=line.remote_line_id, product_id=product_id, sku=line.sku,
                      ean=line.ean, name=line.name, quantity=line.quantity, quantity_cancelled=line.quantity_cancelled,
-                     unit_price=line.unit_price, fulfilled_by_marketplace=False)
+                     quantity_shipped=shipped, unit_price=line.unit_price, fulfilled_by_marketplace=False)
 
 
 def _create_many(session: Session, connection: Connection,
@@ -285,12 +334,17 @@ def _create_many(session: Session, connection: Connection,
     assert connection.id is not None
     now = utcnow()
     rows = []
+    shipped_in_store: list[str] = []
     for remote, lines, fingerprint in fresh:
-        cancelled = remote.status == OrderStatus.CANCELLED or all(li.quantity_cancelled >= li.quantity
-                                                                  for li in lines)
+        # An order the store already shipped (by hand, another tool) arrives shipped, so the
+        # warehouse never ships it again; partly shipped ones keep only what is still open.
+        state = order_state(((li.quantity, li.quantity_cancelled, store_shipped(remote, li)) for li in lines),
+                            remote.status == OrderStatus.CANCELLED)
+        if state in (OrderState.SHIPPED, OrderState.PARTIALLY_SHIPPED):
+            shipped_in_store.append(remote.number)
         rows.append({
             "tenant_id": connection.tenant_id, "connection_id": connection.id, "remote_id": remote.remote_id,
-            "number": remote.number, "status": OrderState.CANCELLED if cancelled else OrderState.OPEN,
+            "number": remote.number, "status": state,
             "cancellation_requested": remote.cancellation_requested, "currency": remote.currency,
             "total": remote.total, "billing_address": remote.billing_address.model_dump(),
             "shipping_address": remote.shipping_address.model_dump(), "raw": jsonable(remote.raw),
@@ -307,13 +361,20 @@ def _create_many(session: Session, connection: Connection,
     line_rows = [
         {"order_id": ids[remote.remote_id], "remote_line_id": line.remote_line_id,
          "product_id": resolver.resolve(line), "sku": line.sku, "ean": line.ean, "name": line.name,
-         "quantity": line.quantity, "quantity_shipped": 0, "quantity_cancelled": line.quantity_cancelled,
-         "unit_price": line.unit_price, "fulfilled_by_marketplace": False}
+         "quantity": line.quantity, "quantity_shipped": store_shipped(remote, line),
+         "quantity_cancelled": line.quantity_cancelled, "unit_price": line.unit_price,
+         "fulfilled_by_marketplace": False}
         for remote, lines, _ in fresh
         for line in lines
     ]
     if line_rows:
         session.connection().execute(lines_table.insert(), line_rows)
+    if shipped_in_store:
+        shown = ", ".join(shipped_in_store[:20]) + (" ..." if len(shipped_in_store) > 20 else "")
+        record_event(session, "order_shipped_in_store", "ok",
+                     f"{len(shipped_in_store)} order(s) imported as (partly) shipped by the store: {shown}",
+                     tenant_id=connection.tenant_id, connection_id=connection.id,
+                     data={"orders": len(shipped_in_store)})
 
 
 def _update(session: Session, connection: Connection, order: Order, remote: RemoteOrder,
@@ -323,14 +384,27 @@ def _update(session: Session, connection: Connection, order: Order, remote: Remo
     notes = 0
     current = {li.remote_line_id: li for li in session.exec(select(OrderLine).where(OrderLine.order_id == order.id))}
     newly_cancelled = 0
+    newly_shipped = 0
+    # Work the warehouse has started on the order before this import (rule R3's "picked", or a
+    # shipment of its own); read before the store's figures are applied.
+    warehouse_shipped = any(r.quantity_shipped for r in current.values())
     for line in lines:
         row = current.get(line.remote_line_id)
         if row is None:
-            session.add(_line_row(order.id, line, resolver.resolve(line)))
+            row = _line_row(order.id, line, resolver.resolve(line), store_shipped(remote, line))
+            newly_shipped += row.quantity_shipped
+            session.add(row)
+            current[line.remote_line_id] = row
             continue
         if line.quantity_cancelled > row.quantity_cancelled:
             newly_cancelled += line.quantity_cancelled - row.quantity_cancelled
             row.quantity_cancelled = line.quantity_cancelled
+            session.add(row)
+        # The store shipped more than Kade knows of (our own reports come back as equal figures).
+        shipped = min(store_shipped(remote, line), max(0, row.quantity - row.quantity_cancelled))
+        if shipped > row.quantity_shipped:
+            newly_shipped += shipped - row.quantity_shipped
+            row.quantity_shipped = shipped
             session.add(row)
     order.remote_updated_at = remote.updated_at
     order.updated_at = utcnow()
@@ -342,6 +416,8 @@ def _update(session: Session, connection: Connection, order: Order, remote: Remo
     fully = remote.status == OrderStatus.CANCELLED or (
         lines and all(li.quantity_cancelled >= li.quantity for li in lines)
     )
+    if newly_shipped and not fully and order.status != OrderState.CANCELLED:
+        notes += _shipped_in_store(session, connection, order, current.values(), newly_shipped, warehouse_shipped)
     if fully and order.status != OrderState.CANCELLED:
         shipped = any(r.quantity_shipped for r in current.values())
         if order.picked or shipped:
@@ -358,6 +434,24 @@ def _update(session: Session, connection: Connection, order: Order, remote: Remo
                        f"{newly_cancelled} item(s) of order {order.number} were cancelled in the store.")
     session.add(order)
     return notes
+
+
+def _shipped_in_store(session: Session, connection: Connection, order: Order, rows: Iterable[OrderLine],
+                      newly_shipped: int, warehouse_shipped: bool) -> int:
+    """Apply a store-side shipment to an imported order; notify if the warehouse is on it too."""
+    order.status = order_state(((r.quantity, r.quantity_cancelled, r.quantity_shipped) for r in rows), False)
+    record_event(session, "order_shipped_in_store", "ok",
+                 f"order {order.number}: {newly_shipped} item(s) shipped in the store; now {order.status}",
+                 tenant_id=connection.tenant_id, connection_id=connection.id)
+    in_flight = order.picked or warehouse_shipped or session.exec(
+        select(Shipment.id).where(Shipment.order_id == order.id, Shipment.status == ShipmentStatus.PENDING)
+    ).first() is not None
+    if not in_flight:
+        return 0
+    return _note(session, connection, order, "shipped_in_store",
+                 f"Order {order.number} was shipped in {connection.name} ({newly_shipped} item(s)) while the "
+                 f"warehouse is {'picking' if order.picked else 'shipping'} it: stop the parcel if it would ship "
+                 "twice.")
 
 
 def _note(session: Session, connection: Connection, order: Order, kind: str, message: str) -> int:
@@ -393,11 +487,34 @@ def _fetch_page(platform: Platform, ctx: ConnectionContext, query: OrderQuery) -
 def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> ImportStats:
     """Import every order changed since the connection's cursor (minus the overlap window).
 
-    A rejected login moves the connection to ``needs_reauth`` (one audited path); any other
-    failure is logged as an event and leaves the cursor where it was, so the next poll resumes.
+    One import per connection at a time: a call while one runs only asks the running one to go
+    once more (``coalesced``). A rejected login moves the connection to ``needs_reauth`` (one
+    audited path); any other failure leaves the cursor where it was, so the next poll resumes,
+    and is counted: the ``IMPORT_FAILURE_ALERT``-th failure in a row notifies and shows in health.
     """
+    holder = new_holder()
+    lease = kade.settings.import_lease
+    with kade.db.transaction() as session:
+        if not acquire_import(session, connection_id, holder, lease):
+            return ImportStats(coalesced=True)
+    total = ImportStats()
     try:
-        return _import_orders(kade, connection_id, full=full)
+        while True:
+            total.add(_import_once(kade, connection_id, holder, full=full))
+            total.runs += 1
+            with kade.db.transaction() as session:
+                if not finish_import(session, connection_id, holder, lease):
+                    return total
+            full = False  # the run asked for meanwhile picks up from the cursor
+    except BaseException:
+        with kade.db.transaction() as session:
+            release_import(session, connection_id, holder)
+        raise
+
+
+def _import_once(kade: Kade, connection_id: int, holder: str, *, full: bool) -> ImportStats:
+    try:
+        return _import_orders(kade, connection_id, holder, full=full)
     except AuthRejected as exc:
         with kade.db.transaction() as session:
             conn = session.get(Connection, connection_id)
@@ -407,30 +524,82 @@ def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> Impo
         stats = ImportStats()
         stats.errors.append(str(exc))
         return stats
-    except PlatformError as exc:
+    except Exception as exc:
+        reason = scrub(f"{type(exc).__name__}: {exc}")
         with kade.db.transaction() as session:
             conn = session.get(Connection, connection_id)
-            record_event(session, "orders_imported", "failed", f"{type(exc).__name__}: {exc}",
-                         tenant_id=conn.tenant_id if conn else None, connection_id=connection_id)
+            if conn is not None:
+                import_failed(session, conn, reason)
         raise
 
 
-def _import_orders(kade: Kade, connection_id: int, *, full: bool) -> ImportStats:
+def _store_page(kade: Kade, connection_id: int, holder: str, page: OrderPage,
+                product_cache: dict[tuple[str | None, str | None], int | None]) -> ImportStats | None:
+    """Apply a page in one transaction; None when the import lock was lost to another worker."""
+    try:
+        with kade.db.transaction() as session:
+            if not renew_import(session, connection_id, holder, kade.settings.import_lease):
+                return None
+            conn = session.get(Connection, connection_id)
+            assert conn is not None
+            return apply_page(session, conn, page.orders, page.rejected, product_cache)
+    except Exception as exc:
+        # The checks missed something the database refused: save order by order, so one
+        # record can only ever cost itself.
+        log.warning("orders_page_fallback", connection_id=connection_id, error=f"{type(exc).__name__}: {exc}")
+        product_cache.clear()
+        return _store_each(kade, connection_id, page, product_cache, exc)
+
+
+def _store_each(kade: Kade, connection_id: int, page: OrderPage,
+                product_cache: dict[tuple[str | None, str | None], int | None], cause: Exception) -> ImportStats:
+    stats = ImportStats(pages=1)
+    with kade.db.transaction() as session:
+        conn = session.get(Connection, connection_id)
+        assert conn is not None
+        for rejected in page.rejected:
+            with session.begin_nested():
+                _quarantine(session, conn, rejected, stats)
+        for order in page.orders:
+            cache = dict(product_cache)
+            try:
+                with session.begin_nested():
+                    one = apply_page(session, conn, [order], [], cache)
+            except Exception as exc:
+                text = str(exc).splitlines()[0] if str(exc) else ""
+                with session.begin_nested():
+                    _quarantine(session, conn, RejectedRecord(
+                        remote_id=order.remote_id, reason=f"could not be stored: {type(exc).__name__}: {text}"[:2000],
+                        raw=order.raw), stats)
+                continue
+            one.pages = 0
+            stats.add(one)
+            product_cache.update(cache)
+        record_event(session, "orders_page_fallback", "warning",
+                     f"a page failed to store ({type(cause).__name__}); saved order by order, "
+                     f"{stats.quarantined} quarantined", tenant_id=conn.tenant_id, connection_id=connection_id)
+    return stats
+
+
+def _import_orders(kade: Kade, connection_id: int, holder: str, *, full: bool) -> ImportStats:
     connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     ctx = kade.context(connection)
+    # The cursor never passes the moment this fetch started (plus the skew allowed): an order
+    # dated in the future must not hide every order placed before that date.
+    ceiling = utcnow() + timedelta(seconds=kade.settings.order_clock_skew)
     since = None
     if connection.order_cursor is not None and not full:
-        since = connection.order_cursor - timedelta(seconds=kade.settings.order_overlap)
+        since = min(connection.order_cursor, ceiling) - timedelta(seconds=kade.settings.order_overlap)
     total = ImportStats()
     product_cache: dict[tuple[str | None, str | None], int | None] = {}
     token: str | None = None
     while True:
         page = _fetch_page(platform, ctx, OrderQuery(since=since, page_token=token))
-        with kade.db.transaction() as session:
-            conn = session.get(Connection, connection_id)
-            assert conn is not None
-            stats = apply_page(session, conn, page.orders, page.rejected, product_cache)
+        stats = _store_page(kade, connection_id, holder, page, product_cache)
+        if stats is None:
+            log.warning("import_lock_lost", connection_id=connection_id)
+            return total
         total.add(stats)
         if page.next_page_token is None:
             break
@@ -438,14 +607,27 @@ def _import_orders(kade: Kade, connection_id: int, *, full: bool) -> ImportStats
     with kade.db.transaction() as session:
         if total.created >= BULK_ANALYZE:
             refresh_statistics(session, "orders", "order_lines")
-        if total.newest is not None:
+        cursor = total.newest
+        if cursor is not None and cursor > ceiling:
+            record_event(session, "order_clock_ahead", "warning",
+                         f"an order is dated {cursor.isoformat()}, ahead of Kade's clock; the cursor stops at "
+                         f"{ceiling.isoformat()}", tenant_id=connection.tenant_id, connection_id=connection_id)
+            cursor = ceiling
+        if cursor is not None:
             # Only move forward; a cursor is never set from an older page.
             session.execute(
                 sa.update(Connection)
                 .where(col(Connection.id) == connection_id)
-                .where(sa.or_(col(Connection.order_cursor).is_(None), col(Connection.order_cursor) < total.newest))
-                .values(order_cursor=total.newest)
+                .where(sa.or_(col(Connection.order_cursor).is_(None), col(Connection.order_cursor) < cursor))
+                .values(order_cursor=cursor)
             )
+        if connection.order_cursor is not None and connection.order_cursor > ceiling:
+            # An earlier release let a future date into the cursor: pull it back to now.
+            session.execute(sa.update(Connection).where(col(Connection.id) == connection_id)
+                            .where(col(Connection.order_cursor) > ceiling).values(order_cursor=cursor or ceiling))
+        conn = session.get(Connection, connection_id)
+        assert conn is not None
+        import_succeeded(session, conn)
         record_event(
             session, "orders_imported", "ok",
             f"{total.created} new, {total.updated} changed, {total.unchanged} unchanged, {total.ignored} ignored "

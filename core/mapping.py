@@ -27,7 +27,11 @@ def parse_timestamp(value: object, what: str, *, assume_utc: bool = True) -> dat
         if not assume_utc:
             raise MappingError(f"{what} {value!r} has no UTC offset")
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 and 9999-12-31T23:00:00-05:00 exist only in local time
+        raise MappingError(f"{what} {value!r} is outside the representable dates once converted to UTC") from None
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

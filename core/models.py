@@ -22,6 +22,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def new_webhook_token() -> str:
+    """An unguessable token naming a connection in its webhook URL (192 random bits)."""
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe copy of a payload from a store (dates, decimals... become strings)."""
     return json.loads(json.dumps(value, default=str))
@@ -122,6 +129,9 @@ class Connection(SQLModel, table=True):
     activated_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
+    #: names the connection in its webhook URL; unguessable, rotatable (``kade secrets webhook-token``)
+    webhook_token: str | None = Field(default_factory=new_webhook_token, max_length=64, unique=True, index=True,
+                                      repr=False)
 
 
 class ConnectionStatusChange(SQLModel, table=True):
@@ -318,6 +328,8 @@ class Action(SQLModel, table=True):
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
     done_at: datetime | None = _ts(nullable=True)
+    #: the claim of the worker running it (``running`` only); finishing checks it is still its own
+    claimed_by: str | None = Field(default=None, max_length=64)
 
 
 class Notification(SQLModel, table=True):
@@ -374,12 +386,27 @@ class WebhookDelivery(SQLModel, table=True):
     """Seen webhook deliveries; a replayed delivery id creates nothing."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (sa.UniqueConstraint("connection_id", "delivery_id", name="uq_webhook_delivery"),)
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "delivery_id", name="uq_webhook_delivery"),
+        sa.Index("ix_webhook_delivery_digest", "connection_id", "body_digest"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connections.id", index=True)
     delivery_id: str = Field(max_length=200)
     received_at: datetime = _now_ts()
+    #: SHA-256 of the body: the same body again within the replay window is a duplicate
+    body_digest: str | None = Field(default=None, max_length=64)
+
+
+class Meta(SQLModel, table=True):
+    """Facts about the database itself, e.g. the secret key check written by ``kade db upgrade``."""
+
+    __tablename__ = "kade_meta"
+
+    name: str = Field(primary_key=True, max_length=60)
+    value: str = Field(sa_type=sa.Text)
+    updated_at: datetime = _now_ts()
 
 
 class Lease(SQLModel, table=True):
@@ -390,3 +417,22 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=60)
     holder: str = Field(max_length=100)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ConnectionRuntime(SQLModel, table=True):
+    """Per-connection run state shared by schedulers and workers, kept across restarts."""
+
+    __tablename__ = "connection_runtime"
+
+    connection_id: int = Field(foreign_key="connections.id", primary_key=True)
+    last_poll_at: datetime | None = _ts(nullable=True)
+    last_products_at: datetime | None = _ts(nullable=True)
+    #: the worker importing the connection's orders, until ``import_lease_until``
+    import_holder: str | None = Field(default=None, max_length=64)
+    import_lease_until: datetime | None = _ts(nullable=True)
+    #: an import was asked for while one ran: the running one goes once more
+    import_again: bool = False
+    #: consecutive failed imports, since when, and the last reason
+    import_failures: int = 0
+    import_failing_since: datetime | None = _ts(nullable=True)
+    import_error: str | None = Field(default=None, sa_type=sa.Text)

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from kade.audit import record_event
@@ -126,3 +127,24 @@ def match_product(
 
     first, second = (by_sku, by_ean) if order == "sku_first" else (by_ean, by_sku)
     return first() or second()
+
+
+def find_or_create_product(
+    session: Session, tenant_id: int, sku: str | None, ean: str | None, *, name: str = "",
+    price: Decimal | None = None, order: str = "sku_first", create: bool = True,
+) -> tuple[Product | None, bool]:
+    """The matching product, created when there is none and ``create`` allows; (product, created).
+
+    Race-safe: another job creating the same SKU first (a new connection's product linking
+    running beside its first order import) turns into a match, not a failed job.
+    """
+    product = match_product(session, tenant_id, sku, ean, order)
+    if product is not None or not create or not (sku or ean):
+        return product, False
+    candidate = Product(tenant_id=tenant_id, sku=sku or f"EAN-{ean}", ean=ean, name=name, price=price, stock=0)
+    try:
+        with session.begin_nested():
+            session.add(candidate)
+    except sa.exc.IntegrityError:
+        return match_product(session, tenant_id, candidate.sku, ean, order), False
+    return candidate, True

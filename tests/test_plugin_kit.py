@@ -104,7 +104,7 @@ VARIANTS = {
     "warehouse-cancel-never-tells-the-store": Broken(
         "plugin", 'body = AcmeClient(ctx).request("POST", f"/api/orders/{request.order_remote_id}/cancel",'
         .replace("Acme", "Refshop"),
-        "body = {'id': request.order_remote_id}; (",
+        'body = dict(id=request.order_remote_id) or RefshopClient(ctx).request("POST", "/never",',  # never called
         frozenset({"test_warehouse_cancel_reaches_the_store"})),
     "token-not-renewed": Broken(
         "client", "if attempt == 2 or exc.code not in STALE_TOKEN:", "if True:",

@@ -41,7 +41,6 @@ from kade.plugins.bol.auth import (
     request_token,
 )
 from kade.plugins.bol.client import SETTINGS, BolClient, process_id
-from kade.plugins.bol.harness import BolHarness
 from kade.plugins.bol.mapping import (
     is_bol_fulfilled,
     order_from_detail,
@@ -57,7 +56,6 @@ from kade.plugins.bol.protocol import (
     MAX_STOCK,
     PAGE_SIZE,
 )
-from kade.plugins.bol.simulator import create_app
 from kade.plugins.bol.transporters import UnknownCarrierError, transporter_code
 from kade.types import (
     CancelRequest,
@@ -104,8 +102,6 @@ PLATFORM = PlatformSpec(
         CLIENT_CREDENTIALS: ("client_id", "client_secret"),
         AUTHORIZATION_CODE: ("client_id", "client_secret", "refresh_token"),
     },
-    simulator=create_app,
-    harness=BolHarness,
 )
 
 
@@ -437,7 +433,7 @@ def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPa
 @hookimpl
 def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage:
     client = BolClient(ctx)
-    rows, next_token = exports.read_page(client, page_token)
+    rows, next_token = exports.read_page(client, page_token, reuse=False)
     items: list[RemoteStock] = []
     for row in rows:
         try:

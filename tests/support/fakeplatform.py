@@ -150,13 +150,15 @@ class FakePlatform:
             orders.append(
                 RemoteOrder(
                     remote_id=o["id"], number=o["number"],
-                    status=OrderStatus.CANCELLED if o["status"] == "cancelled" else OrderStatus.OPEN,
+                    status={"cancelled": OrderStatus.CANCELLED,
+                            "shipped": OrderStatus.SHIPPED}.get(o["status"], OrderStatus.OPEN),
                     cancellation_requested=bool(o.get("cancel_requested")),
                     created_at=o["updated"], updated_at=o["updated"], currency=o.get("currency", "EUR"),
                     total=Decimal("10"),
                     lines=tuple(
                         RemoteOrderLine(remote_line_id=line["id"], sku=line["sku"], ean=line["ean"],
                                         quantity=line["qty"], quantity_cancelled=line["cancelled"],
+                                        quantity_shipped=line.get("shipped", 0),
                                         fulfilled_by_marketplace=line["fbm"], unit_price=Decimal("5"))
                         for line in o["lines"]
                     ),
