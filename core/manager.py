@@ -16,10 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+import httpx
 import pluggy
 
 from kade import hookspecs
 from kade.errors import KadeError, PlatformConflictError, PluginLoadError, UserError
+from kade.httpkit import map_transport_error
 from kade.logs import get_logger
 from kade.types import (
     CancelRequest,
@@ -40,6 +42,8 @@ from kade.types import (
 )
 
 ENTRY_POINT_GROUP = "kade"
+#: operations that change the store (a raw timeout inside one is an unknown outcome)
+WRITE_OPERATIONS = frozenset({"push_stock", "report_shipment", "cancel_order", "migrate_connection"})
 OPERATIONS = (
     "import_orders",
     "import_products",
@@ -265,7 +269,14 @@ class Platform:
             others = [p for p in self._pm.get_plugins() if p is not self.plugin and self._is_platform(p)]
             caller = self._pm.subset_hook_caller(operation, remove_plugins=others)
             self._callers[operation] = caller
-        return caller(**kwargs)
+        try:
+            return caller(**kwargs)
+        except httpx.HTTPError as exc:
+            # A raw httpx failure a plugin let through becomes the typed error here, once, so the
+            # import, stock, shipment and cancel paths all retry and record it alike. For an
+            # operation that changes the store, a lost answer may hide an applied change.
+            raise map_transport_error(exc, write=operation in WRITE_OPERATIONS,
+                                      what=self.name) from exc
 
     def _is_platform(self, plugin: object) -> bool:
         return any(p.plugin is plugin for p in self._pm.platforms().values())
