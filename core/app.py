@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import redis
+import sqlalchemy as sa
 
 from kade.config import Settings
 from kade.db import Database
@@ -55,7 +56,24 @@ class Kade:
 
     @cached_property
     def vault(self) -> Vault:
-        return Vault(load_key(self.settings))
+        return Vault(load_key(self.settings, holds_secrets=self._holds_secrets))
+
+    def _holds_secrets(self) -> bool:
+        from kade.secrets import holds_secrets
+
+        try:
+            with self.db.session() as session:
+                return holds_secrets(session)
+        except sa.exc.DatabaseError:  # no schema yet: nothing can be encrypted in it
+            return False
+
+    def check(self) -> None:
+        """Refuse to run (``ConfigError``, one line) on a stale schema or a key that does not fit."""
+        from kade.secrets import verify_key
+
+        self.db.check()
+        with self.db.session() as session:
+            verify_key(session, self.vault)
 
     @cached_property
     def redis(self) -> redis.Redis | None:
@@ -81,6 +99,17 @@ class Kade:
         creds = self.vault.decrypt(connection.credentials_encrypted)
         register_secrets(creds.values())
         return creds
+
+    def settings_of(self, connection: Connection) -> dict[str, Any]:
+        """The connection's settings with secret ones decrypted (for the plugin only)."""
+        from kade.secrets import is_encrypted
+
+        values = dict(connection.settings)
+        for name, value in values.items():
+            if is_encrypted(value):
+                values[name] = self.vault.decrypt_text(value)
+                register_secrets([values[name]])
+        return values
 
     def http_client(self, connection: Connection) -> httpx.Client:
         """One HTTP client per connection, reused across calls (keep-alive, shared limits)."""
@@ -135,7 +164,7 @@ class Kade:
             auth_method=connection.auth_method,
             base_url=connection.base_url,
             credentials=creds,
-            settings=dict(connection.settings),
+            settings=self.settings_of(connection),
             http=self.http_client(connection),
             tokens=ScopedTokenStore(self.tokens, f"c{connection_id}:{connection.auth_method}:", self.vault.fernet),
             save_credentials=save_credentials,

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     #: Redis URL for the Dramatiq broker, rate limits and locks; empty means the in-process broker
     redis_url: str = ""
+    #: Dramatiq broker URL when it is not Redis: ``amqp://`` for RabbitMQ (durable queues). Empty:
+    #: the broker is Redis at ``redis_url`` (or the in-process broker). Redis stays required for
+    #: the shared rate limits and tokens either way.
+    broker_url: str = ""
     #: Fernet key (urlsafe base64, 32 bytes) for credentials at rest; empty: generated into data_dir
     secret_key: str = Field(default="", repr=False)
     log_format: Literal["auto", "console", "json"] = "auto"
@@ -59,6 +63,16 @@ class Settings(BaseSettings):
     #: seconds an import holds its connection's lock without finishing a page (a dead worker's
     #: lock frees after this)
     import_lease: float = Field(default=600.0, gt=0)
+    #: largest webhook body accepted, in bytes (read while streaming; beyond it: 413)
+    webhook_max_body: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: seconds within which the same webhook body again is a duplicate, whatever its delivery id
+    webhook_replay_window: float = Field(default=86400.0, ge=0)
+    #: seconds a platform-signed webhook timestamp may differ from now
+    webhook_timestamp_tolerance: float = Field(default=300.0, gt=0)
+    #: bearer token for /metrics and /health details; empty: only served when bound to loopback
+    admin_token: str = Field(default="", repr=False)
+    #: the public base URL of ``kade serve`` (shown in webhook URLs), e.g. https://kade.example.com
+    public_url: str = ""
     #: seconds a store may take to answer one request (read) and to accept a connection
     http_timeout: float = Field(default=30.0, gt=0)
     http_connect_timeout: float = Field(default=10.0, gt=0)
@@ -89,6 +103,14 @@ class Settings(BaseSettings):
             value = "postgresql://" + value[len("postgres://") :]
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("amqp://", "amqps://", "redis://", "rediss://")):
+            raise ValueError("KADE_BROKER_URL must be an amqp://, amqps:// or redis:// URL (or empty)")
         return value
 
     @property

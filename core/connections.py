@@ -14,9 +14,10 @@ from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import UserError
+from kade.logs import MASK, mask_url, register_secrets
 from kade.manager import KadePluginManager, Platform
 from kade.models import Connection, ConnectionStatus, Tenant
-from kade.secrets import Vault
+from kade.secrets import Vault, is_encrypted
 from kade.status import change_status
 from kade.stock import queue_full_push
 from kade.tenants import enabled_platforms
@@ -117,6 +118,8 @@ def add_connection(
     missing = [s.name for s in platform.spec.settings if s.required and values.get(s.name) in (None, "")]
     if missing:
         raise UserError(f"{platform_name} connections need the setting(s): {', '.join(missing)}")
+    values = _seal(platform, vault, values)
+    register_secrets([base_url_password(base_url)])
     replaced_id = None
     if replaces is not None:
         replaced_id = get_connection(session, tenant, replaces).id
@@ -140,6 +143,35 @@ def add_connection(
     return connection
 
 
+def secret_settings(platform: Platform) -> set[str]:
+    return {name for name, spec in setting_specs(platform).items() if spec.secret}
+
+
+def _seal(platform: Platform, vault: Vault | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Encrypt the values of secret settings (like credentials); other settings stay readable."""
+    secret = secret_settings(platform)
+    sealed = dict(values)
+    for name in secret & set(values):
+        value = values[name]
+        if value in (None, "") or is_encrypted(value):
+            continue
+        if vault is None:
+            raise UserError(f"{name} is a secret setting: it needs the secret key to be stored")
+        register_secrets([str(value)])
+        sealed[name] = vault.encrypt_text(str(value))
+    return sealed
+
+
+def base_url_password(url: str) -> str:
+    """The password in a URL's userinfo (``https://user:pw@host``), or "" when there is none."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
 def get_connection(session: Session, tenant: Tenant, name: str) -> Connection:
     conn = session.exec(select(Connection).where(Connection.tenant_id == tenant.id, Connection.name == name)).first()
     if conn is None:
@@ -155,9 +187,13 @@ def list_connections(session: Session, tenant: Tenant | None = None) -> list[Con
 
 
 def update_setting(
-    session: Session, pm: KadePluginManager, connection: Connection, name: str, raw: str, *, actor: str = "cli"
+    session: Session, pm: KadePluginManager, connection: Connection, name: str, raw: str, *, actor: str = "cli",
+    vault: Vault | None = None,
 ) -> Any:
-    """Change one setting (or the ``send_stock`` / ``send_shipments`` switches)."""
+    """Change one setting (or the ``send_stock`` / ``send_shipments`` switches).
+
+    A secret setting is stored encrypted with ``vault``; the event says it changed, never to what.
+    """
     platform = pm.platform(connection.platform)
     if name in SWITCHES:
         spec = SettingSpec(name=name, type="bool")
@@ -171,13 +207,14 @@ def update_setting(
             queue_full_push(session, connection)  # stock was not kept in sync meanwhile
     else:
         value = parse_setting(platform, name, raw)
-        connection.settings = {**connection.settings, name: value}
+        connection.settings = {**connection.settings, **_seal(platform, vault, {name: value})}
     session.add(connection)
+    shown = f"{MASK} (secret)" if name in secret_settings(platform) else repr(value)
     record_event(
-        session, "connection_setting", "ok", f"{connection.name}: {name} = {value!r}",
+        session, "connection_setting", "ok", f"{connection.name}: {name} = {shown}",
         tenant_id=connection.tenant_id, connection_id=connection.id, data={"actor": actor, "setting": name},
     )
-    return value
+    return MASK if name in secret_settings(platform) else value
 
 
 def settings_summary(pm: KadePluginManager, connection: Connection) -> list[tuple[str, str, str]]:
@@ -185,13 +222,15 @@ def settings_summary(pm: KadePluginManager, connection: Connection) -> list[tupl
     platform = pm.platform(connection.platform)
     rows = [
         ("platform", platform.spec.title, ""),
-        ("base_url", connection.base_url, ""),
+        ("base_url", mask_url(connection.base_url), ""),
         ("auth_method", connection.auth_method, ""),
         ("send_stock", "on" if connection.send_stock else "off", "push warehouse stock to the store"),
         ("send_shipments", "on" if connection.send_shipments else "off", "report shipments and tracking"),
     ]
     for name, spec in setting_specs(platform).items():
         value = connection.settings.get(name, spec.default)
+        if spec.secret and value not in (None, ""):
+            value = f"{MASK} (set)"
         rows.append((name, "" if value is None else str(value), spec.description))
     return rows
 

@@ -31,7 +31,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            from kade.secrets import ensure_private_file
+
+            # credentials live in this file (encrypted, but still): 0600 in a 0700 folder; SQLite
+            # gives its -wal and -shm files the database file's mode
+            ensure_private_file(Path(path))
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

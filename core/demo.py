@@ -1,6 +1,7 @@
 """``kade demo``: Kade's main job, end to end, on the embedded default.
 
-Every installed platform that ships a simulated store takes part. The demo uses the same
+Every installed platform that registers a harness (a simulated store, entry-point group
+``kade.harnesses``) takes part. The demo uses the same
 paths production does — connections added and activated as an operator would, orders imported
 by the ingest path, stock and shipments through the outbox and workers — against simulators
 running in-process, in a fresh database of its own under the data directory.
@@ -49,6 +50,7 @@ from kade.status import change_status
 from kade.stock import set_stock
 from kade.tenants import add_tenant, enable_platform
 from kade.testing.harness import Harness
+from kade.testing.harnesses import harnesses_for
 
 CARRIERS = ("PostNL", "DHL", "DPD")
 
@@ -72,12 +74,8 @@ class DemoSummary:
 
 
 def _stores(kade: Kade) -> list[DemoStore]:
-    stores = []
-    for _name, platform in sorted(kade.pm.platforms().items()):
-        if platform.spec.harness is None:
-            continue
-        stores.append(DemoStore(platform=platform, harness=platform.spec.harness()))
-    return stores
+    return [DemoStore(platform=kade.pm.platform(name), harness=harness)
+            for name, harness in harnesses_for(kade.pm).items()]
 
 
 def run_demo(settings: Settings, console: Console, *, orders: int = 40, serve: bool = False,

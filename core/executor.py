@@ -34,6 +34,7 @@ from kade.errors import (
     RejectedByStore,
 )
 from kade.logs import get_logger, redact_text
+from kade.manager import UnsupportedOperation
 from kade.models import (
     Action,
     ActionKind,
@@ -200,6 +201,12 @@ def handle_failure(kade: Kade, session: Session, action: Action, connection: Con
                f"{action.kind} for {connection.name} was refused by the store: {exc.message}",
                dedupe_key=f"rejected:{action.id}", tenant_id=action.tenant_id, connection_id=connection.id)
         return Outcome("rejected", exc.message)
+    if isinstance(exc, UnsupportedOperation):
+        # A missing hook stays missing: retrying it eight times would only hide the cause.
+        _finish(session, action, ActionStatus.FAILED, error=text, kind="unsupported")
+        notify(session, "action_unsupported", f"{action.kind} for {connection.name}: {exc}",
+               dedupe_key=f"unsupported:{action.id}", tenant_id=action.tenant_id, connection_id=connection.id)
+        return Outcome("unsupported", str(exc))
     kind = exc.kind if isinstance(exc, PlatformError) else "error"
     if action.attempts >= kade.settings.max_attempts:
         _finish(session, action, ActionStatus.FAILED, error=text, kind=kind)
@@ -608,9 +615,16 @@ def _restore_pending_key(session: Session, action: Action) -> None:
     session.add(action)
 
 
+def _run_import(kade: Kade, action_id: int) -> Any:
+    from kade.webhooks import run_import_request  # a webhook's import request (outbox row)
+
+    return run_import_request(kade, action_id)
+
+
 RUNNERS: dict[str, Any] = {
     ActionKind.SHIPMENT: run_shipment,
     ActionKind.CANCEL: run_cancel,
+    ActionKind.IMPORT_ORDERS: _run_import,
 }
 
 

@@ -3,7 +3,7 @@
 A platform plugin is a module (or object) registered under the ``kade`` entry-point group.
 It implements ``kade_register_platforms`` once, plus the operation hooks below. Kade never
 broadcasts an operation: each call is routed to the one plugin that registered the connection's
-platform (see ``kade.plugins_manager``), so operation hooks are ``firstresult`` and every
+platform (see ``kade.manager``), so operation hooks are ``firstresult`` and every
 implementation can assume the connection is its own.
 
 Rules every implementation follows:
@@ -155,7 +155,10 @@ def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
     """Make one cheap authenticated call to prove the credentials and base URL work.
 
     :param ctx: the connection.
-    :return: ``ConnectionTestResult``, with ``credentials_expire_at`` when the credentials expire.
+    :return: ``ConnectionTestResult``, with ``credentials_expire_at`` when the credentials expire;
+        ``ok=False`` with the reason for a store that answers but is not usable (wrong URL, no API).
+        Raise ``AuthRejected`` when the store refuses the login: the core moves the connection to
+        ``needs_reauth``.
     """
 
 

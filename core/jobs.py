@@ -21,6 +21,7 @@ from dramatiq.middleware import Middleware
 
 from kade.app import Kade
 from kade.config import Settings
+from kade.errors import ConfigError
 from kade.logs import get_logger
 
 log = get_logger(__name__)
@@ -60,9 +61,21 @@ class JobContext(Middleware):
 
 
 def make_broker(settings: Settings) -> dramatiq.Broker:
-    """Redis in production; an in-process stub broker for the embedded default."""
-    if settings.redis_url:
-        return RedisBroker(url=settings.redis_url, namespace="kade")  # type: ignore[no-untyped-call]
+    """RabbitMQ or Redis in production; an in-process stub broker for the embedded default.
+
+    RabbitMQ (``KADE_BROKER_URL=amqp://...``) gives durable queues with publisher confirms; Redis
+    remains the home of the shared rate limits and the token store, so it is required with it.
+    """
+    url = settings.broker_url
+    if url.startswith(("amqp://", "amqps://")):
+        if not settings.redis_url:
+            raise ConfigError("KADE_BROKER_URL=amqp://... needs KADE_REDIS_URL too: Redis holds the shared "
+                              "rate limits and tokens")
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        return RabbitmqBroker(url=url, confirm_delivery=True)
+    if url or settings.redis_url:
+        return RedisBroker(url=url or settings.redis_url, namespace="kade")  # type: ignore[no-untyped-call]
     return StubBroker()
 
 

@@ -3,8 +3,13 @@
 Console output on a TTY, JSON lines otherwise. Tenant, connection and job ids are bound as
 context variables by the worker middleware so every line of a job carries them.
 
-Redaction works two ways: values under sensitive keys are masked, and every credential value
-Kade has decrypted is masked wherever it appears in a string (messages, exceptions, URLs).
+Redaction works three ways: values under sensitive keys are masked; every credential value
+Kade has decrypted is masked wherever it appears in a string (messages, exceptions, URLs); and
+what looks like a secret whatever its origin — an ``Authorization: Basic``/``Bearer`` value, the
+password of a URL — is masked by pattern. ``configure_logging`` routes every log path of the
+process through ``redact_text``: structlog's processors, every standard-library ``logging``
+record (Dramatiq's "Failed to process message", uvicorn's errors) with its traceback, and
+uncaught exceptions of the main and other threads.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import re
 import sys
 import threading
+import traceback
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -22,6 +28,10 @@ MASK = "***"
 SENSITIVE_KEY = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|authori[sz]ation|credential|cookie|signature|private)", re.I
 )
+#: header values that are credentials whatever Kade knows: ``Basic base64(id:secret)``, ``Bearer <token>``
+AUTH_VALUE = re.compile(r"\b(Basic|Bearer|OAuth)(\s+|%20|\+)([A-Za-z0-9._~+/=:-]{8,})", re.I)
+#: ``scheme://user:password@host`` — the password part
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)", re.I)
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _configured = False
@@ -36,13 +46,27 @@ def register_secrets(values: Iterable[str]) -> None:
 
 
 def redact_text(text: str) -> str:
-    """Mask every known credential value inside ``text``."""
+    """Mask every known credential value, auth header value and URL password inside ``text``."""
     with _secrets_lock:
         known = sorted(_secrets, key=len, reverse=True)
     for value in known:
         if value in text:
             text = text.replace(value, MASK)
-    return text
+    text = AUTH_VALUE.sub(_mask_auth_value, text)
+    return URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
+
+
+def _mask_auth_value(match: re.Match[str]) -> str:
+    value = match.group(3)
+    # "basic authentication" is prose; a credential has a digit or a symbol, or is long.
+    if len(value) < 20 and not re.search(r"[0-9=+/._~-]", value):
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2)}{MASK}"
+
+
+def mask_url(url: str) -> str:
+    """A URL fit to show: the password of its userinfo masked."""
+    return URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", url)
 
 
 def redact(value: Any, key: str | None = None) -> Any:
@@ -67,9 +91,59 @@ def redact_processor(_logger: Any, _method: str, event_dict: MutableMapping[str,
     return event_dict
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _redacted_arg(value: Any) -> Any:
+    return redact_text(value) if isinstance(value, str) else value
+
+
+def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every stdlib record, whichever logger and handler: message, arguments and traceback redacted.
+
+    The traceback is rendered here into ``exc_text``, which ``logging.Formatter`` uses as is, so
+    no handler — Dramatiq's, uvicorn's, one configured later — can print it unmasked.
+    """
+    record = _base_factory(*args, **kwargs)
+    try:
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted_arg(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redacted_arg(v) for k, v in record.args.items()}
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact_text("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+    except Exception:  # redaction must never lose the log line itself  # pragma: no cover
+        pass
+    return record
+
+
+def _redacting_excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    sys.stderr.write(redact_text("".join(traceback.format_exception(exc_type, exc, tb))))
+
+
+def _redacting_thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    name = args.thread.name if args.thread is not None else "?"
+    sys.stderr.write(redact_text(f"Exception in thread {name}:\n{text}"))
+
+
+def install_redaction() -> None:
+    """Route the standard library's log records and uncaught exceptions through ``redact_text``."""
+    logging.setLogRecordFactory(_redacting_record_factory)
+    sys.excepthook = _redacting_excepthook
+    threading.excepthook = _redacting_thread_excepthook
+
+
 def configure_logging(log_format: str = "auto", level: str = "INFO", *, force: bool = False) -> None:
-    """Configure structlog once per process (idempotent unless ``force``)."""
+    """Configure structlog once per process (idempotent unless ``force``), and redact stdlib logging."""
     global _configured
+    install_redaction()
     if _configured and not force:
         return
     use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())

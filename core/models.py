@@ -22,6 +22,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def new_webhook_token() -> str:
+    """An unguessable token naming a connection in its webhook URL (192 random bits)."""
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe copy of a payload from a store (dates, decimals... become strings)."""
     return json.loads(json.dumps(value, default=str))
@@ -122,6 +129,9 @@ class Connection(SQLModel, table=True):
     activated_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
+    #: names the connection in its webhook URL; unguessable, rotatable (``kade secrets webhook-token``)
+    webhook_token: str | None = Field(default_factory=new_webhook_token, max_length=64, unique=True, index=True,
+                                      repr=False)
 
 
 class ConnectionStatusChange(SQLModel, table=True):
@@ -376,12 +386,27 @@ class WebhookDelivery(SQLModel, table=True):
     """Seen webhook deliveries; a replayed delivery id creates nothing."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (sa.UniqueConstraint("connection_id", "delivery_id", name="uq_webhook_delivery"),)
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "delivery_id", name="uq_webhook_delivery"),
+        sa.Index("ix_webhook_delivery_digest", "connection_id", "body_digest"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connections.id", index=True)
     delivery_id: str = Field(max_length=200)
     received_at: datetime = _now_ts()
+    #: SHA-256 of the body: the same body again within the replay window is a duplicate
+    body_digest: str | None = Field(default=None, max_length=64)
+
+
+class Meta(SQLModel, table=True):
+    """Facts about the database itself, e.g. the secret key check written by ``kade db upgrade``."""
+
+    __tablename__ = "kade_meta"
+
+    name: str = Field(primary_key=True, max_length=60)
+    value: str = Field(sa_type=sa.Text)
+    updated_at: datetime = _now_ts()
 
 
 class Lease(SQLModel, table=True):

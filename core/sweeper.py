@@ -21,7 +21,7 @@ from kade.app import Kade
 from kade.db import bookkeeping
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, utcnow
-from kade.status import SENDING
+from kade.status import RUNNING, SENDING
 
 if TYPE_CHECKING:
     from kade.jobs import Actors
@@ -35,6 +35,14 @@ class SweepStats:
     reclaimed: int = 0
     actions_sent: int = 0
     stock_flushes: int = 0
+
+
+def may_run() -> sa.ColumnElement[bool]:
+    """Actions run for connections that may send; an order import also for a new connection."""
+    return sa.or_(
+        col(Connection.status).in_([s.value for s in SENDING]),
+        sa.and_(col(Action.kind) == ActionKind.IMPORT_ORDERS, col(Connection.status).in_([s.value for s in RUNNING])),
+    )
 
 
 def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepStats:
@@ -63,7 +71,7 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
                 col(Action.status) == ActionStatus.PENDING,
                 col(Action.next_attempt_at) <= now,
                 sa.or_(col(Action.enqueued_at).is_(None), col(Action.enqueued_at) < stale),
-                col(Connection.status).in_([s.value for s in SENDING]),
+                may_run(),
             )
             .order_by(col(Action.id))
             .limit(BATCH)
@@ -99,8 +107,7 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id, Action.next_attempt_at)
             .join(Connection, col(Connection.id) == col(Action.connection_id))
-            .where(col(Action.id).in_(action_ids), col(Action.status) == ActionStatus.PENDING,
-                   col(Connection.status).in_([s.value for s in SENDING]))
+            .where(col(Action.id).in_(action_ids), col(Action.status) == ActionStatus.PENDING, may_run())
             .with_for_update(skip_locked=True, of=Action)
         ).all()
         if rows:

@@ -13,7 +13,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import redis
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
 class ScopedTokenStore:
@@ -24,7 +24,7 @@ class ScopedTokenStore:
     encrypted with the credentials key: a token in Redis is as protected as one in the database.
     """
 
-    def __init__(self, inner: Any, scope: str, fernet: Fernet | None = None) -> None:
+    def __init__(self, inner: Any, scope: str, fernet: Fernet | MultiFernet | None = None) -> None:
         self._inner = inner
         self._scope = scope
         self._fernet = fernet

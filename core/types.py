@@ -40,6 +40,8 @@ class SettingSpec(_Frozen):
     choices: tuple[str, ...] = ()
     required: bool = False
     description: str = ""
+    #: a secret (a signing key, an app secret): stored encrypted like credentials, never printed
+    secret: bool = False
 
     def parse(self, raw: str | int | bool) -> str | int | bool:
         """Turn a user-given value into the typed value, or raise ``ValueError`` saying why."""
@@ -75,10 +77,11 @@ class Capabilities(_Frozen):
     #: the shipment call needs the list of shipped lines (Shopware does not take one)
     shipment_lines: bool = True
     stock_batch_size: int = Field(default=1, ge=1, le=10_000)
-    #: the plugin can stream the store's current stock for the nightly full check
-    stock_read: bool = True
+    #: the plugin can stream the store's current stock for the nightly full check (needs ``read_stock``)
+    stock_read: bool = False
     webhooks: bool = False
-    cancel_order: bool = True
+    #: the warehouse can cancel orders in the store (needs ``cancel_order``)
+    cancel_order: bool = False
     #: default seconds between order polls
     order_poll_interval: int = Field(default=300, ge=10)
     #: requests per second per connection, enforced by the core across all workers (None: no limit)
@@ -98,9 +101,10 @@ class PlatformSpec(_Frozen):
     settings: tuple[SettingSpec, ...] = ()
     #: credential fields per auth method, e.g. {"client_credentials": ("client_id", "client_secret")}
     credential_fields: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    #: a factory of the platform's simulator ASGI app (used by the demo, tests and benchmarks)
+    #: deprecated and unused: nothing calls it. Simulators are reached through the harness.
     simulator: Callable[..., Any] | None = None
-    #: a factory of a ``kade.testing.Harness``: a simulated store with controls (demo, conformance kit)
+    #: deprecated: register the harness in the ``kade.harnesses`` entry-point group instead, so
+    #: production never imports it (``kade.testing.harnesses``); the demo still honours it, warning
     harness: Callable[[], Any] | None = None
 
     @field_validator("name")
@@ -357,6 +361,8 @@ class WebhookEvent(_Frozen):
     topic: Literal["order_created", "order_updated", "order_cancelled", "product_updated", "ping"]
     remote_id: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict, repr=False)
+    #: when the platform signs a timestamp with the body: the core refuses it outside a window
+    signed_at: datetime | None = None
 
 
 class RemoteStock(_Frozen):

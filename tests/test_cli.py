@@ -255,3 +255,17 @@ def test_version_and_usage_errors_are_not_tracebacks(cli) -> None:
         assert code == 2, (args, out, err)
         assert fragment in out + err, (args, out, err)
         assert "Traceback" not in out + err
+
+
+def test_recover_dry_run_shows_the_plan_and_bad_times_are_one_line(cli, tmp_path) -> None:
+    _ready(cli, tmp_path)
+    assert cli("plugins", "enable", "acme", "--tenant", "shop")[0] == 0
+    assert cli("connection", "add", "acme", "main", "--tenant", "shop", "--url", "https://acme.example",
+               "--credentials", _creds(tmp_path, {"api_key": "k-123456"}))[0] == 0
+    code, out, _ = cli("recover", "--since", "2026-01-01T00:00:00Z", "--dry-run")
+    assert code == 0
+    assert "main" in out and "dry run" in out
+    assert_user_error(cli("recover", "--since", "yesterday"), "ISO 8601")
+    assert_user_error(cli("recover", "--since", "2026-01-01T00:00:00"), "time zone")
+    assert_user_error(cli("recover", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"),
+                      "before")

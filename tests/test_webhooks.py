@@ -31,12 +31,13 @@ def hooked(kade, store):
     transport.close()
 
 
-def _send(client, conn_id, payload, delivery="d-1", secret=b"hook-secret", tamper=False):
+def _send(client, conn, payload, delivery="d-1", secret=b"hook-secret", tamper=False):
     body = json.dumps(payload).encode()
     signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
     if tamper:
         body = body.replace(b"R1", b"R9")
-    return client.post(f"/webhooks/{conn_id}", content=body,
+    token = conn if isinstance(conn, str) else conn.webhook_token
+    return client.post(f"/webhooks/{token}", content=body,
                        headers={"X-Fake-Signature": signature, "X-Fake-Delivery": delivery})
 
 
@@ -44,10 +45,10 @@ def test_delivery_imports_the_order_once_and_a_replay_creates_nothing(hooked, st
     kade, runtime, client = hooked
     conn = make_connection(kade)
     store.add_order("R1", [("A", None, 1)])
-    first = _send(client, conn.id, {"topic": "order_created", "id": "R1"})
+    first = _send(client, conn, {"topic": "order_created", "id": "R1"})
     assert first.status_code == 200 and first.json()["status"] == "accepted"
     runtime.join()
-    replay = _send(client, conn.id, {"topic": "order_created", "id": "R1"})
+    replay = _send(client, conn, {"topic": "order_created", "id": "R1"})
     assert replay.json()["status"] == "duplicate"
     runtime.join()
     with kade.db.session() as session:
@@ -65,10 +66,10 @@ def test_tampered_wrongly_signed_and_unsigned_deliveries_are_refused(hooked, sto
     kade, _, client = hooked
     conn = make_connection(kade)
     if headers is not None:
-        response = client.post(f"/webhooks/{conn.id}", content=b'{"topic": "order_created", "id": "R1"}',
+        response = client.post(f"/webhooks/{conn.webhook_token}", content=b'{"topic": "order_created", "id": "R1"}',
                                headers=headers)
     else:
-        response = _send(client, conn.id, {"topic": "order_created", "id": "R1"}, **kwargs)
+        response = _send(client, conn, {"topic": "order_created", "id": "R1"}, **kwargs)
     assert response.status_code == 401
     with kade.db.session() as session:
         assert session.exec(select(WebhookDelivery)).all() == []
@@ -77,13 +78,13 @@ def test_tampered_wrongly_signed_and_unsigned_deliveries_are_refused(hooked, sto
 def test_ping_is_acknowledged_without_work(hooked, store) -> None:
     kade, _, client = hooked
     conn = make_connection(kade)
-    assert _send(client, conn.id, {"topic": "ping"}).json()["status"] == "ping"
+    assert _send(client, conn, {"topic": "ping"}).json()["status"] == "ping"
     assert store.calls.get("import_orders") is None
 
 
 def test_unknown_connection_and_health_endpoint(hooked) -> None:
     _, _, client = hooked
-    assert _send(client, 999, {"topic": "ping"}).status_code == 404
+    assert _send(client, "x" * 32, {"topic": "ping"}).status_code == 404
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["ok"] is True
     assert "kade_webhooks_total" in client.get("/metrics").text

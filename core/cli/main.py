@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from kade import __version__
 from kade.app import Kade
+from kade.cli.plugin import plugin_app
 from kade.config import Settings
 from kade.errors import KadeError
 from kade.logs import configure_logging, redact_text
@@ -61,7 +62,7 @@ def make_kade(*, check_schema: bool = True, log_level: str | None = None) -> Kad
     warnings.showwarning = _show_warning
     kade = Kade(settings)
     if check_schema:
-        kade.db.check()
+        kade.check()  # the schema, and the secret key against the database's key check
     return kade
 
 
@@ -101,13 +102,14 @@ def _root(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to this version of Kade."""
-    from kade.secrets import load_key
+    from kade.secrets import store_key_check
 
     kade = make_kade(check_schema=False)
     try:
         kade.db.upgrade()
-        if kade.db.dialect == "sqlite":
-            load_key(kade.settings)  # the embedded mode's key is made (and announced) here, once
+        # the embedded mode's key is made (and announced) here, once; the key check is stored
+        with kade.db.transaction() as session:
+            store_key_check(session, kade.vault)
         out.print(f"database at the newest schema ({kade.db.engine.url.render_as_string(hide_password=True)})")
     finally:
         kade.close()
@@ -271,6 +273,10 @@ def connection_show(name: str, tenant: TenantOpt) -> None:
     with session_for() as (kade, session):
         conn = get_connection(session, get_tenant(session, tenant), name)
         out.print(f"[bold]{conn.name}[/] ({conn.platform}) — status [bold]{conn.status}[/]")
+        if kade.pm.platform(conn.platform).spec.capabilities.webhooks:
+            from kade.cli.secrets import webhook_url
+
+            out.print(f"webhook URL: {webhook_url(kade, conn)}", markup=False, highlight=False, soft_wrap=True)
         t = table("Settings", "setting", "value", "meaning")
         for row in settings_summary(kade.pm, conn):
             t.add_row(*row)
@@ -303,7 +309,7 @@ def connection_settings(
         if key is not None:
             if value is None:
                 raise UserError(f"give a value for {key}")
-            new = update_setting(session, kade.pm, conn, key, value)
+            new = update_setting(session, kade.pm, conn, key, value, vault=kade.vault)
             out.print(f"{conn.name}: {key} = {new}")
             return
         t = table(f"Settings of {conn.name}", "setting", "value", "meaning")
@@ -438,6 +444,7 @@ actions_app = typer.Typer(help="Outbox actions (stock pushes, shipment reports, 
 app.add_typer(actions_app, name="actions")
 orders_app = typer.Typer(help="Imported orders.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+app.add_typer(plugin_app, name="plugin")
 
 
 @app.command("demo")
@@ -467,6 +474,7 @@ def worker(
     if settings.redis_url:
         import dramatiq.cli
 
+        make_kade().close()  # refuse to start (one line) on a stale schema or a wrong key
         argv = ["dramatiq", "kade.worker_main", "--processes", str(processes), "--threads", str(threads)]
         sys.argv = argv
         sys.exit(dramatiq.cli.main())  # type: ignore[no-untyped-call]
@@ -524,18 +532,23 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve webhook intake (/webhooks/{connection id}), /health and /metrics."""
+    """Serve webhook intake (/webhooks/{token}), /health and /metrics."""
     import uvicorn
 
-    from kade.api import create_api
+    from kade.api import create_api, is_loopback
     from kade.runtime import Runtime
 
     kade = make_kade(log_level="INFO")
+    public = not is_loopback(host)
+    if public and not kade.settings.admin_token:
+        err.print("kade: /metrics and the details of /health are off: set KADE_ADMIN_TOKEN to serve them beyond "
+                  "loopback", markup=False, soft_wrap=True)
     runtime = Runtime(kade)
     if not kade.settings.redis_url:
         runtime.start(threads=2)  # embedded: the webhook's import runs in this process
     try:
-        uvicorn.run(create_api(kade, runtime), host=host, port=port, log_level="warning")
+        uvicorn.run(create_api(kade, runtime, public=public), host=host, port=port, log_level="warning",
+                    access_log=False)
     finally:
         runtime.stop()
         kade.close()
@@ -623,7 +636,8 @@ def actions_retry(
     all_failed: Annotated[bool, typer.Option("--all-failed", help="retry every failed action")] = False,
 ) -> None:
     """Put failed actions back in the queue (attempts reset)."""
-    from kade.models import Action, ActionStatus, utcnow
+    from kade.models import Action, ActionStatus
+    from kade.recovery import retry_actions
 
     with session_for() as (_, session):
         if all_failed:
@@ -634,19 +648,10 @@ def actions_retry(
                 row = session.get(Action, action_id)
                 if row is None:
                     raise Exit2(f"no action {action_id}")
-                if row.status != ActionStatus.FAILED:
-                    raise Exit2(f"action {action_id} is {row.status}, not failed")
                 rows.append(row)
         else:
             raise Exit2("name action ids or use --all-failed")
-        for row in rows:
-            row.status = ActionStatus.PENDING
-            row.attempts = 0
-            row.next_attempt_at = utcnow()
-            row.enqueued_at = None
-            row.done_at = None
-            session.add(row)
-        out.print(f"{len(rows)} action(s) queued again")
+        out.print(f"{retry_actions(session, rows)} action(s) queued again")
 
 
 @orders_app.command("import")
@@ -767,6 +772,8 @@ def connection_migrate(
         kade.close()
     out.print(f"{name} now logs in with {result.auth_method}")
 
+app.add_typer(__import__("kade.cli.secrets", fromlist=["secrets_app"]).secrets_app, name="secrets")
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn Kade's errors into one line and exit code 2."""
@@ -807,6 +814,9 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
         pass
     return tuple(found)
 
+
+# Command groups that live in modules of their own register themselves on ``app`` when imported.
+from kade.cli import recover as _recover  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

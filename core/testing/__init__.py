@@ -6,9 +6,10 @@ imported only when asked for.
 
 from typing import Any
 
-from kade.testing.harness import Harness, SeededOrder, StoreShipment
+from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment, WebhookDelivery
 
-__all__ = ["ConformanceSuite", "Harness", "SeededOrder", "StoreShipment", "World"]
+__all__ = ["ConformanceSuite", "ControlUnsupported", "Harness", "SeededOrder", "StoreShipment", "WebhookDelivery",
+           "World"]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,16 +13,20 @@ Use it from a plugin's tests::
 
 Each scenario builds an embedded Kade (SQLite, in-process broker, the simulator routed
 in-process), connects the store the way an operator would, and checks the store's state — not
-the plugin's return values — after the core has done its work.
+the plugin's return values — after the core has done its work. Every scenario ends with
+``World.verify``: every fault it armed fired, every action ended in its expected state, no
+action exhausted its retries. A harness control the platform cannot offer
+(``ControlUnsupported``) makes its scenario a reported skip, never a pass.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import select
@@ -32,11 +36,16 @@ from kade.app import Kade
 from kade.catalog import import_store_products
 from kade.config import Settings
 from kade.connections import add_connection, update_setting
+from kade.credentials import check_credentials
 from kade.db import Database
+from kade.errors import KadeError
 from kade.ingest import import_orders
 from kade.manager import make_plugin_manager
 from kade.migration import migrate
 from kade.models import (
+    Action,
+    ActionKind,
+    ActionStatus,
     Connection,
     ConnectionStatus,
     Event,
@@ -45,17 +54,49 @@ from kade.models import (
     OrderState,
     Product,
     ProductLink,
+    Quarantine,
     Tenant,
 )
 from kade.runtime import Runtime
-from kade.shipments import create_shipment
+from kade.shipments import cancel_in_store, create_shipment
 from kade.sim.transport import SyncASGITransport
 from kade.status import change_status
 from kade.stock import set_stock
+from kade.stockcheck import full_stock_check
 from kade.tenants import add_tenant, enable_platform
-from kade.testing.harness import Harness
+from kade.testing.harness import ControlUnsupported, Harness
+from kade.testing.harnesses import make_harness
+from kade.types import OrderQuery, OrderStatus
+from kade.webhooks import receive
 
 PAGE_SPANNING = 120
+T = TypeVar("T")
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Passes requests to the simulator and remembers what came back (evidence a fault fired)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        #: (method, path, status or the exception's class name), in order
+        self.log: list[tuple[str, str, int | str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = self.inner.handle_request(request)
+        except Exception as exc:
+            self.log.append((request.method, request.url.path, type(exc).__name__))
+            raise
+        self.log.append((request.method, request.url.path, response.status_code))
+        return response
+
+    def timeouts(self) -> int:
+        return sum(1 for _, _, outcome in self.log if isinstance(outcome, str) and "Timeout" in outcome)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 
 
 class World:
@@ -63,7 +104,7 @@ class World:
 
     def __init__(self, harness: Harness, tmp: Path) -> None:
         self.harness = harness
-        transport = SyncASGITransport(harness.app())
+        transport = RecordingTransport(SyncASGITransport(harness.app()))
         self.transport = transport
         settings = Settings(data_dir=tmp, secret_key=Fernet.generate_key().decode(), stock_window=0.0,
                             _env_file=None)
@@ -90,6 +131,13 @@ class World:
     def capabilities(self) -> Any:
         return self.kade.pm.platform(self.harness.platform).spec.capabilities
 
+    def control(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Use a harness control; one the platform cannot offer skips the scenario, saying why."""
+        try:
+            return fn(*args, **kwargs)
+        except ControlUnsupported as exc:
+            pytest.skip(f"{self.harness.platform} cannot run this scenario: {exc}")
+
     def connection(self) -> Connection:
         with self.kade.db.session() as session:
             conn = session.get(Connection, self.connection_id)
@@ -100,6 +148,21 @@ class World:
         with self.kade.db.session() as session:
             rows = session.exec(select(Order).where(Order.connection_id == self.connection_id))
             return {o.remote_id: o for o in rows}
+
+    def actions(self, kind: ActionKind | None = None) -> list[Action]:
+        with self.kade.db.session() as session:
+            query = select(Action).where(Action.connection_id == self.connection_id)
+            if kind is not None:
+                query = query.where(Action.kind == kind)
+            return list(session.exec(query))
+
+    def notifications(self) -> list[str]:
+        with self.kade.db.session() as session:
+            return [n.kind for n in session.exec(select(Notification))]
+
+    def events(self, kind: str) -> list[Event]:
+        with self.kade.db.session() as session:
+            return list(session.exec(select(Event).where(Event.kind == kind)))
 
     def ship(self, remote_id: str, *, tracking: str, lines: dict[str, int] | None = None) -> None:
         with self.kade.db.transaction() as session:
@@ -113,14 +176,50 @@ class World:
         self.harness.settle()
         self.runtime.drain(timeout=60)
 
+    def verify(self, *, expect: Mapping[ActionKind, ActionStatus] | None = None) -> None:
+        """The end of every scenario: faults fired, actions ended as expected, no retry exhausted.
+
+        :param expect: the end state per action kind when it is not ``done`` (a refused shipment).
+        """
+        unfired = self.harness.unfired_faults()
+        assert unfired == [], f"armed faults never fired (the scenario proved nothing): {unfired}"
+        wanted = dict(expect or {})
+        limit = self.kade.settings.max_attempts
+        for action in self.actions():
+            state = wanted.get(ActionKind(action.kind), ActionStatus.DONE)
+            assert action.status == state, (
+                f"{action.kind} action {action.id} ended {action.status}, expected {state}, after "
+                f"{action.attempts} attempt(s); last error: {action.last_error}")
+            assert action.attempts < limit, (
+                f"{action.kind} action {action.id} used {action.attempts} of {limit} attempts: {action.last_error}")
+        kinds = self.notifications()
+        assert "retries_exhausted" not in kinds, f"an action exhausted its retries (notifications: {kinds})"
+
     def close(self) -> None:
         self.runtime.stop()
         self.kade.close()
         self.transport.close()
 
 
+def _retried(world: World, kind: str, error_kind: str) -> bool:
+    """Whether the core saw ``error_kind`` on an action of ``kind`` and tried again."""
+    return any(a.error_kind == error_kind and a.attempts >= 2 for a in world.actions(ActionKind(kind)))
+
+
 class ConformanceSuite:
-    """Contract scenarios; subclass it and provide a ``harness`` fixture."""
+    """Contract scenarios; subclass it and set ``platform`` (its harness is then found in the
+    ``kade.harnesses`` entry-point group) or provide a ``harness`` fixture."""
+
+    #: the platform whose registered harness the default ``harness`` fixture builds
+    platform: str | None = None
+
+    @pytest.fixture
+    def harness(self) -> Iterator[Harness]:
+        if self.platform is None:
+            raise TypeError(f"{type(self).__name__}: set `platform` or override the `harness` fixture")
+        h = make_harness(self.platform)
+        yield h
+        h.close()
 
     @pytest.fixture
     def world(self, harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
@@ -131,6 +230,8 @@ class ConformanceSuite:
         yield w
         w.close()
 
+    # -- orders in ---------------------------------------------------------------------------
+
     def test_import_pages_through_everything_once(self, world: World) -> None:
         seeded = world.harness.seed_orders(PAGE_SPANNING)
         first = import_orders(world.kade, world.connection_id, full=True)
@@ -139,6 +240,43 @@ class ConformanceSuite:
         assert {s.remote_id for s in seeded} <= set(orders)
         assert first.pages >= 2, "the scenario must span several pages"
         assert again.created == 0 and again.updated == 0
+        world.verify()
+
+    def test_malformed_record_is_quarantined_and_its_page_imports(self, world: World) -> None:
+        seeded = world.harness.seed_orders(3)
+        bad = world.control(world.harness.seed_malformed_order)
+        stats = import_orders(world.kade, world.connection_id)
+        assert stats.errors == []
+        orders = world.orders()
+        assert {s.remote_id for s in seeded} <= set(orders), "one bad record must cost only itself"
+        assert bad not in orders
+        with world.kade.db.session() as session:
+            held = session.exec(select(Quarantine).where(Quarantine.connection_id == world.connection_id)).all()
+        assert [q.remote_id for q in held] == [bad], f"quarantined: {[(q.remote_id, q.reason) for q in held]}"
+        assert held[0].reason.strip(), "a quarantined record needs a reason an operator can act on"
+        world.verify()
+
+    def test_order_already_shipped_in_the_store_is_not_warehouse_work(self, world: World) -> None:
+        order = world.control(world.harness.seed_shipped_order)
+        connection = world.kade.load_connection(world.connection_id)
+        platform = world.kade.pm.platform(world.harness.platform)
+        ctx = world.kade.context(connection)
+        token: str | None = None
+        while True:
+            page = platform.import_orders(ctx, OrderQuery(page_token=token))
+            for remote in page.orders:
+                if remote.remote_id == order.remote_id:
+                    assert remote.status == OrderStatus.SHIPPED or all(
+                        li.quantity_shipped >= li.quantity - li.quantity_cancelled for li in remote.lines
+                    ), f"the store shipped order {order.number}, the plugin reports it as {remote.status}"
+            if page.next_page_token is None:
+                break
+            token = page.next_page_token
+        import_orders(world.kade, world.connection_id)
+        imported = world.orders().get(order.remote_id)
+        assert imported is None or imported.status == OrderState.SHIPPED, (
+            f"order {order.number} was shipped by the store but Kade has it {imported.status}")
+        world.verify()
 
     def test_store_cancellation_cancels_the_order_in_kade(self, world: World) -> None:
         [order] = world.harness.seed_orders(1)
@@ -146,32 +284,75 @@ class ConformanceSuite:
         world.harness.cancel_order(order.remote_id)
         import_orders(world.kade, world.connection_id)
         assert world.orders()[order.remote_id].status == OrderState.CANCELLED
+        world.verify()
 
-    def test_stock_push_sets_the_store_and_batches(self, world: World) -> None:
-        batch = world.capabilities.stock_batch_size
-        count = min(2 * batch + 1, 7) if batch < 4 else min(batch + 3, 260)
+    def test_store_cancellation_after_picking_is_a_notice_not_a_cancel(self, world: World) -> None:
+        [order] = world.harness.seed_orders(1)
+        import_orders(world.kade, world.connection_id)
+        with world.kade.db.transaction() as session:
+            row = session.exec(select(Order).where(Order.connection_id == world.connection_id,
+                                                   Order.remote_id == order.remote_id)).one()
+            row.picked = True
+            session.add(row)
+        world.harness.cancel_order(order.remote_id)
+        import_orders(world.kade, world.connection_id)
+        assert world.orders()[order.remote_id].status == OrderState.OPEN
+        assert "cancel_after_pick" in world.notifications(), "the plugin must report the store's cancellation"
+        world.verify()
+
+    # -- stock out ---------------------------------------------------------------------------
+
+    def _link_products(self, world: World, count: int) -> dict[str, Product]:
         products = world.harness.seed_products(count)
         stats = import_store_products(world.kade, world.connection_id)
         assert stats.linked >= count
         with world.kade.db.session() as session:
-            tenant = session.get(Tenant, world.tenant_id)
             linked = {
                 link.remote_id: session.get(Product, link.product_id)
                 for link in session.exec(select(ProductLink).where(ProductLink.connection_id == world.connection_id))
             }
-        assert tenant is not None
-        wanted = {}
+        out = {}
+        for remote_id, _ in products:
+            product = linked[remote_id]
+            assert product is not None
+            out[remote_id] = product
+        return out
+
+    def _set_stock(self, world: World, wanted: Mapping[str, int], products: Mapping[str, Product]) -> None:
         with world.kade.db.transaction() as session:
-            for n, (remote_id, _) in enumerate(products):
-                product = linked[remote_id]
-                assert product is not None
-                wanted[remote_id] = 10 + n
-                set_stock(session, tenant, product.sku, 10 + n, window=0)
+            tenant = session.get(Tenant, world.tenant_id)
+            assert tenant is not None
+            for remote_id, quantity in wanted.items():
+                set_stock(session, tenant, products[remote_id].sku, quantity, window=0)
+
+    def test_stock_push_sets_the_store_and_batches(self, world: World) -> None:
+        batch = world.capabilities.stock_batch_size
+        count = min(2 * batch + 1, 7) if batch < 4 else min(batch + 3, 260)
+        products = self._link_products(world, count)
+        wanted = {rid: 10 + n for n, rid in enumerate(products)}
+        self._set_stock(world, wanted, products)
         world.drain()
         assert {rid: world.harness.stock(rid) for rid in wanted} == wanted
-        with world.kade.db.session() as session:
-            pushes = session.exec(select(Event).where(Event.kind == "stock_push", Event.outcome == "ok")).all()
+        pushes = [e for e in world.events("stock_push") if e.outcome == "ok"]
         assert len(pushes) <= math.ceil(count / batch) + 1
+        world.verify()
+
+    def test_nightly_check_reads_the_store_and_corrects_drift(self, world: World) -> None:
+        if not world.capabilities.stock_read:
+            pytest.skip(f"{world.harness.platform} declares stock_read=False: no nightly check")
+        products = self._link_products(world, 3)
+        wanted = {rid: 20 + n for n, rid in enumerate(products)}
+        self._set_stock(world, wanted, products)
+        world.drain()
+        drifted = next(iter(products))
+        world.control(world.harness.set_store_stock, drifted, 99)
+        stats = full_stock_check(world.kade, world.connection_id)
+        assert stats.seen >= 3 and stats.drifted == 1, f"read_stock must report every product: {stats}"
+        world.drain()
+        assert {rid: world.harness.stock(rid) for rid in wanted} == wanted
+        world.verify()
+
+    # -- shipments and cancellations out -----------------------------------------------------
 
     def test_full_shipment_reaches_the_store_once_with_tracking(self, world: World) -> None:
         [order] = world.harness.seed_orders(1)
@@ -182,6 +363,7 @@ class ConformanceSuite:
         assert len(shipments) == 1
         assert shipments[0].tracking_code == "3SKADE0001"
         assert world.orders()[order.remote_id].status == OrderState.SHIPPED
+        world.verify()
 
     def test_partial_shipments_follow_the_declared_capability(self, world: World) -> None:
         [order] = world.harness.seed_orders(1, units=2)
@@ -202,6 +384,7 @@ class ConformanceSuite:
                 for rid, n in s.lines.items():
                     shipped[rid] = shipped.get(rid, 0) + n
             assert shipped == {rid: n for rid, (_, n) in order.lines.items()}
+        world.verify()
 
     def test_unknown_outcome_is_checked_not_duplicated(self, world: World) -> None:
         [order] = world.harness.seed_orders(1)
@@ -210,15 +393,78 @@ class ConformanceSuite:
         world.ship(order.remote_id, tracking="3SLOST01")
         world.drain()
         assert len(world.harness.shipments(order.remote_id)) == 1
+        assert _retried(world, "shipment", "unknown_outcome"), (
+            "the dropped answer must reach the core as OutcomeUnknown, so it asks check_shipment first")
+        world.verify()
+
+    def test_write_timeout_before_the_store_applied_it_is_sent_again(self, world: World) -> None:
+        [order] = world.harness.seed_orders(1)
+        import_orders(world.kade, world.connection_id)
+        world.control(world.harness.time_out_next_write)
+        world.ship(order.remote_id, tracking="3SWRITE1")
+        world.drain()
+        shipments = world.harness.shipments(order.remote_id)
+        assert [s.tracking_code for s in shipments] == ["3SWRITE1"]
+        assert world.transport.timeouts() >= 1, "the write timeout never reached the plugin"
+        assert _retried(world, "shipment", "unknown_outcome"), (
+            "a write that got no answer is OutcomeUnknown (it may have landed), not an ordinary error")
+        world.verify()
+
+    def test_shipment_for_an_order_the_store_cancelled_raises_stop_the_parcel(self, world: World) -> None:
+        [order] = world.harness.seed_orders(1)
+        import_orders(world.kade, world.connection_id)
+        world.harness.cancel_order(order.remote_id)
+        world.ship(order.remote_id, tracking="3SCANC01")
+        world.drain()
+        assert world.harness.shipments(order.remote_id) == []
+        assert "shipment_for_cancelled_order" in world.notifications(), (
+            "the store's refusal must be RejectedByStore(code='order_cancelled'): the warehouse must stop the parcel")
+        [action] = world.actions(ActionKind.SHIPMENT)
+        assert action.error_kind == "order_cancelled"
+        world.verify(expect={ActionKind.SHIPMENT: ActionStatus.FAILED})
+
+    def test_warehouse_cancel_reaches_the_store(self, world: World) -> None:
+        if not world.capabilities.cancel_order:
+            pytest.skip(f"{world.harness.platform} declares cancel_order=False")
+        [order] = world.harness.seed_orders(1)
+        import_orders(world.kade, world.connection_id)
+        with world.kade.db.transaction() as session:
+            row = session.exec(select(Order).where(Order.connection_id == world.connection_id,
+                                                   Order.remote_id == order.remote_id)).one()
+            cancel_in_store(session, row, reason="out_of_stock")
+        world.drain()
+        told = world.control(world.harness.order_cancelled, order.remote_id)
+        assert told, "the plugin reported a cancel the store never got"
+        assert len(world.actions(ActionKind.CANCEL)) == 1
+        world.verify()
+
+    # -- login, limits, transport ------------------------------------------------------------
+
+    def test_check_connection_proves_the_login_and_sees_it_revoked(self, world: World) -> None:
+        assert check_credentials(world.kade, world.connection_id) in ("ok", "expiring")
+        world.harness.revoke_credentials()
+        assert check_credentials(world.kade, world.connection_id) == "needs_reauth"
+        assert world.connection().status == ConnectionStatus.NEEDS_REAUTH
+        world.verify()
 
     def test_rejected_login_means_needs_reauth_and_a_notification(self, world: World) -> None:
         world.harness.seed_orders(1)
         world.harness.revoke_credentials()
         import_orders(world.kade, world.connection_id)
         assert world.connection().status == ConnectionStatus.NEEDS_REAUTH
-        with world.kade.db.session() as session:
-            kinds = [n.kind for n in session.exec(select(Notification))]
-        assert "needs_reauth" in kinds
+        assert "needs_reauth" in world.notifications()
+        world.verify()
+
+    def test_expired_access_token_is_renewed_not_needs_reauth(self, world: World) -> None:
+        first = world.harness.seed_orders(1)
+        import_orders(world.kade, world.connection_id)
+        world.control(world.harness.expire_access_token)
+        later = world.harness.seed_orders(1)
+        stats = import_orders(world.kade, world.connection_id)
+        assert stats.errors == []
+        assert world.connection().status == ConnectionStatus.ACTIVE, "an expired token is renewed, not needs_reauth"
+        assert {s.remote_id for s in first + later} <= set(world.orders())
+        world.verify()
 
     def test_rate_limit_is_respected_and_the_import_completes(self, world: World) -> None:
         seeded = world.harness.seed_orders(3)
@@ -227,6 +473,21 @@ class ConformanceSuite:
         assert stats.errors == []
         assert {s.remote_id for s in seeded} <= set(world.orders())
         assert world.connection().status == ConnectionStatus.ACTIVE
+        world.verify()
+
+    def test_read_timeout_is_retried_and_the_import_completes(self, world: World) -> None:
+        seeded = world.harness.seed_orders(3)
+        world.control(world.harness.time_out_next_read)
+        try:
+            stats = import_orders(world.kade, world.connection_id)
+        except KadeError as exc:
+            pytest.fail(f"one read timeout must be retried, not end the import: {type(exc).__name__}: {exc}")
+        except httpx.HTTPError as exc:
+            pytest.fail(f"a raw {type(exc).__name__} escaped the plugin; map it (kade.httpkit.send)")
+        assert stats.errors == []
+        assert {s.remote_id for s in seeded} <= set(world.orders())
+        assert world.transport.timeouts() >= 1, "the read timeout never reached the plugin"
+        world.verify()
 
     def test_migration_keeps_the_connection_working(self, world: World) -> None:
         target = world.harness.migration_target()
@@ -240,3 +501,28 @@ class ConformanceSuite:
         assert stats.errors == []
         assert {s.remote_id for s in seeded} <= set(world.orders())
         assert world.connection().status == ConnectionStatus.ACTIVE
+        world.verify()
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def test_webhooks_are_verified_deduplicated_and_tamper_proof(self, world: World) -> None:
+        if not world.capabilities.webhooks:
+            pytest.skip(f"{world.harness.platform} declares no webhooks")
+        [order] = world.harness.seed_orders(1)
+        try:
+            delivery = world.harness.webhook_delivery(order.remote_id, topic="order_created")
+        except ControlUnsupported as exc:
+            pytest.fail(f"{world.harness.platform} declares webhooks but its harness cannot deliver one: {exc}")
+        conn = world.connection()
+        first = receive(world.kade, conn, delivery.headers, delivery.body)
+        assert first.status == "accepted" and len(first.action_ids) == 1, \
+            "an authentic order delivery must queue one import of its connection"
+        again = receive(world.kade, conn, delivery.headers, delivery.body)
+        assert again.status == "duplicate", "a replayed delivery must be recognised by its delivery id"
+        fresh = world.harness.webhook_delivery(order.remote_id, topic="order_updated")
+        tampered = fresh.body[:-1] + bytes([fresh.body[-1] ^ 0x01]) if fresh.body else b"x"
+        with pytest.raises(KadeError):
+            receive(world.kade, conn, fresh.headers, tampered)
+        world.drain()
+        assert order.remote_id in world.orders(), "the queued import did not bring the order in"
+        world.verify()

@@ -6,7 +6,7 @@ from typing import Any
 
 from kade.plugins.bol.simulator import BolSimState, create_app
 from kade.sim.base import SimClock
-from kade.testing.harness import Harness, SeededOrder, StoreShipment
+from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment
 
 RETAILER = ("conf-retailer", "conf-retailer-secret")
 PARTNER = ("conf-partner", "conf-partner-secret")
@@ -74,7 +74,7 @@ class BolHarness(Harness):
         self.sim.inject("timeout_after_apply", "/retailer/shipments", method="POST")
 
     def rate_limit_next_request(self, retry_after: float = 0.05) -> None:
-        self.sim.inject("error", "/retailer/orders", method="GET", status=429)
+        self.sim.inject("rate_limit", "/retailer/orders", method="GET", retry_after=retry_after)
 
     def migration_target(self) -> tuple[str, dict[str, str]]:
         code = self.sim.issue_auth_code(PARTNER[0], REDIRECT)
@@ -83,3 +83,27 @@ class BolHarness(Harness):
 
     def settle(self) -> None:
         self.sim.settle()
+
+    def unfired_faults(self) -> list[str]:
+        return [f"{f.kind} {f.method or '*'} {f.path}" for f in self.sim.scripted_faults]
+
+    def time_out_next_read(self) -> None:
+        self.sim.inject("timeout", "/retailer/orders", method="GET")
+
+    def time_out_next_write(self) -> None:
+        self.sim.inject("timeout", "/retailer/shipments", method="POST")
+
+    def seed_shipped_order(self) -> SeededOrder:
+        raise ControlUnsupported("not wired in the bol harness yet")
+
+    def seed_malformed_order(self) -> str:
+        raise ControlUnsupported("not wired in the bol harness yet")
+
+    def order_cancelled(self, remote_id: str) -> bool:
+        raise ControlUnsupported("not wired in the bol harness yet")
+
+    def set_store_stock(self, remote_product_id: str, quantity: int) -> None:
+        raise ControlUnsupported("not wired in the bol harness yet")
+
+    def expire_access_token(self) -> None:
+        raise ControlUnsupported("not wired in the bol harness yet")

@@ -41,7 +41,6 @@ from kade.plugins.bol.auth import (
     request_token,
 )
 from kade.plugins.bol.client import SETTINGS, BolClient, process_id
-from kade.plugins.bol.harness import BolHarness
 from kade.plugins.bol.mapping import (
     is_bol_fulfilled,
     order_from_detail,
@@ -57,7 +56,6 @@ from kade.plugins.bol.protocol import (
     MAX_STOCK,
     PAGE_SIZE,
 )
-from kade.plugins.bol.simulator import create_app
 from kade.plugins.bol.transporters import UnknownCarrierError, transporter_code
 from kade.types import (
     CancelRequest,
@@ -104,8 +102,6 @@ PLATFORM = PlatformSpec(
         CLIENT_CREDENTIALS: ("client_id", "client_secret"),
         AUTHORIZATION_CODE: ("client_id", "client_secret", "refresh_token"),
     },
-    simulator=create_app,
-    harness=BolHarness,
 )
 
 
@@ -466,11 +462,8 @@ def _verify(client: BolClient, access_token: str | None = None) -> None:
 
 @hookimpl
 def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
-    client = BolClient(ctx)
-    try:
-        _verify(client)
-    except AuthRejected as exc:
-        return ConnectionTestResult(ok=False, message=exc.message)
+    # A refused login raises AuthRejected: the core moves the connection to needs_reauth.
+    _verify(BolClient(ctx))
     expires = refresh_token_expiry(ctx.credentials) if ctx.auth_method == AUTHORIZATION_CODE else None
     method = "bol login (authorization code)" if ctx.auth_method == AUTHORIZATION_CODE else "API keys"
     message = f"connected to bol with {method}"

@@ -24,7 +24,10 @@ from kade.plugins.shopify.simulator import (
     parse_gid,
 )
 from kade.sim.base import SimClock
-from kade.testing.harness import Harness, SeededOrder, StoreShipment
+from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment, WebhookDelivery
+
+#: Kade's webhook topics → Shopify's
+TOPICS = {"order_created": "orders/create", "order_updated": "orders/updated", "order_cancelled": "orders/cancelled"}
 
 
 class ShopifyHarness(Harness):
@@ -119,3 +122,31 @@ class ShopifyHarness(Harness):
 
     def settle(self) -> None:
         self.sim.run_due_jobs()
+
+    def unfired_faults(self) -> list[str]:
+        return [f"{f.kind} {f.operation}" for f in self.sim.scripted_faults]
+
+    def time_out_next_read(self) -> None:
+        self.sim.inject_fault("orders", "timeout_before")
+
+    def time_out_next_write(self) -> None:
+        self.sim.inject_fault("fulfillmentCreate", "timeout_before")
+
+    def expire_access_token(self) -> None:
+        raise ControlUnsupported("not wired in the Shopify harness yet")
+
+    def seed_shipped_order(self) -> SeededOrder:
+        raise ControlUnsupported("not wired in the Shopify harness yet")
+
+    def seed_malformed_order(self) -> str:
+        raise ControlUnsupported("not wired in the Shopify harness yet")
+
+    def order_cancelled(self, remote_id: str) -> bool:
+        raise ControlUnsupported("not wired in the Shopify harness yet")
+
+    def set_store_stock(self, remote_product_id: str, quantity: int) -> None:
+        raise ControlUnsupported("not wired in the Shopify harness yet")
+
+    def webhook_delivery(self, remote_id: str, *, topic: str = "order_updated") -> WebhookDelivery:
+        delivery = self.sim.delivery(TOPICS[topic], self._order(remote_id))
+        return WebhookDelivery(headers=dict(delivery.headers), body=delivery.body)

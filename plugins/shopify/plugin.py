@@ -121,20 +121,6 @@ _STOCK_ERROR_KINDS = {
 }
 
 
-def _simulator(*args: Any, **kwargs: Any) -> Any:
-    """Build the simulator lazily: it needs graphql-core, which the plugin itself does not."""
-    from kade.plugins.shopify.simulator import create_app
-
-    return create_app(*args, **kwargs)
-
-
-def _harness() -> Any:
-    """A simulated shop for the demo and the conformance kit (built lazily, like the simulator)."""
-    from kade.plugins.shopify.harness import ShopifyHarness
-
-    return ShopifyHarness()
-
-
 @hookimpl
 def kade_register_platforms() -> Iterable[PlatformSpec]:
     yield PlatformSpec(
@@ -198,8 +184,6 @@ def kade_register_platforms() -> Iterable[PlatformSpec]:
             ADMIN_TOKEN: ("access_token", "client_secret"),
             CLIENT_CREDENTIALS: ("client_id", "client_secret"),
         },
-        simulator=_simulator,
-        harness=_harness,
     )
 
 

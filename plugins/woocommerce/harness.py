@@ -16,10 +16,10 @@ import httpx
 
 from kade.plugins.woocommerce.client import authorize_url
 from kade.plugins.woocommerce.mapping import parse_product_ref
-from kade.plugins.woocommerce.simulator import Order, WooSimulator, WooState, create_app
+from kade.plugins.woocommerce.simulator import Order, Webhook, WooSimulator, WooState, create_app
 from kade.sim.base import SimClock
 from kade.sim.transport import SyncASGITransport
-from kade.testing.harness import Harness, SeededOrder, StoreShipment
+from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment, WebhookDelivery
 
 HOST = "shop.woo.test"
 #: where the wc-auth flow sends the shop owner back and POSTs the issued keys
@@ -31,6 +31,9 @@ MARKER = re.compile(r"\[Kade shipment ([^\]]+)\]")
 TRACKING = re.compile(r"tracking code (\S+?)\.(?:\s|$)")
 #: the shipment-note write whose answer ``drop_next_shipment_answer`` loses
 NOTE_WRITE = r"/wp-json/wc/v3/orders/\d+/notes/?$"
+#: the secret the store signs webhook deliveries with (the connection's ``webhook_secret``)
+WEBHOOK_SECRET = "conformance-webhook-secret"
+TOPICS = {"order_created": "order.created", "order_updated": "order.updated", "order_cancelled": "order.updated"}
 
 
 class WooHarness(Harness):
@@ -45,9 +48,13 @@ class WooHarness(Harness):
         self._app: WooSimulator = create_app(self.sim)
         self.key = self.sim.create_api_key(description="Kade (manual key)")
         self._skus = 0
+        self._hooks = 0
 
     def app(self) -> Any:
         return self._app
+
+    def settings(self) -> dict[str, str]:
+        return {"webhook_secret": WEBHOOK_SECRET}
 
     def credentials(self) -> dict[str, str]:
         return {"consumer_key": self.key.consumer_key, "consumer_secret": self.key.consumer_secret}
@@ -134,3 +141,36 @@ class WooHarness(Harness):
             transport.close()
         issued = self.sim.auth_callbacks[-1].json()
         return "wc_auth", {k: str(v) for k, v in issued.items()}
+
+    def unfired_faults(self) -> list[str]:
+        return [f"{f.kind} {f.method or '*'} {f.path}" for f in self.sim.scripted_faults]
+
+    def time_out_next_read(self) -> None:
+        self.sim.inject("timeout", "/wp-json/wc/v3/orders", method="GET")
+
+    def time_out_next_write(self) -> None:
+        self.sim.inject("timeout", NOTE_WRITE, method="POST")
+
+    def expire_access_token(self) -> None:
+        raise ControlUnsupported("WooCommerce signs every request with its consumer key; there is no access token")
+
+    def seed_shipped_order(self) -> SeededOrder:
+        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+
+    def seed_malformed_order(self) -> str:
+        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+
+    def order_cancelled(self, remote_id: str) -> bool:
+        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+
+    def set_store_stock(self, remote_product_id: str, quantity: int) -> None:
+        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+
+    def webhook_delivery(self, remote_id: str, *, topic: str = "order_updated") -> WebhookDelivery:
+        self._hooks += 1
+        hook = Webhook(id=self._hooks, name=TOPICS[topic], topic=TOPICS[topic],
+                       delivery_url="https://kade.example/hooks", secret=WEBHOOK_SECRET, status="active",
+                       created=self.sim.now())
+        with self.sim.lock:
+            delivery = self.sim._signed_delivery(hook, self.sim.render_order(self._order(remote_id)))
+        return WebhookDelivery(headers=dict(delivery.headers), body=delivery.body)

@@ -40,7 +40,6 @@ from kade.errors import (
 from kade.hookspecs import hookimpl
 from kade.mapping import MappingError, header
 from kade.plugins.woocommerce.client import TRACKING_API, WooClient
-from kade.plugins.woocommerce.harness import WooHarness
 from kade.plugins.woocommerce.mapping import (
     CANCELLED_STATUSES,
     DEFAULT_IMPORT_STATUSES,
@@ -53,7 +52,6 @@ from kade.plugins.woocommerce.mapping import (
     to_remote_product,
     to_remote_stock,
 )
-from kade.plugins.woocommerce.simulator import create_app
 from kade.types import (
     CancelRequest,
     CancelResult,
@@ -103,6 +101,7 @@ SETTINGS = (
     SettingSpec(
         name="webhook_secret",
         description="Secret of the store's order webhooks; deliveries are verified with it.",
+        secret=True,
     ),
     SettingSpec(
         name="import_statuses",
@@ -155,8 +154,6 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
         ),
         settings=SETTINGS,
         credential_fields={method: ("consumer_key", "consumer_secret") for method in AUTH_METHODS},
-        simulator=create_app,
-        harness=WooHarness,
     )
 
 

@@ -1,7 +1,8 @@
-"""Principles 2 and 3 and rule R10 under real failures: kill -9, a flushed Redis, store errors.
+"""Principles 2 and 3 and rule R10 under real failures: kill -9, a broker losing its messages, store errors.
 
-Real Redis broker, real PostgreSQL, ``kade worker`` subprocesses talking HTTP to a fake store
-(``tests.support.fakehttp``). Each scenario ends with the same promises: every shipment reported
+Each broker-backed scenario runs on Redis and on RabbitMQ as the Dramatiq broker (Redis always
+holds the shared rate limits); real PostgreSQL, ``kade worker`` subprocesses talking HTTP to a
+fake store (``tests.support.fakehttp``). Each scenario ends with the same promises: every shipment reported
 exactly once, every action settled, the store's stock equal to the warehouse's, no order lost
 or imported twice.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -57,58 +59,76 @@ def _shop(store: HttpStore, kade: Kade, url: str, *, orders: int, products: int,
     return connection_id, make_work(kade, connection_id)
 
 
-def test_worker_killed_mid_batch_loses_and_duplicates_nothing(http_store, e2e_kade, redis_runtime, workers) -> None:
+def test_worker_killed_mid_batch_loses_and_duplicates_nothing(http_store, e2e_kade, broker_runtime, workers) -> None:
     """SIGKILL a worker while it reports shipments and pushes stock; a new worker + sweep finish the job."""
     store, url = http_store
     connection_id, action_ids = _shop(store, e2e_kade, url, orders=120, products=150)
     store.set_faults(StoreFaults(error_rate=0.03, timeout_after_apply_rate=0.03, latency=0.02))
     first = workers.start()
-    redis_runtime.dispatch(action_ids)
+    broker_runtime.dispatch(action_ids)
     wait_for(lambda: len(store.report_counts()) >= 40, timeout=30, what="40 shipment reports before the kill")
     workers.kill(first)
     seen_at_kill = len(store.report_counts())
     assert seen_at_kill < 120, "the worker finished before it could be killed; slow the store down"
 
     # Nobody works now: whatever is still `running` belonged to the dead worker.
-    drive(redis_runtime, lambda: count_running(e2e_kade) == 0, lease=0.3, timeout=10, every=0.1,
+    drive(broker_runtime, lambda: count_running(e2e_kade) == 0, lease=0.3, timeout=10, every=0.1,
           what="the dead worker's actions back to pending")
     workers.start()
-    drive(redis_runtime, lambda: all_settled(e2e_kade), lease=SAFE_LEASE, timeout=45, what="every action settled")
+    drive(broker_runtime, lambda: all_settled(e2e_kade), lease=SAFE_LEASE, timeout=45, what="every action settled")
 
     assert assert_shipments_exactly_once(e2e_kade, store) == 120
     assert assert_stock_converged(e2e_kade, store, connection_id) == 150
 
 
-def test_redis_flushed_mid_run_loses_and_duplicates_nothing(http_store, e2e_kade, redis_runtime, workers,
-                                                            redis_url) -> None:
-    """Every queued message vanishes mid-run (Redis flushed); the sweeper re-drives from the database.
+def _lose_queued_messages(broker_url: str) -> None:
+    """Every queued message vanishes: Redis flushed, or RabbitMQ's connections cut and queues purged.
 
-    The test flushes its own Redis database (FLUSHDB): Kade keeps all of its Redis state — queues,
-    delayed messages, rate limits — in the database of ``KADE_REDIS_URL``, and FLUSHALL would also
-    wipe other test sessions sharing the server. ``KADE_E2E_FLUSHALL=1`` uses FLUSHALL anyway.
+    Redis: FLUSHDB of the test's own database — Kade keeps all of its Redis state (queues,
+    delayed messages, rate limits) in the database of ``KADE_REDIS_URL``, and FLUSHALL would also
+    wipe other test sessions sharing the server (``KADE_E2E_FLUSHALL=1`` uses FLUSHALL anyway).
+    RabbitMQ: every client connection of the session's virtual host is closed (what a broker
+    restart looks like to its clients) and every queue purged (what a lost message looks like).
     """
+    if broker_url.startswith("redis"):
+        client = redis.Redis.from_url(broker_url)
+        if os.environ.get("KADE_E2E_FLUSHALL") == "1":
+            client.flushall()
+        else:
+            client.flushdb()
+        client.close()
+        return
+    vhost = broker_url.rsplit("/", 1)[1]
+    ctl = ["rabbitmqctl", "-q"]
+    subprocess.run([*ctl, "close_all_connections", "-p", vhost, "broker restart (e2e)"], check=True,
+                   capture_output=True, timeout=60)
+    listed = subprocess.run([*ctl, "list_queues", "-p", vhost, "name", "--no-table-headers"], check=True,
+                            capture_output=True, text=True, timeout=60).stdout.split()
+    assert listed, f"no queue in RabbitMQ's {vhost}: the workers are not on RabbitMQ"
+    for queue in listed:
+        subprocess.run([*ctl, "purge_queue", "-p", vhost, queue], check=True, capture_output=True, timeout=60)
+
+
+def test_broker_loses_messages_mid_run_loses_and_duplicates_nothing(http_store, e2e_kade, broker_runtime, workers,
+                                                                    broker_url) -> None:
+    """Every queued message vanishes mid-run; the sweeper re-drives from the database."""
     store, url = http_store
     connection_id, action_ids = _shop(store, e2e_kade, url, orders=120, products=150)
     store.set_faults(StoreFaults(error_rate=0.03, timeout_after_apply_rate=0.03, latency=0.02))
     proc = workers.start()
     workers.wait_ready(proc)
-    redis_runtime.dispatch(action_ids)
-    wait_for(lambda: len(store.report_counts()) >= 30, timeout=30, what="30 shipment reports before the flush")
-    client = redis.Redis.from_url(redis_url)
-    if os.environ.get("KADE_E2E_FLUSHALL") == "1":
-        client.flushall()
-    else:
-        client.flushdb()
-    client.close()
-    assert len(store.report_counts()) < 120, "everything was reported before the flush; slow the store down"
+    broker_runtime.dispatch(action_ids)
+    wait_for(lambda: len(store.report_counts()) >= 30, timeout=30, what="30 shipment reports before the loss")
+    _lose_queued_messages(broker_url)
+    assert len(store.report_counts()) < 120, "everything was reported before the loss; slow the store down"
 
-    drive(redis_runtime, lambda: all_settled(e2e_kade), lease=SAFE_LEASE, timeout=45, what="every action settled")
-    assert proc.poll() is None, "the worker died when Redis was flushed"
+    drive(broker_runtime, lambda: all_settled(e2e_kade), lease=SAFE_LEASE, timeout=60, what="every action settled")
+    assert proc.poll() is None, "the worker died when the broker lost its messages"
     assert assert_shipments_exactly_once(e2e_kade, store) == 120
     assert assert_stock_converged(e2e_kade, store, connection_id) == 150
 
 
-def test_import_survives_kill_and_store_errors(http_store, e2e_kade, redis_runtime, workers) -> None:
+def test_import_survives_kill_and_store_errors(http_store, e2e_kade, broker_runtime, workers) -> None:
     """Orders imported through kill -9 and 5% failing store requests: none lost, none twice."""
     store, url = http_store
     products = store.add_products(40)
@@ -126,7 +146,7 @@ def test_import_survives_kill_and_store_errors(http_store, e2e_kade, redis_runti
     while imported() < 600:  # the scheduler polls; a failed import is simply polled again
         assert time.monotonic() < deadline, f"only {imported()} orders imported before the kill"
         if time.monotonic() >= next_poll:
-            redis_runtime.import_orders(connection_id)
+            broker_runtime.import_orders(connection_id)
             next_poll = time.monotonic() + 1.0
         time.sleep(0.01)
     workers.kill(first)
@@ -138,7 +158,7 @@ def test_import_survives_kill_and_store_errors(http_store, e2e_kade, redis_runti
     deadline = time.monotonic() + 45
     while imported() < 2300:
         assert time.monotonic() < deadline, f"{imported()} of 2300 orders imported"
-        redis_runtime.import_orders(connection_id)
+        broker_runtime.import_orders(connection_id)
         time.sleep(0.5)
 
     with e2e_kade.db.session() as session:
@@ -151,7 +171,7 @@ def test_import_survives_kill_and_store_errors(http_store, e2e_kade, redis_runti
     assert errors > 0, "no store error was injected"
 
 
-def test_rate_limit_holds_across_worker_processes(http_store, e2e_kade, redis_runtime, workers) -> None:
+def test_rate_limit_holds_across_worker_processes(http_store, e2e_kade, broker_runtime, workers) -> None:
     """Three worker processes share one connection's declared limit (20/s, burst 1) through Redis."""
     store, url = http_store
     connection_id, action_ids = _shop(store, e2e_kade, url, orders=60, products=100,
@@ -160,8 +180,8 @@ def test_rate_limit_holds_across_worker_processes(http_store, e2e_kade, redis_ru
     for proc in procs:
         workers.wait_ready(proc)
     started = len(store.snapshot_requests())
-    redis_runtime.dispatch(action_ids)
-    drive(redis_runtime, lambda: all_settled(e2e_kade), lease=30, timeout=45, what="every action settled")
+    broker_runtime.dispatch(action_ids)
+    drive(broker_runtime, lambda: all_settled(e2e_kade), lease=30, timeout=45, what="every action settled")
 
     work = store.snapshot_requests()[started:]
     windows = Windows([r.at for r in store.snapshot_requests()])

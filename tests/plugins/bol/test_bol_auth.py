@@ -114,9 +114,8 @@ def test_fresh_consent_wins_over_an_old_rotation_chain(bol: Bol) -> None:
 def test_revoked_consent_fails_loudly(bol: Bol) -> None:
     credentials = bol.code_credentials()
     bol.sim.revoke_consent(credentials["refresh_token"])
-    result = plugin.check_connection(bol.ctx("authorization_code", credentials))
-    assert not result.ok
-    assert "invalid_grant" in result.message
+    with pytest.raises(AuthRejected, match="invalid_grant"):
+        plugin.check_connection(bol.ctx("authorization_code", credentials))
 
 
 def test_refresh_token_expires_after_365_days(bol: Bol) -> None:

@@ -21,7 +21,8 @@ def test_platform_spec():
     assert spec.setting("location_id") is not None and spec.setting("shop_domain") is not None
     assert spec.setting("notify_customer").parse("no") is False
     assert spec.credential_fields["client_credentials"] == ("client_id", "client_secret")
-    app = spec.simulator(seed=3, catalog_size=2)
+    assert spec.simulator is None and spec.harness is None  # found through kade.harnesses instead
+    app = sm.create_app(seed=3, catalog_size=2)
     assert isinstance(app.state.sim, sm.SimState) and len(app.state.sim.variants) == 2
 
 

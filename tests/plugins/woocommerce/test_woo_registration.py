@@ -6,7 +6,7 @@ import pluggy
 
 from kade import hookspecs
 from kade.plugins.woocommerce import plugin
-from kade.plugins.woocommerce.simulator import WooSimulator, WooState
+from kade.plugins.woocommerce.simulator import WooSimulator, WooState, create_app
 from kade.types import ConnectionContext, OrderQuery
 
 
@@ -29,8 +29,8 @@ def test_platform_spec() -> None:
     assert tracking is not None and tracking.choices == ("auto", "on", "off") and tracking.default == "auto"
     assert spec.setting("webhook_secret") is not None
     assert spec.credential_fields["wc_auth"] == ("consumer_key", "consumer_secret")
-    assert spec.simulator is not None
-    app = spec.simulator(seed=3, wc_version="8.9.0")
+    assert spec.simulator is None and spec.harness is None  # found through kade.harnesses instead
+    app = create_app(seed=3, wc_version="8.9.0")
     assert isinstance(app, WooSimulator) and app.state.sim.wc_version == "8.9.0"
 
 
