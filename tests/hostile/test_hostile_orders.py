@@ -142,6 +142,7 @@ def _page(entry: HostileEntry, data: st.DataObject) -> tuple[OrderPage, list[Rem
     return OrderPage(orders=tuple(orders), rejected=tuple(rejected)), good, [r.remote_id for r in rejected]
 
 
+@pytest.mark.timeout(max(120, 4 * EXAMPLES))  # the whole run of examples is one test
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.platform for e in ENTRIES])
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
