@@ -329,11 +329,21 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
             row.reported_at = utcnow()
             row.remote_reference = result.remote_reference
             session.add(row)
+            _shipment_event(session, "shipments.confirmed", row, order)
         record_event(session, "shipment_report", "ok",
                      f"order {order.number}: {sum(li.quantity for li in request.lines)} item(s), "
                      f"{request.carrier} {request.tracking_code or ''}".strip(),
                      tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
     return Outcome("done")
+
+
+def _shipment_event(session: Session, type_: str, shipment: Shipment, order: Order, reason: str | None = None) -> None:
+    from kade.outbound import emit
+
+    emit(session, order.tenant_id, type_, f"order:{order.id}",
+         {"shipment": {"id": shipment.id, "order_id": order.id, "order_number": order.number,
+                       "carrier": shipment.carrier, "tracking_code": shipment.tracking_code,
+                       "status": str(shipment.status), "reason": reason}})
 
 
 def _refused_cancelled(session: Session, action: Action, connection: Connection, order: Order,
@@ -345,6 +355,7 @@ def _refused_cancelled(session: Session, action: Action, connection: Connection,
         assert row is not None
         row.status = ShipmentStatus.REFUSED
         session.add(row)
+        _shipment_event(session, "shipments.refused", row, order, reason=exc.message)
     notify(session, "shipment_for_cancelled_order",
            f"Order {order.number} was cancelled in {connection.name} but a shipment was made: stop the parcel "
            f"({exc.message})", dedupe_key=f"cancelled_shipment:{order.id}", tenant_id=action.tenant_id,
@@ -615,6 +626,18 @@ def _restore_pending_key(session: Session, action: Action) -> None:
     session.add(action)
 
 
+def _run_webhook(kade: Kade, action_id: int) -> Outcome:
+    from kade.outbound import run_delivery
+
+    return run_delivery(kade, action_id)
+
+
+def _run_alert(kade: Kade, action_id: int) -> Outcome:
+    from kade.alerts import run_alert
+
+    return run_alert(kade, action_id)
+
+
 def _run_import(kade: Kade, action_id: int) -> Any:
     from kade.webhooks import run_import_request  # a webhook's import request (outbox row)
 
@@ -624,6 +647,8 @@ def _run_import(kade: Kade, action_id: int) -> Any:
 RUNNERS: dict[str, Any] = {
     ActionKind.SHIPMENT: run_shipment,
     ActionKind.CANCEL: run_cancel,
+    ActionKind.WEBHOOK: _run_webhook,
+    ActionKind.ALERT: _run_alert,
     ActionKind.IMPORT_ORDERS: _run_import,
 }
 
@@ -637,6 +662,7 @@ def run_action(kade: Kade, action_id: int) -> Outcome:
         kind = action.kind
         connection_id = action.connection_id
     if kind == ActionKind.STOCK:
+        assert connection_id is not None
         flushed = flush_stock(kade, connection_id)
         return Outcome(flushed.outcome, f"{flushed.pushed} pushed")
     runner = RUNNERS.get(kind)

@@ -26,7 +26,9 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import record_event
-from kade.errors import PlatformError, UserError, WebhookRejected
+from kade.boundary import scrub, text_problem
+from kade.errors import KadeError, PlatformError, UserError, WebhookRejected
+from kade.logs import get_logger
 from kade.models import Action, ActionKind, Connection, WebhookDelivery, utcnow
 from kade.outbox import add_action
 from kade.status import RUNNING
@@ -38,6 +40,7 @@ MAX_JSON_DEPTH = 64
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+log = get_logger(__name__)
 
 
 class BadDelivery(UserError):
@@ -100,13 +103,22 @@ def receive(kade: Kade, connection: Connection, headers: Mapping[str, str], body
         raise BadDelivery(f"the body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted")
     try:
         event = platform.parse_webhook(ctx, headers, body)
+    except KadeError:
+        raise
     except RecursionError:
         raise BadDelivery("the body nests too deeply to parse") from None
+    except Exception as exc:  # the plugin choked on what the store sent: the store's input, a 400
+        log.error("webhook_unreadable", connection_id=connection.id, error=f"{type(exc).__name__}: {exc}",
+                  exc_info=True)
+        raise BadDelivery(f"the delivery could not be read ({type(exc).__name__})") from None
     if event is None:
         return WebhookOutcome("ignored")
     if len(event.delivery_id) > MAX_DELIVERY_ID:
         raise BadDelivery(f"the delivery id is {len(event.delivery_id)} characters long; "
                           f"at most {MAX_DELIVERY_ID} are accepted")
+    problem = text_problem(event.delivery_id)
+    if problem is not None:
+        raise BadDelivery(f"the delivery id {problem}")
     if event.topic == "ping":
         return WebhookOutcome("ping", event.delivery_id)
     if event.signed_at is not None:
@@ -133,7 +145,7 @@ def receive(kade: Kade, connection: Connection, headers: Mapping[str, str], body
                                             body_digest=body_digest, received_at=now))
         except sa.exc.IntegrityError:  # the same delivery, committed a moment ago by a parallel request
             return WebhookOutcome("duplicate", event.delivery_id)
-        record_event(session, "webhook", "accepted", f"{event.topic} {event.remote_id or ''}".strip(),
+        record_event(session, "webhook", "accepted", scrub(f"{event.topic} {event.remote_id or ''}".strip()),
                      tenant_id=connection.tenant_id, connection_id=connection.id,
                      data={"delivery_id": event.delivery_id, "topic": event.topic})
         ids: list[int] = []
@@ -175,6 +187,7 @@ def run_import_request(kade: Kade, action_id: int) -> object:
         action.idempotency_key = f"import_orders:{action.connection_id}:run:{action.id}"
         session.add(action)
         connection_id = action.connection_id
+        assert connection_id is not None  # an import request always names its connection
     try:
         stats = ingest.import_orders(kade, connection_id)
     except PlatformError as exc:

@@ -24,7 +24,7 @@ def app() -> Kade:
     global _app
     if _app is None:
         _app = Kade(settings)
-        _app.db.check()
+        _app.check()  # the schema and the secret key: a wrong key stops the worker at boot
     return _app
 
 

@@ -181,7 +181,14 @@ def _shopify() -> tuple[Any, Any, str, str]:
     return app, app.state.sim, "https://shop.myshopify.com", GRAPHQL_PATH
 
 
-@pytest.mark.parametrize("make", [_bol, _woo, _shopify], ids=["bol", "woocommerce", "shopify"])
+def _magento() -> tuple[Any, Any, str, str]:
+    from kade.plugins.magento.simulator import create_app
+
+    app = create_app()
+    return app, app.state.sim, "https://shop.magento.test", "/rest/default/V1/orders"
+
+
+@pytest.mark.parametrize("make", [_bol, _woo, _shopify, _magento], ids=["bol", "woocommerce", "shopify", "magento"])
 def test_every_simulator_runs_behind_the_fault_layer(make: Any) -> None:
     app, sim, base_url, path = make()
     assert isinstance(app, FaultLayer) or isinstance(getattr(app, "_faults", None), FaultLayer)

@@ -532,7 +532,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve webhook intake (/webhooks/{token}), /health and /metrics."""
+    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), /health and /metrics."""
     import uvicorn
 
     from kade.api import create_api, is_loopback
@@ -773,6 +773,15 @@ def connection_migrate(
     out.print(f"{name} now logs in with {result.auth_method}")
 
 app.add_typer(__import__("kade.cli.secrets", fromlist=["secrets_app"]).secrets_app, name="secrets")
+
+
+from kade.cli import alert as _alert  # noqa: E402
+from kade.cli import apikey as _apikey  # noqa: E402
+from kade.cli import webhook as _webhook  # noqa: E402
+
+app.add_typer(_apikey.app, name="apikey")
+app.add_typer(_webhook.app, name="webhook")
+app.add_typer(_alert.app, name="alert")
 
 
 def main(argv: list[str] | None = None) -> None:
