@@ -204,9 +204,10 @@ def holds_secrets(session: Session) -> bool:
     """Whether anything in the database is encrypted (a key check or any connection)."""
     from kade.models import Connection, Meta
 
-    if session.get(Meta, KEY_CHECK) is not None:
+    # connections first: that table is as old as the schema, the key check's is not
+    if session.exec(select(Connection.id).limit(1)).first() is not None:
         return True
-    return session.exec(select(Connection.id).limit(1)).first() is not None
+    return session.get(Meta, KEY_CHECK) is not None
 
 
 def verify_key(session: Session, vault: Vault) -> None:
