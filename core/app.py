@@ -120,7 +120,7 @@ class Kade:
                 client = httpx.Client(
                     base_url=connection.base_url,
                     transport=self._transport(connection),
-                    timeout=httpx.Timeout(30.0, connect=10.0),
+                    timeout=httpx.Timeout(self.settings.http_timeout, connect=self.settings.http_connect_timeout),
                     headers={"User-Agent": "Kade/0.1"},
                 )
                 self._clients[connection.id] = client
@@ -129,13 +129,15 @@ class Kade:
     def _transport(self, connection: Connection) -> httpx.BaseTransport:
         transport: httpx.BaseTransport = HostRouter(self.routes)
         caps = self.pm.platform(connection.platform).spec.capabilities
-        if caps.requests_per_second:
+        rate = _requests_per_second(connection, caps.requests_per_second)
+        if rate:
             limiter: RateLimiter
             if self.redis is not None:
-                limiter = RedisRateLimiter(self.redis, caps.requests_per_second, burst=caps.request_burst)
+                limiter = RedisRateLimiter(self.redis, rate, burst=caps.request_burst)
             else:
-                limiter = MemoryRateLimiter(caps.requests_per_second, burst=caps.request_burst)
-            transport = RateLimitedTransport(transport, limiter, key=f"connection:{connection.id}")
+                limiter = MemoryRateLimiter(rate, burst=caps.request_burst)
+            transport = RateLimitedTransport(transport, limiter, key=f"connection:{connection.id}",
+                                             max_wait=self.settings.rate_limit_wait)
         return transport
 
     def context(self, connection: Connection, *, credentials: dict[str, str] | None = None) -> ConnectionContext:
@@ -181,3 +183,16 @@ class Kade:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _requests_per_second(connection: Connection, declared: float | None) -> float | None:
+    """The connection's ``requests_per_second`` setting (platforms that offer one, e.g. stores with
+    no rate limit of their own), else the platform's capability; 0 switches the limit off."""
+    raw = (connection.settings or {}).get("requests_per_second")
+    if raw is None or raw == "":
+        return declared
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return declared
+    return value if value > 0 else None

@@ -60,9 +60,12 @@ def notify(
         existing.count += 1
         existing.last_seen_at = utcnow()
         existing.message = message
-        if existing.cleared_at is not None:
+        reopened = existing.cleared_at is not None
+        if reopened:
             existing.cleared_at = None
         session.add(existing)
+        if reopened:
+            _announce(session, existing)
         return existing
     note = Notification(
         kind=kind, message=message, dedupe_key=dedupe_key, tenant_id=tenant_id, connection_id=connection_id
@@ -75,7 +78,22 @@ def notify(
         return notify(session, kind, message, dedupe_key=dedupe_key, tenant_id=tenant_id,
                       connection_id=connection_id)
     log.warning("notification", kind=kind, message=message, tenant_id=tenant_id, connection_id=connection_id)
+    _announce(session, note)
     return note
+
+
+def _announce(session: Session, note: Notification) -> None:
+    """A notification appeared (or came back): alert the channels, tell the warehouse's webhooks.
+
+    Only here — a repeat of an open notification bumps its count and announces nothing.
+    """
+    from kade.alerts import queue_alerts
+    from kade.outbound import emit
+
+    queue_alerts(session, note)
+    emit(session, note.tenant_id, "notifications.created", f"notification:{note.id}",
+         {"notification": {"id": note.id, "kind": note.kind, "message": note.message,
+                           "connection_id": note.connection_id}})
 
 
 def clear_notifications(session: Session, *, connection_id: int, kind: str) -> int:

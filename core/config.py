@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     disabled_plugins: str = ""
     #: seconds a stock change waits so later changes to the same product coalesce into one push
     stock_window: float = Field(default=1.0, ge=0)
-    #: seconds after which a pending outbox action counts as lost and is re-enqueued
-    sweep_after: float = Field(default=60.0, gt=0)
+    #: seconds after which a pending outbox action counts as lost and is re-enqueued, and a
+    #: running one whose claim was not renewed as abandoned; never shorter than the longest call
+    sweep_after: float = Field(default=120.0, gt=0)
     #: maximum attempts of an outbox action before it is marked failed
     max_attempts: int = Field(default=8, ge=1)
     #: alert when the share of active connections drops by more than this within ``alert_window``
@@ -72,6 +73,27 @@ class Settings(BaseSettings):
     admin_token: str = Field(default="", repr=False)
     #: the public base URL of ``kade serve`` (shown in webhook URLs), e.g. https://kade.example.com
     public_url: str = ""
+    #: seconds a store may take to answer one request (read) and to accept a connection
+    http_timeout: float = Field(default=30.0, gt=0)
+    http_connect_timeout: float = Field(default=10.0, gt=0)
+    #: longest wait for the connection's shared rate limit before a request is given up
+    rate_limit_wait: float = Field(default=60.0, gt=0)
+
+    @property
+    def longest_call(self) -> float:
+        """The longest one store request can take: the rate-limit wait, connecting, the answer."""
+        return self.rate_limit_wait + self.http_connect_timeout + self.http_timeout
+
+    @model_validator(mode="after")
+    def _sweep_outlasts_calls(self) -> Settings:
+        # A claim swept while its call still runs would let two workers act on one action.
+        if self.sweep_after < self.longest_call:
+            raise ValueError(
+                f"KADE_SWEEP_AFTER ({self.sweep_after:g}s) is shorter than the longest possible store call "
+                f"({self.longest_call:g}s = rate-limit wait {self.rate_limit_wait:g} + connect "
+                f"{self.http_connect_timeout:g} + read {self.http_timeout:g}): raise it or lower those"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -101,3 +101,11 @@ class NotFound(PlatformError):
 
 class WebhookRejected(KadeError):
     """A webhook delivery failed verification (bad or missing signature)."""
+
+
+class NotFoundError(UserError):
+    """The object asked for does not exist — or belongs to another tenant, which looks the same."""
+
+
+class ConflictError(UserError):
+    """The request contradicts one made before (an idempotency key reused with another body)."""

@@ -15,6 +15,8 @@ Every step that matters is committed before the next one starts:
 from __future__ import annotations
 
 import random
+import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +34,7 @@ from kade.errors import (
     RejectedByStore,
 )
 from kade.logs import get_logger, redact_text
+from kade.manager import UnsupportedOperation
 from kade.models import (
     Action,
     ActionKind,
@@ -72,14 +75,23 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def claim(session: Session, action_id: int, now: datetime | None = None) -> Action | None:
-    """Take a due pending action for this worker, or None if it is not due or someone has it."""
+def new_claim() -> str:
+    """A claim token: who holds a running action, checked again by whoever writes its outcome."""
+    return uuid.uuid4().hex
+
+
+def claim(session: Session, action_id: int, now: datetime | None = None, owner: str | None = None) -> Action | None:
+    """Take a due pending action for this worker, or None if it is not due or someone has it.
+
+    The returned action's ``claimed_by`` is this claim; only its holder may finish or release it.
+    """
     now = now or utcnow()
     result = session.execute(
         sa.update(Action)
         .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.PENDING,
                col(Action.next_attempt_at) <= now)
-        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now)
+        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
+                claimed_by=owner or new_claim())
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -87,9 +99,65 @@ def claim(session: Session, action_id: int, now: datetime | None = None) -> Acti
     return action
 
 
+def owned(session: Session, action_id: int, owner: str) -> Action | None:
+    """The action, locked, if ``owner`` still holds its claim; None when the sweeper took it back
+    (the call outlived its lease) — then another worker may own it, and this one writes nothing."""
+    action = session.exec(
+        select(Action).where(col(Action.id) == action_id, col(Action.status) == ActionStatus.RUNNING,
+                             col(Action.claimed_by) == owner)
+        .with_for_update().execution_options(populate_existing=True)
+    ).first()
+    if action is None:
+        log.warning("claim_lost", action_id=action_id, hint="reclaimed while its call ran; outcome not written")
+    return action
+
+
+class KeepClaimed:
+    """Renew a claim while a long store call runs, so the sweeper never takes it back meanwhile.
+
+    A background thread touches the claimed actions every third of the sweep age; the renewal
+    is conditional on the claim, so it cannot revive an action someone else owns.
+    """
+
+    def __init__(self, kade: Kade, owner: str) -> None:
+        self.kade = kade
+        self.owner = owner
+        self.every = kade.settings.sweep_after / 3
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"keep-claimed-{owner[:8]}", daemon=True)
+
+    def __enter__(self) -> KeepClaimed:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def renew(self) -> int:
+        with self.kade.db.transaction() as session:
+            result = session.execute(
+                sa.update(Action).where(col(Action.claimed_by) == self.owner,
+                                        col(Action.status) == ActionStatus.RUNNING)
+                .values(updated_at=utcnow()).execution_options(synchronize_session=False))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.renew()
+            except Exception as exc:  # the next round tries again; the lease has slack for it
+                log.warning("claim_renew_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _lost(action_id: int) -> Outcome:
+    return Outcome("lost", f"action {action_id} was reclaimed while its call ran; another worker owns it")
+
+
 def _release(session: Session, action: Action, *, delay: float, error: str | None = None,
              kind: str | None = None, count_attempt: bool = True) -> None:
     action.status = ActionStatus.PENDING
+    action.claimed_by = None
     action.next_attempt_at = utcnow() + timedelta(seconds=delay)
     action.enqueued_at = None
     action.updated_at = utcnow()
@@ -104,6 +172,7 @@ def _release(session: Session, action: Action, *, delay: float, error: str | Non
 def _finish(session: Session, action: Action, status: ActionStatus, *, error: str | None = None,
             kind: str | None = None, reference: str | None = None) -> None:
     action.status = status
+    action.claimed_by = None
     action.updated_at = utcnow()
     action.done_at = utcnow()
     if error is not None:
@@ -132,6 +201,12 @@ def handle_failure(kade: Kade, session: Session, action: Action, connection: Con
                f"{action.kind} for {connection.name} was refused by the store: {exc.message}",
                dedupe_key=f"rejected:{action.id}", tenant_id=action.tenant_id, connection_id=connection.id)
         return Outcome("rejected", exc.message)
+    if isinstance(exc, UnsupportedOperation):
+        # A missing hook stays missing: retrying it eight times would only hide the cause.
+        _finish(session, action, ActionStatus.FAILED, error=text, kind="unsupported")
+        notify(session, "action_unsupported", f"{action.kind} for {connection.name}: {exc}",
+               dedupe_key=f"unsupported:{action.id}", tenant_id=action.tenant_id, connection_id=connection.id)
+        return Outcome("unsupported", str(exc))
     kind = exc.kind if isinstance(exc, PlatformError) else "error"
     if action.attempts >= kade.settings.max_attempts:
         _finish(session, action, ActionStatus.FAILED, error=text, kind=kind)
@@ -183,13 +258,15 @@ def _shipment_request(session: Session, kade: Kade, action: Action, shipment: Sh
 
 
 def run_shipment(kade: Kade, action_id: int) -> Outcome:
+    owner = new_claim()
     with kade.db.transaction() as session:
-        action = claim(session, action_id)
+        action = claim(session, action_id, owner=owner)
         if action is None:
             return Outcome("skipped", "not due or taken by another worker")
     with kade.db.transaction() as session:
-        action = session.get(Action, action_id)
-        assert action is not None
+        action = owned(session, action_id, owner)
+        if action is None:
+            return _lost(action_id)
         connection = session.get(Connection, action.connection_id)
         shipment = session.get(Shipment, action.payload["shipment_id"])
         assert connection is not None and shipment is not None
@@ -215,16 +292,19 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
     ctx = kade.context(connection)
     try:
         result: ShipmentResult | None = None
-        if attempts > 1 or reference:
-            # An earlier attempt may have landed: ask before sending again.
-            result = platform.check_shipment(ctx, request, reference)
-        if result is None:
-            result = platform.report_shipment(ctx, request)
+        with KeepClaimed(kade, owner):
+            if attempts > 1 or reference:
+                # An earlier attempt may have landed: ask before sending again.
+                result = platform.check_shipment(ctx, request, reference)
+            if result is None:
+                result = platform.report_shipment(ctx, request)
     except Exception as exc:
         with kade.db.transaction() as session:
-            action = session.get(Action, action_id)
+            action = owned(session, action_id, owner)
+            if action is None:
+                return _lost(action_id)
             conn = session.get(Connection, connection.id)
-            assert action is not None and conn is not None
+            assert conn is not None
             if isinstance(exc, RejectedByStore) and exc.code == "order_cancelled":
                 return _refused_cancelled(session, action, conn, order, batch, exc)
             outcome = handle_failure(kade, session, action, conn, exc)
@@ -232,8 +312,9 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
                          connection_id=conn.id, action_id=action.id)
             return outcome
     with kade.db.transaction() as session:
-        action = session.get(Action, action_id)
-        assert action is not None
+        action = owned(session, action_id, owner)
+        if action is None:
+            return _lost(action_id)
         if result.state == ShipmentState.PENDING:
             action.remote_reference = result.remote_reference
             _release(session, action, delay=PENDING_RECHECK, count_attempt=False)
@@ -248,11 +329,21 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
             row.reported_at = utcnow()
             row.remote_reference = result.remote_reference
             session.add(row)
+            _shipment_event(session, "shipments.confirmed", row, order)
         record_event(session, "shipment_report", "ok",
                      f"order {order.number}: {sum(li.quantity for li in request.lines)} item(s), "
                      f"{request.carrier} {request.tracking_code or ''}".strip(),
                      tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
     return Outcome("done")
+
+
+def _shipment_event(session: Session, type_: str, shipment: Shipment, order: Order, reason: str | None = None) -> None:
+    from kade.outbound import emit
+
+    emit(session, order.tenant_id, type_, f"order:{order.id}",
+         {"shipment": {"id": shipment.id, "order_id": order.id, "order_number": order.number,
+                       "carrier": shipment.carrier, "tracking_code": shipment.tracking_code,
+                       "status": str(shipment.status), "reason": reason}})
 
 
 def _refused_cancelled(session: Session, action: Action, connection: Connection, order: Order,
@@ -264,6 +355,7 @@ def _refused_cancelled(session: Session, action: Action, connection: Connection,
         assert row is not None
         row.status = ShipmentStatus.REFUSED
         session.add(row)
+        _shipment_event(session, "shipments.refused", row, order, reason=exc.message)
     notify(session, "shipment_for_cancelled_order",
            f"Order {order.number} was cancelled in {connection.name} but a shipment was made: stop the parcel "
            f"({exc.message})", dedupe_key=f"cancelled_shipment:{order.id}", tenant_id=action.tenant_id,
@@ -278,8 +370,9 @@ def _refused_cancelled(session: Session, action: Action, connection: Connection,
 
 
 def run_cancel(kade: Kade, action_id: int) -> Outcome:
+    owner = new_claim()
     with kade.db.transaction() as session:
-        action = claim(session, action_id)
+        action = claim(session, action_id, owner=owner)
         if action is None:
             return Outcome("skipped")
         connection = session.get(Connection, action.connection_id)
@@ -293,21 +386,25 @@ def run_cancel(kade: Kade, action_id: int) -> Outcome:
         session.expunge(order)
     platform = kade.pm.platform(connection.platform)
     try:
-        platform.cancel_order(kade.context(connection), CancelRequest(
-            order_remote_id=order.remote_id, order_number=order.number,
-            reason=str(action.payload.get("reason", "out_of_stock"))))
+        with KeepClaimed(kade, owner):
+            platform.cancel_order(kade.context(connection), CancelRequest(
+                order_remote_id=order.remote_id, order_number=order.number,
+                reason=str(action.payload.get("reason", "out_of_stock"))))
     except Exception as exc:
         with kade.db.transaction() as session:
-            action = session.get(Action, action_id)
+            action = owned(session, action_id, owner)
+            if action is None:
+                return _lost(action_id)
             conn = session.get(Connection, connection.id)
-            assert action is not None and conn is not None
+            assert conn is not None
             outcome = handle_failure(kade, session, action, conn, exc)
             record_event(session, "order_cancel", outcome.status, outcome.detail, tenant_id=action.tenant_id,
                          connection_id=conn.id, action_id=action.id)
             return outcome
     with kade.db.transaction() as session:
-        action = session.get(Action, action_id)
-        assert action is not None
+        action = owned(session, action_id, owner)
+        if action is None:
+            return _lost(action_id)
         _finish(session, action, ActionStatus.DONE)
         record_event(session, "order_cancel", "ok", f"order {order.number} cancelled in the store",
                      tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
@@ -327,7 +424,8 @@ class StockFlush:
     outcome: str = "done"
 
 
-def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list[tuple[int, int]]:
+def _claim_stock_batch(session: Session, connection_id: int, limit: int,
+                       owner: str | None = None) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due stock actions of one connection in one UPDATE.
 
     Claimed actions leave their link's pending slot (the key gets the action id), so a change
@@ -362,6 +460,7 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list
         sa.update(Action)
         .where(col(Action.id).in_(chosen), col(Action.status) == ActionStatus.PENDING)
         .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
+                claimed_by=owner or new_claim(),
                 idempotency_key=sa.func.replace(col(Action.idempotency_key), ":pending",
                                                 sa.literal(":") + sa.cast(col(Action.id), sa.String)))
         .returning(col(Action.id), col(Action.payload))
@@ -373,6 +472,7 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int) -> list
 def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
     """Push every due stock action of one connection, a platform batch at a time."""
     total = StockFlush()
+    owner = new_claim()
     connection = kade.load_connection(connection_id)
     if connection.status not in SENDING or not connection.send_stock:
         return StockFlush(outcome="waiting")
@@ -381,7 +481,7 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
     ctx = kade.context(connection)
     while True:
         with kade.db.transaction() as session:
-            batch = _claim_stock_batch(session, connection_id, size)
+            batch = _claim_stock_batch(session, connection_id, size, owner)
             if not batch:
                 return total
             links = {
@@ -417,18 +517,19 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
             if gone:
                 session.execute(sa.update(Action).where(col(Action.id).in_(gone))
                                 .values(status=ActionStatus.CANCELLED, last_error="product link removed",
-                                        updated_at=now, done_at=now)
+                                        updated_at=now, done_at=now, claimed_by=None)
                                 .execution_options(synchronize_session=False))
             if unchanged:
                 session.execute(sa.update(Action).where(col(Action.id).in_(unchanged))
-                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now)
+                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now, claimed_by=None)
                                 .execution_options(synchronize_session=False))
                 total.unchanged += len(unchanged)
             action_ids = [entry[0] for entry in by_remote.values()]
         if not updates:
             continue
         try:
-            results = platform.push_stock(ctx, updates)
+            with KeepClaimed(kade, owner):
+                results = platform.push_stock(ctx, updates)
             total.calls += 1
         except Exception as exc:
             with kade.db.transaction() as session:
@@ -436,8 +537,9 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
                 assert conn is not None
                 outcome = None
                 for action_id in action_ids:
-                    failed = session.get(Action, action_id)
-                    assert failed is not None
+                    failed = owned(session, action_id, owner)
+                    if failed is None:
+                        continue
                     outcome = handle_failure(kade, session, failed, conn, exc)
                     _restore_pending_key(session, failed)
                 record_event(session, "stock_push", outcome.status if outcome else "error", f"{exc}",
@@ -450,12 +552,21 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
             now = utcnow()
             done_ids: list[int] = []
             pushed_links: list[dict[str, Any]] = []
+            refused: list[str] = []
+            mine = set(session.exec(
+                select(Action.id).where(col(Action.id).in_(action_ids), col(Action.claimed_by) == owner,
+                                        col(Action.status) == ActionStatus.RUNNING).with_for_update()).all())
+            if len(mine) < len(action_ids):
+                log.warning("claim_lost", connection_id=connection_id, actions=len(action_ids) - len(mine),
+                            hint="reclaimed while the push ran; their outcome is not written")
             for result in results:
                 entry = by_remote.get(result.remote_product_id)
                 if entry is None:
                     continue
                 seen.add(result.remote_product_id)
                 action_id, link_id, value, remote_sku = entry
+                if action_id not in mine:
+                    continue
                 if result.ok:
                     done_ids.append(action_id)
                     pushed_links.append({"b_id": link_id, "b_value": value, "b_at": now})
@@ -466,13 +577,17 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
                 _finish(session, failed, ActionStatus.FAILED, error=result.error or "rejected",
                         kind=result.error_kind or "rejected")
                 total.rejected += 1
+                refused.append(f"{remote_sku or result.remote_product_id}: {result.error}")
+            if refused:
+                # One notification per refusing call, however many of its items were refused.
+                shown = "; ".join(refused[:10]) + (f"; and {len(refused) - 10} more" if len(refused) > 10 else "")
                 notify(session, "stock_rejected",
-                       f"{connection.name}: stock for {remote_sku or result.remote_product_id} was refused: "
-                       f"{result.error}", dedupe_key=f"stock_rejected:{link_id}",
+                       f"{connection.name}: the store refused stock for {len(refused)} item(s): {shown}",
+                       dedupe_key=f"stock_rejected:{connection_id}:{min(action_ids)}",
                        tenant_id=connection.tenant_id, connection_id=connection_id)
             if done_ids:
                 session.execute(sa.update(Action).where(col(Action.id).in_(done_ids))
-                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now)
+                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now, claimed_by=None)
                                 .execution_options(synchronize_session=False))
             if pushed_links:
                 table = ProductLink.__table__  # type: ignore[attr-defined]
@@ -482,7 +597,7 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
                     pushed_links,
                 )
             for remote_id, (action_id, _, _, _) in by_remote.items():
-                if remote_id not in seen:  # the plugin said nothing about it: try again later
+                if remote_id not in seen and action_id in mine:  # the plugin said nothing: try again later
                     missing = session.get(Action, action_id)
                     assert missing is not None
                     _release(session, missing, delay=backoff(missing.attempts), error="no result from the plugin",
@@ -511,6 +626,18 @@ def _restore_pending_key(session: Session, action: Action) -> None:
     session.add(action)
 
 
+def _run_webhook(kade: Kade, action_id: int) -> Outcome:
+    from kade.outbound import run_delivery
+
+    return run_delivery(kade, action_id)
+
+
+def _run_alert(kade: Kade, action_id: int) -> Outcome:
+    from kade.alerts import run_alert
+
+    return run_alert(kade, action_id)
+
+
 def _run_import(kade: Kade, action_id: int) -> Any:
     from kade.webhooks import run_import_request  # a webhook's import request (outbox row)
 
@@ -520,6 +647,8 @@ def _run_import(kade: Kade, action_id: int) -> Any:
 RUNNERS: dict[str, Any] = {
     ActionKind.SHIPMENT: run_shipment,
     ActionKind.CANCEL: run_cancel,
+    ActionKind.WEBHOOK: _run_webhook,
+    ActionKind.ALERT: _run_alert,
     ActionKind.IMPORT_ORDERS: _run_import,
 }
 
@@ -533,6 +662,7 @@ def run_action(kade: Kade, action_id: int) -> Outcome:
         kind = action.kind
         connection_id = action.connection_id
     if kind == ActionKind.STOCK:
+        assert connection_id is not None
         flushed = flush_stock(kade, connection_id)
         return Outcome(flushed.outcome, f"{flushed.pushed} pushed")
     runner = RUNNERS.get(kind)

@@ -3,7 +3,7 @@
 A platform plugin is a module (or object) registered under the ``kade`` entry-point group.
 It implements ``kade_register_platforms`` once, plus the operation hooks below. Kade never
 broadcasts an operation: each call is routed to the one plugin that registered the connection's
-platform (see ``kade.plugins_manager``), so operation hooks are ``firstresult`` and every
+platform (see ``kade.manager``), so operation hooks are ``firstresult`` and every
 implementation can assume the connection is its own.
 
 Rules every implementation follows:

@@ -80,7 +80,8 @@ def map_transport_error(exc: httpx.HTTPError, *, write: bool | None = None, what
     """The typed error for an ``httpx`` failure (no HTTP answer).
 
     The rule: a request that never left (connect failures, pool timeouts — including the core's
-    own rate-limit wait) is transient and safe to resend; a write that left and got no answer
+    own rate-limit wait — and a bare ``httpx.TimeoutException``, which httpx itself never raises
+    but waits in front of a transport do) is transient and safe to resend; a write that left and got no answer
     (read/write timeout, reset, protocol error) is ``OutcomeUnknown``; a read that got no
     answer is transient.
     """
@@ -92,7 +93,9 @@ def map_transport_error(exc: httpx.HTTPError, *, write: bool | None = None, what
     if write is None:
         write = is_write(request)
     target = f"{request.method} {request.url.path}" if request is not None else what
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol):
+    never_left = type(exc) is httpx.TimeoutException or isinstance(
+        exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol)
+    if never_left:
         return TransientError(f"could not reach {what} ({target}): {exc!r}")
     if write and isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
         return OutcomeUnknown(f"no answer to {target}; it may have been applied: {exc!r}")
@@ -138,8 +141,12 @@ class ErrorMap:
         default_factory=dict)
     retry_headers: tuple[str, ...] = ("Retry-After",)
 
-    def error_for(self, response: httpx.Response) -> PlatformError | None:
-        """The typed error for a response, or None for a success (< 400)."""
+    def error_for(self, response: httpx.Response, *, write: bool | None = None) -> PlatformError | None:
+        """The typed error for a response, or None for a success (< 400).
+
+        :param write: whether the request changes the store; by default its method says so (an
+            API that reads over POST, like GraphQL, passes it per operation).
+        """
         status = response.status_code
         if status < 400:
             return None
@@ -148,7 +155,8 @@ class ErrorMap:
             factory = self.overrides.get(key)
             if factory is not None:
                 return factory(message, status, code)
-        write = is_write(response.request)
+        if write is None:
+            write = is_write(response.request)
         if status in self.auth_statuses:
             return AuthRejected(f"{self.platform} refused the credentials ({status}): {message}",
                                 status_code=status, code=code)
@@ -167,17 +175,21 @@ class ErrorMap:
             return TransientError(f"{self.platform} answered {status}: {message}", status_code=status, code=code)
         return RejectedByStore(message, status_code=status, code=code)
 
-    def raise_for_status(self, response: httpx.Response) -> None:
-        error = self.error_for(response)
+    def raise_for_status(self, response: httpx.Response, *, write: bool | None = None) -> None:
+        error = self.error_for(response, write=write)
         if error is not None:
             raise error
 
 
-def send(client: httpx.Client, method: str, url: str, *, errors: ErrorMap, **kwargs: Any) -> httpx.Response:
-    """Send one request; return a < 400 answer, raise the typed error for anything else."""
+def send(client: httpx.Client, method: str, url: str, *, errors: ErrorMap, write: bool | None = None,
+         **kwargs: Any) -> httpx.Response:
+    """Send one request; return a < 400 answer, raise the typed error for anything else.
+
+    :param write: whether the request changes the store (default: its method says so).
+    """
     try:
         response = client.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
-        raise map_transport_error(exc, what=errors.platform) from exc
-    errors.raise_for_status(response)
+        raise map_transport_error(exc, write=write, what=errors.platform) from exc
+    errors.raise_for_status(response, write=write)
     return response

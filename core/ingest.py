@@ -39,6 +39,7 @@ from kade.models import (
     jsonable,
     utcnow,
 )
+from kade.outbound import emit, emit_many, order_event
 from kade.products import find_or_create_product
 from kade.runstate import (
     acquire_import,
@@ -312,9 +313,14 @@ def apply_page(
     for order_id, remote, kept, fingerprint in changed:
         local_order = session.get(Order, order_id)
         assert local_order is not None
+        was_cancelled = local_order.status == OrderState.CANCELLED
         stats.notifications += _update(session, connection, local_order, remote, kept, resolver, stats)
         local_order.remote_digest = fingerprint
         stats.updated += 1
+        kind = "orders.cancelled" if local_order.status == OrderState.CANCELLED and not was_cancelled else \
+            "orders.changed"
+        emit(session, connection.tenant_id, kind, f"order:{order_id}",
+             order_event(order_id, local_order.number, connection.id, local_order.status))
     stats.created = len(fresh)
     if fresh:
         _create_many(session, connection, fresh, resolver)
@@ -375,6 +381,10 @@ def _create_many(session: Session, connection: Connection,
                      f"{len(shipped_in_store)} order(s) imported as (partly) shipped by the store: {shown}",
                      tenant_id=connection.tenant_id, connection_id=connection.id,
                      data={"orders": len(shipped_in_store)})
+    emit_many(session, connection.tenant_id, "orders.created",
+              [(f"order:{ids[remote.remote_id]}", order_event(ids[remote.remote_id], remote.number, connection.id,
+                                                            row["status"]))
+               for (remote, _, _), row in zip(fresh, rows, strict=True)])
 
 
 def _update(session: Session, connection: Connection, order: Order, remote: RemoteOrder,

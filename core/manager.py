@@ -16,10 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+import httpx
 import pluggy
 
 from kade import hookspecs
 from kade.errors import KadeError, PlatformConflictError, PluginLoadError, UserError
+from kade.httpkit import map_transport_error
 from kade.logs import get_logger
 from kade.types import (
     CancelRequest,
@@ -40,6 +42,8 @@ from kade.types import (
 )
 
 ENTRY_POINT_GROUP = "kade"
+#: operations that change the store (a raw timeout inside one is an unknown outcome)
+WRITE_OPERATIONS = frozenset({"push_stock", "report_shipment", "cancel_order", "migrate_connection"})
 OPERATIONS = (
     "import_orders",
     "import_products",
@@ -53,8 +57,27 @@ OPERATIONS = (
     "verify_webhook",
     "parse_webhook",
 )
+#: hook → the hook a platform implementing it must also have: ``check_shipment`` is what keeps a
+#: retried shipment from being reported twice
+REQUIRED_WITH = {"report_shipment": ("check_shipment",)}
+#: capability → the hooks a platform declaring it must implement
+CAPABILITY_HOOKS = {
+    "stock_read": ("read_stock",),
+    "cancel_order": ("cancel_order",),
+    "webhooks": ("verify_webhook", "parse_webhook"),
+}
 log = get_logger(__name__)
 T = TypeVar("T")
+
+
+def missing_hooks(spec: PlatformSpec, present: set[str]) -> list[str]:
+    """What a platform lacks for its contract: required hooks and the hooks of declared capabilities."""
+    problems = [f"{name} (required with {hook})" for hook, needed in REQUIRED_WITH.items() if hook in present
+                for name in needed if name not in present]
+    for capability, hooks in CAPABILITY_HOOKS.items():
+        if getattr(spec.capabilities, capability):
+            problems += [f"{name} (it declares {capability}=True)" for name in hooks if name not in present]
+    return problems
 
 
 class PluginLoadWarning(UserWarning):
@@ -171,6 +194,12 @@ class KadePluginManager(pluggy.PluginManager):
                 self._fail(impl.plugin_name, self._dist_name(impl.plugin_name), f"{type(exc).__name__}: {exc}",
                            exc)
                 continue
+            present = {caller.name for caller in self.get_hookcallers(impl.plugin) or []}
+            lacking = {spec.name: missing_hooks(spec, present) for spec in specs}
+            if any(lacking.values()):
+                text = "; ".join(f"platform {name!r} lacks {', '.join(what)}" for name, what in lacking.items() if what)
+                self._fail(impl.plugin_name, self._dist_name(impl.plugin_name), text, PluginContractError(text))
+                continue
             for spec in specs:
                 if spec.name in found:
                     other = found[spec.name]
@@ -240,7 +269,14 @@ class Platform:
             others = [p for p in self._pm.get_plugins() if p is not self.plugin and self._is_platform(p)]
             caller = self._pm.subset_hook_caller(operation, remove_plugins=others)
             self._callers[operation] = caller
-        return caller(**kwargs)
+        try:
+            return caller(**kwargs)
+        except httpx.HTTPError as exc:
+            # A raw httpx failure a plugin let through becomes the typed error here, once, so the
+            # import, stock, shipment and cancel paths all retry and record it alike. For an
+            # operation that changes the store, a lost answer may hide an applied change.
+            raise map_transport_error(exc, write=operation in WRITE_OPERATIONS,
+                                      what=self.name) from exc
 
     def _is_platform(self, plugin: object) -> bool:
         return any(p.plugin is plugin for p in self._pm.platforms().values())

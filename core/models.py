@@ -203,7 +203,11 @@ class Order(SQLModel, table=True):
     """An order imported from a store. ``connection_id`` is its origin, set once (rule R1)."""
 
     __tablename__ = "orders"
-    __table_args__ = (sa.UniqueConstraint("connection_id", "remote_id", name="uq_order_connection_remote"),)
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "remote_id", name="uq_order_connection_remote"),
+        #: the warehouse's order feed reads by (tenant, updated_at, id)
+        sa.Index("ix_order_tenant_updated", "tenant_id", "updated_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id", index=True)
@@ -291,6 +295,10 @@ class ActionKind(StrEnum):
     IMPORT_ORDERS = "import_orders"
     IMPORT_PRODUCTS = "import_products"
     STOCK_CHECK = "stock_check"
+    #: a signed event to a tenant's webhook subscription (no connection)
+    WEBHOOK = "webhook"
+    #: a notification to an operator's alert channel (no connection)
+    ALERT = "alert"
 
 
 class ActionStatus(StrEnum):
@@ -312,8 +320,9 @@ class Action(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    tenant_id: int = Field(foreign_key="tenants.id", index=True)
-    connection_id: int = Field(foreign_key="connections.id", index=True)
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    #: the store the action goes to; None for deliveries to the warehouse or a person (webhook, alert)
+    connection_id: int | None = Field(default=None, foreign_key="connections.id", index=True)
     kind: ActionKind = Field(sa_type=sa.String(20))
     idempotency_key: str = Field(max_length=200)
     status: ActionStatus = Field(default=ActionStatus.PENDING, sa_type=sa.String(20))
@@ -328,6 +337,8 @@ class Action(SQLModel, table=True):
     created_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
     done_at: datetime | None = _ts(nullable=True)
+    #: actions sharing a key run one at a time, oldest first (webhook events of one order)
+    ordering_key: str | None = Field(default=None, max_length=200, index=True)
     #: the claim of the worker running it (``running`` only); finishing checks it is still its own
     claimed_by: str | None = Field(default=None, max_length=64)
 
@@ -348,6 +359,8 @@ class Notification(SQLModel, table=True):
     created_at: datetime = _now_ts()
     last_seen_at: datetime = _now_ts()
     cleared_at: datetime | None = _ts(nullable=True)
+    #: a person said they saw it (API, console); the condition itself may still hold
+    acknowledged_at: datetime | None = _ts(nullable=True)
 
 
 class Event(SQLModel, table=True):
@@ -436,3 +449,101 @@ class ConnectionRuntime(SQLModel, table=True):
     import_failures: int = 0
     import_failing_since: datetime | None = _ts(nullable=True)
     import_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The warehouse's side: API keys, outbound events, alert channels
+
+
+class ApiKey(SQLModel, table=True):
+    """An HTTP API key. Only a SHA-256 digest of its secret part is kept (docs/decisions/api-key-hashing.md)."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: the public part of the key, used to find the row; None tenant means an operator key
+    key_id: str = Field(max_length=32, unique=True, index=True)
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    scope: str = Field(max_length=20)
+    name: str = Field(default="", max_length=100)
+    secret_hash: str = Field(max_length=64, repr=False)
+    created_at: datetime = _now_ts()
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """A tenant's endpoint for signed events; the signing secret is stored encrypted (it must sign)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    url: str = Field(max_length=1000)
+    events: list[str] = _json(list)
+    secret_encrypted: str = Field(sa_type=sa.Text, repr=False)
+    created_at: datetime = _now_ts()
+    removed_at: datetime | None = _ts(nullable=True)
+
+
+class OutboundEvent(SQLModel, table=True):
+    """An event for the warehouse, written in the transaction of its cause; ``event_id`` dedupes."""
+
+    __tablename__ = "outbound_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=40, unique=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    type: str = Field(max_length=40)
+    #: what the event is about, e.g. ``order:12`` — deliveries of one subject keep their order
+    subject: str = Field(max_length=100)
+    data: dict[str, Any] = _json()
+    created_at: datetime = _now_ts()
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """The delivery log: one row per attempt to deliver an event to a subscription."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="actions.id", index=True)
+    subscription_id: int = Field(foreign_key="webhook_subscriptions.id", index=True)
+    event_id: int = Field(foreign_key="outbound_events.id", index=True)
+    at: datetime = _now_ts()
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    duration_ms: int = 0
+
+
+class AlertChannel(SQLModel, table=True):
+    """Where notifications reach a person (an Apprise URL: mailto://, slack://, msteams://, json://...).
+
+    ``tenant_id`` None: operator-wide, it receives every tenant's notifications and Kade's own.
+    """
+
+    __tablename__ = "alert_channels"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
+    name: str = Field(max_length=100)
+    url_encrypted: str = Field(sa_type=sa.Text, repr=False)
+    #: notification kinds sent here; empty means all
+    kinds: list[str] = _json(list)
+    created_at: datetime = _now_ts()
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A client-keyed API write done once; a repeat with the same key gets the stored answer."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "operation", "key", name="uq_idempotent_request"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    operation: str = Field(max_length=40)
+    key: str = Field(max_length=200)
+    request_digest: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] = _json()
+    created_at: datetime = _now_ts()

@@ -72,7 +72,12 @@ def import_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, A
     """Upsert warehouse products by SKU. Validates every row before writing any (all or nothing)."""
     assert tenant.id is not None
     cleaned = [_clean(row, n) for n, row in enumerate(rows, start=2)]
-    existing = {p.sku: p for p in session.exec(select(Product).where(Product.tenant_id == tenant.id)).all()}
+    skus = list({row["sku"] for row in cleaned})
+    existing: dict[str, Product] = {}
+    for start in range(0, len(skus), 5000):  # only the rows named, in chunks the drivers accept
+        existing.update((p.sku, p) for p in session.exec(
+            select(Product).where(Product.tenant_id == tenant.id, col(Product.sku).in_(skus[start:start + 5000]))
+        ).all())
     created = updated = 0
     for row in cleaned:
         product = existing.get(row["sku"])

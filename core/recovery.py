@@ -76,7 +76,7 @@ def _counts(session: Session, where: Iterable[sa.ColumnElement[bool]]) -> dict[t
         .where(*where, col(Action.kind).in_([k.value for k in DRAIN_ORDER]))
         .group_by(col(Action.connection_id), col(Action.kind))
     ).all()
-    return {(cid, str(kind)): int(n) for cid, kind, n in rows}
+    return {(cid, str(kind)): int(n) for cid, kind, n in rows if cid is not None}
 
 
 def plan_recovery(session: Session, since: datetime, until: datetime | None = None, *,

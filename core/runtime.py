@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import dramatiq
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from kade.app import Kade
@@ -110,9 +111,10 @@ class Runtime:
             # Actions of connections that may not send (paused, needs_reauth) wait by design.
             count: Any = session.exec(
                 select(func.count()).select_from(Action)
-                .join(Connection, col(Connection.id) == col(Action.connection_id))
+                .outerjoin(Connection, col(Connection.id) == col(Action.connection_id))
                 .where(
-                    col(Connection.status).in_([s.value for s in SENDING]),
+                    # deliveries to the warehouse or a person need no connection
+                    sa.or_(col(Action.connection_id).is_(None), col(Connection.status).in_([s.value for s in SENDING])),
                     (col(Action.status) == ActionStatus.RUNNING)
                     | ((col(Action.status) == ActionStatus.PENDING) & (col(Action.next_attempt_at) <= limit)),
                 )

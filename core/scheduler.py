@@ -21,6 +21,7 @@ from kade.health import check_alerts
 from kade.jobs import Actors
 from kade.logs import get_logger
 from kade.models import Connection, Event, Lease, utcnow
+from kade.runstate import mark_scheduled, scheduler_marks
 from kade.status import RUNNING, SENDING
 from kade.sweeper import sweep
 
@@ -66,8 +67,6 @@ class Scheduler:
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}")
     lease_ttl: float = 15.0
     stock_check_hour: int = 3
-    _last_poll: dict[int, datetime] = field(default_factory=dict)
-    _last_products: dict[int, datetime] = field(default_factory=dict)
     _last_retention: datetime | None = None
 
     def is_leader(self) -> bool:
@@ -88,10 +87,15 @@ class Scheduler:
         return True
 
     def _poll_orders(self, now: datetime) -> None:
+        """Poll each connection when its interval is up, link its products when first seen and
+        daily. When each last happened is kept in the database, so a restart or a new leader
+        carries on where the last one was instead of polling and re-linking everything at once
+        (bol allows only a few offer exports an hour)."""
         with self.kade.db.session() as session:
             connections = session.exec(
                 select(Connection).where(col(Connection.status).in_([s.value for s in RUNNING]))
             ).all()
+            marks = scheduler_marks(session, [c.id for c in connections if c.id is not None])
         for conn in connections:
             assert conn.id is not None
             try:
@@ -100,15 +104,20 @@ class Scheduler:
                 log.error("poll_skipped", connection_id=conn.id, error=str(exc))
                 continue
             interval = int(conn.settings.get("order_poll_interval") or caps.order_poll_interval)
-            last = self._last_poll.get(conn.id)
-            if last is None or (now - last).total_seconds() >= interval:
-                self.actors.import_orders.send(connection_id=conn.id)
-                self._last_poll[conn.id] = now
+            last, seen = marks.get(conn.id, (None, None))
+            poll = last is None or (now - last).total_seconds() >= interval
             # a connection's products are linked when it is first seen, then daily (rule R5/R6)
-            seen = self._last_products.get(conn.id)
-            if seen is None or now - seen >= timedelta(days=1):
+            products = seen is None or now - seen >= timedelta(days=1)
+            if not (poll or products):
+                continue
+            # Marked before sending: a lost message costs one interval, a crash between the two
+            # never a burst of repeats.
+            with self.kade.db.transaction() as session:
+                mark_scheduled(session, conn.id, poll=now if poll else None, products=now if products else None)
+            if poll:
+                self.actors.import_orders.send(connection_id=conn.id)
+            if products:
                 self.actors.import_products.send(connection_id=conn.id)
-                self._last_products[conn.id] = now
 
     def _nightly_stock_check(self, now: datetime) -> None:
         if now.hour != self.stock_check_hour:

@@ -6,7 +6,7 @@ reports it — to the order's origin connection and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
@@ -22,6 +22,7 @@ from kade.models import (
     ShipmentLine,
     ShipmentStatus,
     Tenant,
+    utcnow,
 )
 from kade.outbox import add_action
 
@@ -45,8 +46,13 @@ def cancel_in_store(session: Session, order: Order, *, target_connection_id: int
     if order.status == OrderState.CANCELLED:
         raise UserError(f"order {order.number} is already cancelled")
     order.status = OrderState.CANCELLED
+    order.updated_at = utcnow()
     session.add(order)
     assert order.id is not None
+    from kade.outbound import emit, order_event
+
+    emit(session, order.tenant_id, "orders.cancelled", f"order:{order.id}",
+         order_event(order.id, order.number, order.connection_id, order.status))
     add_action(session, tenant_id=order.tenant_id, connection_id=target, kind=ActionKind.CANCEL,
                key=f"cancel:{order.id}", payload={"order_id": order.id, "reason": reason})
     record_event(session, "order_cancel_requested", "queued", f"order {order.number}: {reason}",
@@ -65,17 +71,28 @@ def find_order(session: Session, tenant: Tenant, number: str) -> Order:
 
 def parse_line_args(values: Sequence[str]) -> dict[str, int]:
     """``SKU:QTY`` or ``SKU`` (all remaining) per ``--line``."""
-    out: dict[str, int] = {}
+    items: list[tuple[str, int | None]] = []
     for value in values:
         sku, _, qty = value.partition(":")
         if not sku:
             raise UserError(f"--line {value!r}: expected SKU or SKU:QUANTITY")
-        if qty:
-            if not qty.isdigit() or int(qty) <= 0:
-                raise UserError(f"--line {value!r}: quantity must be a positive whole number")
-            out[sku] = out.get(sku, 0) + int(qty)
-        else:
+        if qty and (not qty.isdigit() or int(qty) <= 0):
+            raise UserError(f"--line {value!r}: quantity must be a positive whole number")
+        items.append((sku, int(qty) if qty else None))
+    return line_map(items)
+
+
+def line_map(items: Iterable[tuple[str, int | None]]) -> dict[str, int]:
+    """Shipment lines as ``create_shipment`` takes them: SKU → quantity, -1 for all that is open.
+
+    A SKU named twice adds up; named once without a quantity, it ships everything open.
+    """
+    out: dict[str, int] = {}
+    for sku, qty in items:
+        if qty is None:
             out[sku] = -1
+        elif out.get(sku) != -1:
+            out[sku] = out.get(sku, 0) + qty
     return out
 
 
@@ -141,6 +158,7 @@ def create_shipment(
         session.add(line)
     remaining = sum(open_qty.values()) - sum(q for _, q in chosen)
     order.status = OrderState.SHIPPED if remaining == 0 else OrderState.PARTIALLY_SHIPPED
+    order.updated_at = utcnow()
     session.add(order)
     connection = session.get(Connection, target)
     assert connection is not None and shipment.id is not None

@@ -63,6 +63,11 @@ def change_status(
         connection_id=connection.id,
         data={"from": current.value, "to": to.value, "actor": actor},
     )
+    from kade.outbound import emit
+
+    emit(session, connection.tenant_id, "connections.status_changed", f"connection:{connection.id}",
+         {"connection": {"id": connection.id, "name": connection.name, "platform": connection.platform,
+                         "from": current.value, "to": to.value, "reason": reason}})
     if to == ConnectionStatus.NEEDS_REAUTH:
         notify(
             session,

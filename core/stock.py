@@ -8,9 +8,10 @@ when it sends, skips values equal to what was last pushed, and batches per conne
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from kade.audit import record_event
@@ -110,16 +111,60 @@ def queue_full_push(session: Session, connection: Connection) -> int:
 
 def set_stock(session: Session, tenant: Tenant, sku: str, quantity: int, *, window: float) -> tuple[Product, int]:
     """Set a warehouse product's stock and queue the pushes it causes."""
-    if quantity < 0:
-        raise UserError("stock cannot be negative")
-    product = session.exec(select(Product).where(Product.tenant_id == tenant.id, Product.sku == sku)).first()
-    if product is None:
-        raise UserError(f"tenant {tenant.slug!r} has no product with SKU {sku!r}")
-    product.stock = quantity
-    product.updated_at = utcnow()
-    session.add(product)
-    session.flush()
-    queued = schedule_pushes(session, [product], window)
-    record_event(session, "stock_changed", "ok", f"{sku} = {quantity}", tenant_id=tenant.id,
-                 data={"sku": sku, "stock": quantity, "pushes_queued": queued})
-    return product, queued
+    products, queued = set_stocks(session, tenant, {sku: quantity}, window=window)
+    return products[0], queued
+
+
+#: SKUs per statement: well inside SQLite's and PostgreSQL's bound-parameter limits
+CHUNK = 5000
+
+
+def set_stocks(session: Session, tenant: Tenant, changes: Mapping[str, int], *,
+               window: float) -> tuple[list[Product], int]:
+    """Set many products' stock at once (``kade stock set``, the HTTP API) and queue their pushes.
+
+    All or nothing: an unknown SKU or a negative quantity refuses the whole change, naming it.
+    """
+    negative = [sku for sku, quantity in changes.items() if quantity < 0]
+    if negative:
+        raise UserError(f"stock cannot be negative ({', '.join(negative[:5])})")
+    skus = list(changes)
+    products: list[Product] = []
+    for start in range(0, len(skus), CHUNK):
+        products.extend(session.exec(
+            select(Product).where(Product.tenant_id == tenant.id, col(Product.sku).in_(skus[start:start + CHUNK]))
+        ).all())
+    if len(products) != len(skus):
+        known = {p.sku for p in products}
+        missing = [sku for sku in skus if sku not in known]
+        shown = ", ".join(repr(s) for s in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise UserError(f"tenant {tenant.slug!r} has no product with SKU {shown}")
+    now = utcnow()
+    rows = []
+    for product in products:
+        # written below in one statement; the objects only mirror it (not dirty, no second UPDATE)
+        set_committed_value(product, "stock", changes[product.sku])
+        set_committed_value(product, "updated_at", now)
+        rows.append({"b_id": product.id, "b_stock": product.stock, "b_at": now})
+    table = Product.__table__  # type: ignore[attr-defined]
+    # One statement instead of the unit of work: the API's bulk path takes thousands per call.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(
+            "UPDATE products SET stock = v.stock, updated_at = :at FROM unnest(CAST(:ids AS integer[]), "
+            "CAST(:stocks AS integer[])) AS v(id, stock) WHERE products.id = v.id"),
+            {"ids": [r["b_id"] for r in rows], "stocks": [r["b_stock"] for r in rows], "at": now})
+    else:
+        session.connection().execute(
+            table.update().where(table.c.id == sa.bindparam("b_id"))
+            .values(stock=sa.bindparam("b_stock"), updated_at=sa.bindparam("b_at")), rows)
+    queued = 0
+    for start in range(0, len(products), CHUNK):
+        queued += schedule_pushes(session, products[start:start + CHUNK], window)
+    if len(products) == 1:
+        sku, quantity = products[0].sku, products[0].stock
+        record_event(session, "stock_changed", "ok", f"{sku} = {quantity}", tenant_id=tenant.id,
+                     data={"sku": sku, "stock": quantity, "pushes_queued": queued})
+    else:
+        record_event(session, "stock_changed", "ok", f"{len(products)} products", tenant_id=tenant.id,
+                     data={"products": len(products), "pushes_queued": queued})
+    return products, queued

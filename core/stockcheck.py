@@ -34,6 +34,8 @@ def full_stock_check(kade: Kade, connection_id: int) -> CheckStats:
     if not connection.send_stock:
         return stats
     platform = kade.pm.platform(connection.platform)
+    if not platform.spec.capabilities.stock_read:
+        return stats  # the platform declares it cannot read stock back: nothing to compare
     ctx = kade.context(connection)
     token: str | None = None
     while True:

@@ -2,7 +2,9 @@
 
 A message can vanish — Redis flushed, a worker killed mid-job, a process that committed and
 died before sending. The sweeper finds actions that are due but not in flight and sends them
-again; an action stuck ``running`` past its lease (its worker died) goes back to ``pending``.
+again; an action stuck ``running`` past its lease (its worker died) goes back to ``pending``
+and loses its claim, so the old worker, should it still be alive, can no longer write to it.
+Live workers renew their claims while their calls run (``executor.KeepClaimed``).
 Sending twice is harmless: a message only asks a worker to *claim* an action.
 """
 
@@ -36,8 +38,10 @@ class SweepStats:
 
 
 def may_run() -> sa.ColumnElement[bool]:
-    """Actions run for connections that may send; an order import also for a new connection."""
+    """Actions run for connections that may send; an order import also for a new connection; those
+    that need no connection (webhooks to the warehouse, alerts) always (join connections outer)."""
     return sa.or_(
+        col(Action.connection_id).is_(None),
         col(Connection.status).in_([s.value for s in SENDING]),
         sa.and_(col(Action.kind) == ActionKind.IMPORT_ORDERS, col(Connection.status).in_([s.value for s in RUNNING])),
     )
@@ -60,11 +64,11 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
         ).all()
         if stuck:
             session.execute(sa.update(Action).where(col(Action.id).in_(stuck))
-                            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now))
+                            .values(status=ActionStatus.PENDING, enqueued_at=None, updated_at=now, claimed_by=None))
         stats.reclaimed = len(stuck)
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id)
-            .join(Connection, col(Connection.id) == col(Action.connection_id))
+            .outerjoin(Connection, col(Connection.id) == col(Action.connection_id))
             .where(
                 col(Action.status) == ActionStatus.PENDING,
                 col(Action.next_attempt_at) <= now,
@@ -78,7 +82,7 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
         ids = [row[0] for row in rows]
         if ids:
             session.execute(sa.update(Action).where(col(Action.id).in_(ids)).values(enqueued_at=now))
-    stock_connections = sorted({conn for _, kind, conn in rows if kind == ActionKind.STOCK})
+    stock_connections = sorted({conn for _, kind, conn in rows if kind == ActionKind.STOCK and conn is not None})
     for connection_id in stock_connections:
         actors.flush_stock.send(connection_id=connection_id)
     for action_id, kind, _ in rows:
@@ -104,7 +108,7 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
         bookkeeping(session)
         rows = session.exec(
             select(Action.id, Action.kind, Action.connection_id, Action.next_attempt_at)
-            .join(Connection, col(Connection.id) == col(Action.connection_id))
+            .outerjoin(Connection, col(Connection.id) == col(Action.connection_id))
             .where(col(Action.id).in_(action_ids), col(Action.status) == ActionStatus.PENDING, may_run())
             .with_for_update(skip_locked=True, of=Action)
         ).all()
@@ -113,7 +117,7 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
     flushes: dict[int, int] = {}
     for action_id, kind, connection_id, due in rows:
         delay_ms = max(0, int((due - now).total_seconds() * 1000))
-        if kind == ActionKind.STOCK:
+        if kind == ActionKind.STOCK and connection_id is not None:
             flushes[connection_id] = max(flushes.get(connection_id, 0), delay_ms)
         else:
             actors.run_action.send_with_options(kwargs={"action_id": action_id}, delay=delay_ms or None)

@@ -77,10 +77,11 @@ class Capabilities(_Frozen):
     #: the shipment call needs the list of shipped lines (Shopware does not take one)
     shipment_lines: bool = True
     stock_batch_size: int = Field(default=1, ge=1, le=10_000)
-    #: the plugin can stream the store's current stock for the nightly full check
-    stock_read: bool = True
+    #: the plugin can stream the store's current stock for the nightly full check (needs ``read_stock``)
+    stock_read: bool = False
     webhooks: bool = False
-    cancel_order: bool = True
+    #: the warehouse can cancel orders in the store (needs ``cancel_order``)
+    cancel_order: bool = False
     #: default seconds between order polls
     order_poll_interval: int = Field(default=300, ge=10)
     #: requests per second per connection, enforced by the core across all workers (None: no limit)

@@ -187,6 +187,7 @@ def run_import_request(kade: Kade, action_id: int) -> object:
         action.idempotency_key = f"import_orders:{action.connection_id}:run:{action.id}"
         session.add(action)
         connection_id = action.connection_id
+        assert connection_id is not None  # an import request always names its connection
     try:
         stats = ingest.import_orders(kade, connection_id)
     except PlatformError as exc:

@@ -95,3 +95,29 @@ def test_send_maps_both_kinds_of_failure() -> None:
         send(client, "GET", "/bad", errors=errors)
     with pytest.raises(OutcomeUnknown):
         send(client, "POST", "/boom", errors=errors)
+
+
+def test_a_bare_timeout_is_a_wait_that_never_sent() -> None:
+    """httpx raises only its subclasses; a bare TimeoutException comes from a wait before sending."""
+    post = httpx.Request("POST", "https://shop.test/ship")
+    assert type(map_transport_error(httpx.TimeoutException("rate limit wait", request=post))) is TransientError
+    assert type(map_transport_error(httpx.WriteTimeout("half sent", request=post))) is OutcomeUnknown
+
+
+def test_write_can_be_said_per_call_for_apis_that_read_over_post() -> None:
+    """GraphQL: every call is a POST; only a mutation's lost answer may hide a change."""
+    post = httpx.Request("POST", "https://shop.test/graphql.json")
+    errors = ErrorMap("Acme", ambiguous_write_statuses=frozenset(range(500, 600)))
+    answer = httpx.Response(500, json={}, request=post)
+    assert type(errors.error_for(answer, write=False)) is TransientError
+    assert type(errors.error_for(answer, write=True)) is OutcomeUnknown
+    assert type(errors.error_for(answer)) is OutcomeUnknown  # by the method
+    assert type(map_transport_error(httpx.ReadTimeout("slow", request=post), write=False)) is TransientError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler), base_url="https://shop.test")
+    with pytest.raises(TransientError) as caught:
+        send(client, "POST", "/graphql.json", errors=errors, write=False)
+    assert not isinstance(caught.value, OutcomeUnknown)

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from kade import __version__
 from kade.app import Kade
+from kade.cli.plugin import plugin_app
 from kade.config import Settings
 from kade.errors import KadeError
 from kade.logs import configure_logging, redact_text
@@ -443,6 +444,7 @@ actions_app = typer.Typer(help="Outbox actions (stock pushes, shipment reports, 
 app.add_typer(actions_app, name="actions")
 orders_app = typer.Typer(help="Imported orders.", no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
+app.add_typer(plugin_app, name="plugin")
 
 
 @app.command("demo")
@@ -530,7 +532,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve webhook intake (/webhooks/{token}), /health and /metrics."""
+    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), /health and /metrics."""
     import uvicorn
 
     from kade.api import create_api, is_loopback
@@ -771,6 +773,15 @@ def connection_migrate(
     out.print(f"{name} now logs in with {result.auth_method}")
 
 app.add_typer(__import__("kade.cli.secrets", fromlist=["secrets_app"]).secrets_app, name="secrets")
+
+
+from kade.cli import alert as _alert  # noqa: E402
+from kade.cli import apikey as _apikey  # noqa: E402
+from kade.cli import webhook as _webhook  # noqa: E402
+
+app.add_typer(_apikey.app, name="apikey")
+app.add_typer(_webhook.app, name="webhook")
+app.add_typer(_alert.app, name="alert")
 
 
 def main(argv: list[str] | None = None) -> None:

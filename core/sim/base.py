@@ -83,7 +83,8 @@ class Faults:
     timeout_after_apply_rate: float = 0.0
     slow_rate: float = 0.0
     slow_seconds: float = 0.5
-    timeout_seconds: float = 30.0
+    #: how long a dropped answer hangs before the connection gives up (0: at once, in-process)
+    timeout_seconds: float = 0.0
     seed: int = 0
     #: only paths starting with one of these prefixes are affected (empty: all)
     paths: tuple[str, ...] = ()
@@ -99,13 +100,21 @@ class Faults:
         return rate > 0 and self._rng.random() < rate
 
 
+async def maybe_delay(faults: Faults, path: str) -> None:
+    """Slow the answer down when the fault plan says so (simulators not yet on ``FaultLayer``)."""
+    if faults.applies(path) and faults.roll(faults.slow_rate):
+        await asyncio.sleep(faults.slow_seconds)
+
+
 @dataclass
 class ScriptedFault:
     """A deterministic fault for the next ``count`` matching requests (tests, the demo, the kit).
 
     ``path`` is a regular expression matched at the start of the request path, so a plain prefix
-    works as is and ``r"/orders/\\d+/notes$"`` picks one kind of write. What each ``kind`` does is
-    the simulator's business (an error status, a 429, a dropped answer, a slow one...).
+    works as is and ``r"/orders/\\d+/notes$"`` picks one kind of write. ``operation`` narrows it
+    to requests running that operation (a GraphQL operation or root field; ``"*"``: any
+    operation), for APIs where one path serves everything. ``kade.sim.faults.FaultLayer`` does
+    the kinds it knows (``FAULT_KINDS``); any other kind is handed to the app to do.
     """
 
     kind: str
@@ -113,44 +122,56 @@ class ScriptedFault:
     method: str | None = None
     status: int = 503
     count: int = 1
-    #: how long a "slow" answer takes
+    #: how long a "slow" answer takes, or how long a dropped one hangs first
     seconds: float = 0.0
     #: seconds announced in Retry-After (rate limits)
     retry_after: float = 1.0
+    operation: str | None = None
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method.upper()) and re.match(self.path, path) is not None
+    def matches(self, method: str, path: str, operations: frozenset[str] = frozenset()) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if re.match(self.path, path) is None:
+            return False
+        if self.operation is None:
+            return True
+        return bool(operations) and (self.operation == "*" or self.operation in operations)
 
 
 class ScriptedFaults(list[ScriptedFault]):
-    """The queue of scripted faults a simulator consults per request (a list, for easy asserts)."""
+    """The queue of scripted faults a simulator consults per request (a list, for easy asserts).
+
+    ``fired`` keeps every fault that was used, once per request it hit, so a test can prove a
+    control did something.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
+        self.fired: list[ScriptedFault] = []
 
     def add(self, fault: ScriptedFault) -> ScriptedFault:
         with self._lock:
             self.append(fault)
         return fault
 
-    def take(self, method: str, path: str) -> ScriptedFault | None:
+    def wants_operations(self) -> bool:
+        """Whether a pending fault needs the request's operation names (so its body is read)."""
+        with self._lock:
+            return any(fault.operation is not None for fault in self)
+
+    def take(self, method: str, path: str, operations: frozenset[str] = frozenset()) -> ScriptedFault | None:
         """The first fault matching this request, used up by one; None when none applies."""
         with self._lock:
-            for fault in self:
-                if fault.matches(method, path):
+            for index, fault in enumerate(self):
+                if fault.matches(method, path, operations):
                     fault.count -= 1
                     if fault.count <= 0:
-                        self.remove(fault)
+                        del self[index]
+                    self.fired.append(fault)
                     return fault
             return None
 
 
 class SimulatedTimeout(Exception):
-    """Raised inside a simulator handler to drop the answer after the work was done."""
-
-
-async def maybe_delay(faults: Faults, path: str) -> None:
-    """Slow the answer down when the fault plan says so."""
-    if faults.applies(path) and faults.roll(faults.slow_rate):
-        await asyncio.sleep(faults.slow_seconds)
+    """Raised by a simulator instead of answering (``SyncASGITransport`` turns it into a read timeout)."""

@@ -22,6 +22,7 @@ import httpx
 import structlog
 
 from kade.errors import AuthRejected, RateLimited, TransientError
+from kade.httpkit import map_transport_error, retry_after_from
 from kade.plugins.bol.protocol import REFRESH_TOKEN_DAYS
 from kade.types import ConnectionContext
 
@@ -83,8 +84,9 @@ def request_token(
             auth=httpx.BasicAuth(client_id, client_secret),
             headers={"Accept": "application/json"},
         )
-    except httpx.TransportError as exc:
-        raise TransientError(f"bol login host unreachable: {exc!r}") from exc
+    except httpx.HTTPError as exc:
+        # a token request changes nothing worth checking: a lost answer is simply asked again
+        raise map_transport_error(exc, write=False, what="bol's login host") from exc
     status = response.status_code
     try:
         parsed: Any = response.json()
@@ -99,18 +101,11 @@ def request_token(
     reason = body.get("error_description") or body.get("detail") or response.text[:200]
     error = body.get("error") or body.get("title") or f"http_{status}"
     if status == 429:
-        raise RateLimited(f"bol login host rate-limited us: {reason}", retry_after=_seconds(response))
+        raise RateLimited(f"bol login host rate-limited us: {reason}", retry_after=retry_after_from(response))
     if status >= 500:
         raise TransientError(f"bol login host failed ({status}): {reason}", status_code=status)
     grant = form.get("grant_type", "?")
     raise AuthRejected(f"bol refused the {grant} grant: {error}: {reason}", status_code=status, code=str(error))
-
-
-def _seconds(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
 
 
 class TokenManager:

@@ -1,7 +1,8 @@
 """HTTP access to the Retailer API: vendor media types, typed errors, process-status polling.
 
 Every call goes through ``ctx.http`` (the core owns base URL, timeouts and transport). Errors are
-translated once, here, into the ``kade.errors`` family so the hooks stay about bol's semantics.
+translated once, here, through ``kade.httpkit`` (``ERRORS`` reads bol's problem bodies) into the
+``kade.errors`` family, so the hooks stay about bol's semantics.
 """
 
 from __future__ import annotations
@@ -12,27 +13,16 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from kade.errors import (
-    AuthRejected,
-    NotFound,
-    OutcomeUnknown,
-    RateLimited,
-    RejectedByStore,
-    TransientError,
-)
+from kade.errors import TransientError
+from kade.httpkit import ErrorMap, map_transport_error, retry_after_from
 from kade.plugins.bol.auth import BolAuth, TokenManager
 from kade.plugins.bol.protocol import JSON_TYPE
 from kade.types import ConnectionContext, SettingSpec
-
-#: failures after the request left: a write may have been applied. Anything else (connect errors,
-#: pool or rate-limit waits, which raise the base ``TimeoutException``) means it was never sent.
-_MAYBE_APPLIED = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 #: how the plugin waits; tests swap it for a simulated clock's ``advance``
 sleep: Callable[[float], None] = time.sleep
@@ -140,19 +130,7 @@ def problem_text(response: httpx.Response) -> str:
 
 def retry_after(response: httpx.Response) -> float:
     """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset``."""
-    for header in ("Retry-After", "X-RateLimit-Reset"):
-        value = response.headers.get(header)
-        if not value:
-            continue
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            continue
-    return 1.0
+    return retry_after_from(response, headers=ERRORS.retry_headers)
 
 
 def _problem_code(response: httpx.Response) -> str:
@@ -165,25 +143,22 @@ def _problem_code(response: httpx.Response) -> str:
     return f"http_{response.status_code}"
 
 
+def _details(response: httpx.Response) -> tuple[str | None, str]:
+    return _problem_code(response), problem_text(response)
+
+
+#: bol's answers as Kade's errors: only a gateway timeout (504) on a write may hide an applied call
+ERRORS = ErrorMap(
+    platform="bol",
+    details=_details,
+    ambiguous_write_statuses=frozenset({504}),
+    retry_headers=("Retry-After", "X-RateLimit-Reset"),
+)
+
+
 def raise_for_status(response: httpx.Response) -> None:
     """Turn a non-2xx answer into the matching ``PlatformError``."""
-    status = response.status_code
-    if status < 400:
-        return
-    method = response.request.method
-    reason = problem_text(response)
-    if status in (401, 403):
-        raise AuthRejected(f"bol refused the credentials ({status}): {reason}", status_code=status)
-    if status == 429:
-        raise RateLimited(f"bol rate limit: {reason}", retry_after=retry_after(response))
-    if status == 404:
-        raise NotFound(reason, status_code=status)
-    if status == 504 and method != "GET":
-        # a gateway timeout on a write may still have been applied behind the gateway
-        raise OutcomeUnknown(f"bol gateway timed out on {method}: {reason}", status_code=status)
-    if status >= 500:
-        raise TransientError(f"bol failed ({status}): {reason}", status_code=status)
-    raise RejectedByStore(reason, status_code=status, code=_problem_code(response))
+    ERRORS.raise_for_status(response)
 
 
 class BolClient:
@@ -248,12 +223,8 @@ class BolClient:
             return self.ctx.http.request(
                 method, path, params=dict(params) if params else None, headers=headers, content=content, auth=auth
             )
-        except httpx.TransportError as exc:
-            if method != "GET" and isinstance(exc, _MAYBE_APPLIED):
-                raise OutcomeUnknown(
-                    f"bol did not answer {method} {path} ({type(exc).__name__}); it may have been applied"
-                ) from exc
-            raise TransientError(f"bol unreachable for {method} {path}: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, what="bol") from exc
 
     def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         return _json_object(self.request("GET", path, params=params))
@@ -274,9 +245,9 @@ class BolClient:
                 with partial.open("wb") as out:
                     for chunk in response.iter_bytes():
                         out.write(chunk)
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             partial.unlink(missing_ok=True)
-            raise TransientError(f"downloading {path} from bol failed: {exc!r}") from exc
+            raise map_transport_error(exc, write=False, what="bol") from exc
         partial.replace(destination)
 
     # -- asynchronous processes ----------------------------------------------------------------

@@ -74,7 +74,7 @@ class BolHarness(Harness):
         self.sim.inject("timeout_after_apply", "/retailer/shipments", method="POST")
 
     def rate_limit_next_request(self, retry_after: float = 0.05) -> None:
-        self.sim.inject("error", "/retailer/orders", method="GET", status=429)
+        self.sim.inject("rate_limit", "/retailer/orders", method="GET", retry_after=retry_after)
 
     def migration_target(self) -> tuple[str, dict[str, str]]:
         code = self.sim.issue_auth_code(PARTNER[0], REDIRECT)

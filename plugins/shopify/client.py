@@ -21,13 +21,13 @@ import httpx
 
 from kade.errors import (
     AuthRejected,
-    NotFound,
     OutcomeUnknown,
     PlatformError,
     RateLimited,
     RejectedByStore,
     TransientError,
 )
+from kade.httpkit import ErrorMap, map_transport_error, retry_after_from
 from kade.plugins.shopify.cost import requested_cost
 from kade.plugins.shopify.queries import GRAPHQL_PATH, TOKEN_PATH, Operation
 from kade.types import ConnectionContext
@@ -90,9 +90,10 @@ def fetch_client_credentials_token(http: httpx.Client, client_id: str, client_se
             headers={"Accept": "application/json"},
         )
     except httpx.HTTPError as exc:
-        raise TransientError(f"token request failed: {exc!r}") from exc
+        # a token request changes nothing worth checking: a lost answer is simply asked again
+        raise map_transport_error(exc, write=False, what="Shopify's token endpoint") from exc
     if response.status_code == 429:
-        raise RateLimited(retry_after=_retry_after(response), code="token_endpoint")
+        raise RateLimited(retry_after=retry_after_from(response), code="token_endpoint")
     if response.status_code >= 500:
         raise TransientError(f"token endpoint answered {response.status_code}", status_code=response.status_code)
     body = _json_or_none(response)
@@ -114,13 +115,6 @@ def _json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-def _retry_after(response: httpx.Response, default: float = 1.0) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", default)))
-    except ValueError:
-        return default
 
 
 class ShopifyClient:
@@ -300,37 +294,42 @@ class ShopifyClient:
                 json={"query": op.document, "variables": dict(variables), "operationName": op.name},
                 headers={"X-Shopify-Access-Token": token, "Accept": "application/json"},
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(f"{op.name}: could not reach Shopify: {exc!r}") from exc
         except httpx.HTTPError as exc:
-            raise _unknown_or_transient(op, f"{op.name}: no answer from Shopify: {exc!r}") from exc
+            # every call is a POST: whether a lost answer may hide a change is the operation's to say
+            raise map_transport_error(exc, write=op.mutation, what=f"Shopify ({op.name})") from exc
 
     def _payload(self, op: Operation, response: httpx.Response) -> dict[str, Any]:
-        status = response.status_code
-        if status in (401, 403):
-            raise AuthRejected(
-                f"Shopify refused the access token ({status}): {response.text[:200]}", status_code=status
-            )
-        if status == 429:
-            raise RateLimited(retry_after=_retry_after(response), status_code=429)
-        if status >= 500:
-            error = _unknown_or_transient(op, f"{op.name}: Shopify answered {status}")
-            error.status_code = status
-            raise error
-        if status == 404:
-            raise NotFound(f"no Shopify Admin API at {self.domain}{GRAPHQL_PATH}", status_code=404)
-        if status in (402, 423):
-            raise RejectedByStore(
-                f"the shop is unavailable ({status}): {response.text[:200]}",
-                status_code=status,
-                code="shop_unavailable",
-            )
+        ERRORS.raise_for_status(response, write=op.mutation)
         body = _json_or_none(response)
-        if status != 200 or not isinstance(body, dict):
-            if status == 200:
+        if response.status_code != 200 or not isinstance(body, dict):
+            if response.status_code == 200:
                 raise _unknown_or_transient(op, f"{op.name}: Shopify answered with invalid JSON")
-            raise RejectedByStore(f"{op.name}: Shopify answered {status}: {response.text[:200]}", status_code=status)
+            raise RejectedByStore(f"{op.name}: Shopify answered {response.status_code}: {response.text[:200]}",
+                                  status_code=response.status_code)
         return body
+
+
+def _details(response: httpx.Response) -> tuple[str | None, str]:
+    """Shopify's HTTP-level error body: ``{"errors": "..."}`` (or an object), else the text."""
+    body = _json_or_none(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    message = errors if isinstance(errors, str) else json.dumps(errors) if errors else response.text.strip()
+    return None, f"HTTP {response.status_code}: {message[:200]}" if message else f"HTTP {response.status_code}"
+
+
+def _shop_unavailable(message: str, status: int, code: str | None) -> PlatformError:
+    return RejectedByStore(f"the shop is unavailable ({status}): {message}", status_code=status,
+                           code="shop_unavailable")
+
+
+#: Shopify's HTTP-level answers (GraphQL errors come in a 200 and are read by ``_graphql_error``):
+#: any 5xx on a mutation may hide an applied change; 402 (frozen) and 423 (locked) shops refuse
+ERRORS = ErrorMap(
+    platform="Shopify",
+    details=_details,
+    ambiguous_write_statuses=frozenset(range(500, 600)),
+    overrides={(402, None): _shop_unavailable, (423, None): _shop_unavailable},
+)
 
 
 def _codes(errors: Any) -> set[str]:

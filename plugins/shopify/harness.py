@@ -124,8 +124,7 @@ class ShopifyHarness(Harness):
         self.sim.run_due_jobs()
 
     def unfired_faults(self) -> list[str]:
-        with self.sim.lock:
-            return [f"{kind} {target}" for target, kind in self.sim._operation_faults]
+        return [f"{f.kind} {f.operation}" for f in self.sim.scripted_faults]
 
     def time_out_next_read(self) -> None:
         self.sim.inject_fault("orders", "timeout_before")

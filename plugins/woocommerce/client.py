@@ -3,7 +3,8 @@
 WooCommerce accepts its consumer key/secret in two ways (``WC_REST_Authentication``): HTTP Basic
 (or ``consumer_key``/``consumer_secret`` query parameters) only when the request is HTTPS, and
 one-legged OAuth 1.0a otherwise. Every failure is turned into the ``kade.errors`` family here,
-once, so the hook implementations only deal with typed outcomes.
+once, through ``kade.httpkit`` (``ERRORS`` reads WordPress's error body), so the hook
+implementations only deal with typed outcomes.
 """
 
 from __future__ import annotations
@@ -14,28 +15,18 @@ import hmac
 import secrets
 from collections.abc import Callable, Generator, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from kade.errors import (
-    AuthRejected,
-    NotFound,
-    OutcomeUnknown,
-    RateLimited,
-    RejectedByStore,
-    TransientError,
-)
+from kade.errors import AuthRejected
+from kade.httpkit import ErrorMap, send
 from kade.types import ConnectionContext
 
 REST_PREFIX = "/wp-json"
 API = "wc/v3"
 TRACKING_API = "wc-shipment-tracking/v3"
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: gateway answers after which PHP may still have finished the write
-AMBIGUOUS_WRITE_STATUSES = frozenset({502, 504})
 
 
 def rfc3986(value: str) -> str:
@@ -175,43 +166,13 @@ def _error_details(response: httpx.Response) -> tuple[str | None, str]:
     return None, f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
 
 
+#: how WooCommerce's answers map onto Kade's errors; 502/504 on a write may hide a finished write
+ERRORS = ErrorMap(platform="WooCommerce", details=_error_details)
+
+
 def raise_for_status(response: httpx.Response) -> None:
     """Translate a non-2xx answer into the ``PlatformError`` family."""
-    status = response.status_code
-    if status < 400:
-        return
-    code, message = _error_details(response)
-    write = response.request.method in WRITE_METHODS
-    if status in (401, 403):
-        raise AuthRejected(f"WooCommerce refused the credentials: {message}", status_code=status, code=code)
-    if status == 429:
-        raise RateLimited(
-            f"WooCommerce store is rate limiting: {message}",
-            retry_after=_retry_after(response.headers.get("retry-after")),
-            code=code,
-        )
-    if status == 404:
-        raise NotFound(message, status_code=status, code=code)
-    if status >= 500:
-        if write and status in AMBIGUOUS_WRITE_STATUSES:
-            raise OutcomeUnknown(f"store answered {status} to a write: {message}", status_code=status, code=code)
-        raise TransientError(f"store error {status}: {message}", status_code=status, code=code)
-    if status in (408, 425):
-        raise TransientError(f"store error {status}: {message}", status_code=status, code=code)
-    raise RejectedByStore(message, status_code=status, code=code)
-
-
-def _retry_after(value: str | None) -> float:
-    if not value:
-        return 1.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return 1.0
+    ERRORS.raise_for_status(response)
 
 
 class WooClient:
@@ -256,18 +217,7 @@ class WooClient:
         url = self.url(path, api=api)
         if query:
             url = f"{url}?{urlencode(query)}"
-        try:
-            response = self.ctx.http.request(method, url, json=json, auth=self.auth)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(f"could not reach the store: {exc!r}") from exc
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            if method in WRITE_METHODS:
-                raise OutcomeUnknown(f"no answer to {method} {path}: {exc!r}") from exc
-            raise TransientError(f"no answer to {method} {path}: {exc!r}") from exc
-        except httpx.HTTPError as exc:
-            raise TransientError(f"HTTP failure on {method} {path}: {exc!r}") from exc
-        raise_for_status(response)
-        return response
+        return send(self.ctx.http, method, url, errors=ERRORS, json=json, auth=self.auth)
 
     def get(self, path: str, params: Mapping[str, str | int] | None = None, *, api: str = API) -> Any:
         return self.request("GET", path, params=params, api=api).json()

@@ -8,6 +8,7 @@ Variations are addressed as ``"<product_id>/<variation_id>"`` so a stock push kn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -66,7 +67,8 @@ def _int(value: Any, what: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # ASCII digits only: "²".isdigit() is true and "--5".lstrip("-") is "5", but int() refuses both
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
         return int(value)
     raise MappingError(f"{what} is not a whole number: {value!r}")
 

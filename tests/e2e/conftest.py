@@ -124,6 +124,8 @@ def workers(tmp_path: Path, pg_url: str, redis_url: str, broker_url: str,
         "KADE_DATABASE_URL": pg_url,
         "KADE_SECRET_KEY": TEST_KEY,
         "KADE_STOCK_WINDOW": str(STOCK_WINDOW),
+        # a killed worker's import lock must free within the scenario's deadlines
+        "KADE_IMPORT_LEASE": "3",
         "KADE_DISABLED_PLUGINS": "bol,shopify,woocommerce",
         "KADE_LOG_FORMAT": "json",
         "KADE_LOG_LEVEL": "WARNING",

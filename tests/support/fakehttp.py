@@ -334,8 +334,8 @@ def _spec(name: str, caps: Capabilities) -> PlatformSpec:
 
 @hookimpl
 def kade_register_platforms() -> list[PlatformSpec]:
-    plain = Capabilities(stock_batch_size=STOCK_BATCH, order_poll_interval=10)
-    limited = Capabilities(stock_batch_size=STOCK_BATCH, order_poll_interval=10,
+    plain = Capabilities(stock_batch_size=STOCK_BATCH, order_poll_interval=10, stock_read=True, cancel_order=True)
+    limited = Capabilities(stock_batch_size=STOCK_BATCH, order_poll_interval=10, stock_read=True, cancel_order=True,
                            requests_per_second=LIMITED_RPS, request_burst=LIMITED_BURST)
     return [_spec(PLATFORM, plain), _spec(LIMITED_PLATFORM, limited)]
 

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from kade import hookimpl
 from kade.errors import (
     AuthRejected,
@@ -64,7 +66,8 @@ class FakeStore:
     cancellations: list[str] = field(default_factory=list)
     stock_calls: list[list[tuple[str, int]]] = field(default_factory=list)
     page_size: int = 50
-    #: queued failures per operation, consumed one per call: "auth", "rate", "transient", "unknown"
+    #: queued failures per operation, consumed one per call: "auth", "rate", "transient", "unknown";
+    #: "raw_timeout" / "raw_unknown" raise httpx's own ReadTimeout, as a plugin that maps nothing would
     failures: dict[str, list[str]] = field(default_factory=dict)
     valid_tokens: set[str] = field(default_factory=lambda: {"good"})
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,6 +110,8 @@ class FakeStore:
             raise RateLimited(retry_after=0.05)
         if kind == "transient":
             raise TransientError("503 Service Unavailable", status_code=503)
+        if kind == "raw_timeout":
+            raise httpx.ReadTimeout("timed out", request=httpx.Request("GET", f"https://fake.test/{operation}"))
 
 
 class FakePlatform:
@@ -115,7 +120,8 @@ class FakePlatform:
     def __init__(self, store: FakeStore, name: str = "fake", capabilities: Capabilities | None = None) -> None:
         self.store = store
         self.platform_name = name
-        self.capabilities = capabilities or Capabilities(stock_batch_size=50, order_poll_interval=60)
+        self.capabilities = capabilities or Capabilities(stock_batch_size=50, order_poll_interval=60, stock_read=True,
+                                                          cancel_order=True)
 
     @hookimpl
     def kade_register_platforms(self) -> list[PlatformSpec]:
@@ -216,14 +222,16 @@ class FakePlatform:
         with s.lock:
             queue = s.failures.get("report_shipment") or []
             mode = queue[0] if queue else None
-            if mode == "unknown":
+            if mode in ("unknown", "raw_unknown"):
                 queue.pop(0)
-        if mode == "unknown":
+        if mode in ("unknown", "raw_unknown"):
             # The store applies the shipment but the answer is lost.
             with s.lock:
                 s.shipments.append({"key": shipment.idempotency_key, "order": shipment.order_remote_id,
                                     "tracking": shipment.tracking_code,
                                     "lines": [(li.remote_line_id, li.quantity) for li in shipment.lines]})
+            if mode == "raw_unknown":
+                raise httpx.ReadTimeout("timed out", request=httpx.Request("POST", "https://fake.test/shipments"))
             raise OutcomeUnknown("timeout after sending")
         s._enter("report_shipment", ctx)
         order = s.orders.get(shipment.order_remote_id)

@@ -271,3 +271,28 @@ def test_a_write_that_never_left_is_transient_not_unknown(bol: Bol) -> None:
     with pytest.raises(TransientError) as caught:
         plugin.report_shipment(bol.ctx(), shipment)
     assert not isinstance(caught.value, OutcomeUnknown)
+
+
+def test_bols_error_map() -> None:
+    """bol on kade.httpkit: problem bodies, 504-only ambiguity on writes, both wait headers."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from kade.plugins.bol.client import ERRORS
+
+    def answer(status: int, method: str = "PUT", **kwargs: object) -> httpx.Response:
+        return httpx.Response(status, request=httpx.Request(method, "https://api.bol.com/retailer/x"), **kwargs)
+
+    assert type(ERRORS.error_for(answer(504))) is OutcomeUnknown
+    assert type(ERRORS.error_for(answer(502))) is TransientError
+    assert type(ERRORS.error_for(answer(504, "GET"))) is TransientError
+    reset = ERRORS.error_for(answer(429, "GET", headers={"X-RateLimit-Reset": "12"}))
+    assert isinstance(reset, RateLimited) and reset.retry_after == 12.0
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    dated = ERRORS.error_for(answer(429, "GET", headers={"Retry-After": when, "X-RateLimit-Reset": "5"}))
+    assert isinstance(dated, RateLimited) and 20 <= dated.retry_after <= 31
+    problem = {"title": "Bad Request", "detail": "Invalid request", "violations": [{"name": "ean", "reason": "bad"}]}
+    refused = ERRORS.error_for(answer(400, json=problem))
+    assert isinstance(refused, RejectedByStore) and refused.code == "bad_request"
+    assert refused.message == "Bad Request: Invalid request: ean: bad"
+    assert isinstance(ERRORS.error_for(answer(401, json={"title": "Expired JWT"})), AuthRejected)

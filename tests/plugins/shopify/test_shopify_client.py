@@ -255,3 +255,36 @@ def test_request_carries_the_token_header_and_the_pinned_path(make_ctx):
     assert request.url.path == "/admin/api/2025-01/graphql.json"
     assert request.headers["X-Shopify-Access-Token"] == sm.DEFAULT_ADMIN_TOKEN
     assert json.loads(request.content)["operationName"] == "KadeShop"
+
+
+def test_http_errors_are_typed_by_the_operation_not_the_post(make_ctx):
+    """Every GraphQL call is a POST; only a mutation's lost answer may hide an applied change."""
+    from kade.errors import OutcomeUnknown
+
+    def failing(status: int | None):
+        def handler(request: httpx.Request) -> httpx.Response:
+            if status is None:
+                raise httpx.ReadTimeout("slow", request=request)
+            return httpx.Response(status, json={"errors": "Internal Server Error"})
+        return ShopifyClient(_mock_ctx(make_ctx, handler))
+
+    for status in (500, None):
+        with pytest.raises(TransientError) as read:
+            failing(status).execute(queries.SHOP)
+        assert not isinstance(read.value, OutcomeUnknown)
+        with pytest.raises(OutcomeUnknown):
+            failing(status).execute(queries.FULFILLMENT_CREATE, {"fulfillment": {}})
+
+
+def test_a_retry_after_date_is_understood(make_ctx):
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"errors": "Too many"}, headers={"Retry-After": when})
+
+    with pytest.raises(RateLimited) as err:
+        plugin.import_orders(_mock_ctx(make_ctx, handler), OrderQuery())
+    assert 20 <= err.value.retry_after <= 31

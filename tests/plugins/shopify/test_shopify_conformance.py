@@ -26,7 +26,7 @@ class TestShopifyConformance(ConformanceSuite):
         yield h
         h.close()
         # every control a scenario used must have fired, or the scenario proved nothing
-        assert h.sim._operation_faults == [], f"faults never triggered: {h.sim._operation_faults}"
+        assert h.sim.scripted_faults == [], f"faults never triggered: {h.sim.scripted_faults}"
 
 
 def test_harness_controls_fire_once_and_as_asked() -> None:
@@ -43,7 +43,7 @@ def test_harness_controls_fire_once_and_as_asked() -> None:
             assert http.post(GRAPHQL_PATH, json=query).json()["data"]["shop"]["name"]
     finally:
         transport.close()
-    assert h.sim._operation_faults == []
+    assert h.sim.scripted_faults == []
     assert h.shipments(order.remote_id) == []
     [(product, _)] = h.seed_products(1)
     assert h.stock(product) == 0

@@ -215,3 +215,27 @@ def test_timeouts_on_reads_are_transient_and_on_writes_unknown(sim: WooState, ct
     with pytest.raises(TransientError):  # a status change is idempotent: plain retry is safe
         plugin.cancel_order(ctx, CancelRequest(order_remote_id=str(order.id), order_number=order.number))
     assert order.status == "cancelled"
+
+
+def test_woocommerces_error_map() -> None:
+    """WooCommerce on kade.httpkit: WP error bodies, HTML from the host, dated Retry-After, ambiguous writes."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from kade.errors import OutcomeUnknown, RateLimited, RejectedByStore, TransientError
+
+    def answer(status: int, method: str = "GET", **kwargs: object) -> httpx.Response:
+        return httpx.Response(status, request=httpx.Request(method, "https://shop.example/wp-json/wc/v3/x"), **kwargs)
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    with pytest.raises(RateLimited) as limited:
+        raise_for_status(answer(429, headers={"Retry-After": when}))
+    assert 20 <= limited.value.retry_after <= 31
+    with pytest.raises(OutcomeUnknown):
+        raise_for_status(answer(502, "POST", text="<html>Bad gateway</html>"))
+    with pytest.raises(TransientError) as read:
+        raise_for_status(answer(502, text="<html>Bad gateway</html>"))
+    assert not isinstance(read.value, OutcomeUnknown) and "Bad gateway" in read.value.message
+    with pytest.raises(RejectedByStore) as refused:
+        raise_for_status(answer(400, "PUT", json={"code": "woocommerce_rest_invalid_order", "message": "nope"}))
+    assert refused.value.code == "woocommerce_rest_invalid_order" and refused.value.message == "nope"

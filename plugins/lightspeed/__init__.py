@@ -1,0 +1,1 @@
+"""Lightspeed eCom (C-Series) platform plugin."""

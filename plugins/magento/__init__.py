@@ -1,0 +1,1 @@
+"""Kade platform plugin: magento (Magento 2 / Adobe Commerce admin REST)."""

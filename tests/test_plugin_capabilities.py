@@ -1,0 +1,57 @@
+"""Declared capabilities are checked against the hooks at load; a missing hook is never retried."""
+
+from __future__ import annotations
+
+import pytest
+
+from kade import hookimpl
+from kade.errors import PluginLoadError
+from kade.manager import PluginLoadWarning, make_plugin_manager
+from kade.types import Capabilities, ConnectionTestResult, PlatformSpec, ShipmentResult, ShipmentState
+
+
+def _plugin(capabilities: Capabilities, *, shipments: bool = False, checks: bool = False) -> object:
+    class Plugin:
+        @hookimpl
+        def kade_register_platforms(self):
+            yield PlatformSpec(name="thin", title="Thin", auth_methods=("api_key",), default_auth_method="api_key",
+                               capabilities=capabilities)
+
+        @hookimpl
+        def check_connection(self, ctx):
+            return ConnectionTestResult(ok=True)
+
+    if shipments:
+        Plugin.report_shipment = hookimpl(lambda self, ctx, shipment: ShipmentResult(state=ShipmentState.CONFIRMED))
+    if checks:
+        Plugin.check_shipment = hookimpl(lambda self, ctx, shipment, remote_reference: None)
+    return Plugin()
+
+
+def test_a_minimal_plugin_claims_no_stock_read_and_no_cancel() -> None:
+    caps = Capabilities()
+    assert caps.stock_read is False and caps.cancel_order is False and caps.webhooks is False
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[(_plugin(caps), "thin")])
+    assert "thin" in pm.platforms()
+
+
+@pytest.mark.parametrize(("caps", "shipments", "missing"), [
+    (Capabilities(stock_read=True), False, "read_stock (it declares stock_read=True)"),
+    (Capabilities(cancel_order=True), False, "cancel_order (it declares cancel_order=True)"),
+    (Capabilities(webhooks=True), False, "verify_webhook (it declares webhooks=True)"),
+    (Capabilities(), True, "check_shipment (required with report_shipment)"),
+])
+def test_a_plugin_missing_a_hook_is_refused_with_one_line_naming_it(caps, shipments, missing) -> None:
+    with pytest.raises(PluginLoadError, match="platform 'thin' lacks") as info:
+        make_plugin_manager(load_entrypoints=False, strict=True,
+                            plugins=[(_plugin(caps, shipments=shipments), "thin")]).platforms()
+    assert missing in str(info.value) and "\n" not in str(info.value)
+    with pytest.warns(PluginLoadWarning, match="lacks"):
+        pm = make_plugin_manager(load_entrypoints=False, plugins=[(_plugin(caps, shipments=shipments), "thin")])
+        assert pm.platforms() == {}
+
+
+def test_report_shipment_with_check_shipment_loads() -> None:
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[(_plugin(Capabilities(), shipments=True, checks=True),
+                                                               "thin")])
+    assert pm.platform("thin").supports("check_shipment")
