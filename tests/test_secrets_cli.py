@@ -22,6 +22,14 @@ def kade_register_platforms():
                        credential_fields={"api_key": ("api_key",)}, capabilities=Capabilities(webhooks=True),
                        settings=(SettingSpec(name="signing_key", secret=True, description="signs webhooks"),
                                  SettingSpec(name="colour", default="blue")))
+
+@hookimpl
+def verify_webhook(ctx, headers, body):
+    return False
+
+@hookimpl
+def parse_webhook(ctx, headers, body):
+    return None
 """
 SIGNING = "sk-live-7f3a9c2e11d4"
 URL_PASSWORD = "basic-auth-pw-5521"
@@ -157,7 +165,7 @@ def test_rotate_from_the_command_line(kcli, tmp_path: Path, monkeypatch) -> None
     monkeypatch.setenv("KADE_SECRET_KEY", f"{new},{old}")
     assert "2 stored, 2 under an older key" in kcli("secrets", "check")[1]
     code, out, err = kcli("secrets", "rotate")
-    assert code == 0 and "1 connection(s) re-encrypted" in out, err
+    assert code == 0 and "1 row(s) re-encrypted" in out, err
     monkeypatch.setenv("KADE_SECRET_KEY", new)
     assert "0 under an older key" in kcli("secrets", "check")[1]
     monkeypatch.setenv("KADE_SECRET_KEY", old)
