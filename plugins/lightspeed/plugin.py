@@ -112,11 +112,16 @@ _flag = shipping.flag
 
 
 def _page_size(ctx: ConnectionContext) -> int:
+    raw = ctx.settings.get("page_size") or MAX_PAGE
     try:
-        size = int(ctx.settings.get("page_size") or MAX_PAGE)
+        size = int(raw)
     except (TypeError, ValueError):
-        size = MAX_PAGE
-    return max(1, min(MAX_PAGE, size))
+        raise RejectedByStore(f"Lightspeed page_size must be a whole number from 1 to {MAX_PAGE}, not {raw!r}",
+                              code="invalid_setting") from None
+    if not 1 <= size <= MAX_PAGE:
+        raise RejectedByStore(f"Lightspeed page_size must be from 1 to {MAX_PAGE} (Lightspeed's largest page), "
+                              f"not {size}", code="invalid_setting")
+    return size
 
 
 def _mode(ctx: ConnectionContext) -> str:

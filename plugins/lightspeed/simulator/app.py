@@ -1,4 +1,5 @@
-"""The ASGI app: hosts, the language segment, Basic auth, rate-limit headers, faults, routing.
+"""The ASGI app: faults (``kade.sim.faults``), hosts, the language segment, Basic auth, rate-limit
+headers, routing.
 
 Every answer is JSON whose first key is the resource (``{"order": ...}``, ``{"orders": [...]}``,
 ``{"count": n}``) or ``error``: ``{"error": {"code", "method", "request", "message"}}``. A path the
@@ -11,13 +12,14 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from kade.plugins.lightspeed.simulator.state import CLUSTERS, LightspeedState
-from kade.sim.base import SimulatedTimeout, maybe_delay
+from kade.sim.faults import Answer, FaultLayer, Receive, Scope, Send, retry_after_text
 
 JSON = dict[str, Any]
 
@@ -28,10 +30,6 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or {}
-
-
-class DroppedAnswer(SimulatedTimeout):
-    """The shop did (or did not) do the work, and the client never hears back."""
 
 
 @dataclass
@@ -82,6 +80,8 @@ class Response:
 
 
 Handler = Callable[[LightspeedState, Request], Response]
+#: (method, path) of the request being served, for the fault layer's error bodies
+_CURRENT: ContextVar[tuple[str, str]] = ContextVar("lightspeed_request", default=("", ""))
 #: hosts a served simulator answers for any cluster (``kade demo --serve``)
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _PATH = re.compile(r"^/(?P<lang>[a-z]{2})/(?P<resource>[a-z0-9_/]+)\.json$")
@@ -98,9 +98,16 @@ class LightspeedSimulator:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             (method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in ROUTES
         ]
+        self._faults = FaultLayer(self._serve, state, error=_error_answer, rate_limited=_rate_limited_answer,
+                                  random_error_status=500)
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            # the fault layer's canned errors name the request, as Lightspeed's error body does
+            _CURRENT.set((str(scope["method"]).upper(), str(scope["path"])))
+        await self._faults(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         body = b""
@@ -114,7 +121,6 @@ class LightspeedSimulator:
         host = headers.get("host", "").split(":")[0].lower()
         request = Request(method=scope["method"].upper(), host=host, path=scope["path"], query=query,
                           headers=headers, body=body)
-        await maybe_delay(self.sim.faults, request.path)
         response = self.handle(request)
         payload = json.dumps(response.body).encode()
         out = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(payload)).encode())]
@@ -147,23 +153,6 @@ class LightspeedSimulator:
         if not verdict.allowed:
             raise ApiError(429, "Too Many Requests: rate limit exceeded", verdict.headers)
         limits = verdict.headers
-        scripted = state.scripted_faults.take(request.method, request.path)
-        if scripted is not None and scripted.kind == "rate_limit":
-            headers = dict(limits)
-            parts = headers["X-RateLimit-Remaining"].split("/")
-            headers["X-RateLimit-Remaining"] = "/".join(["-1", *parts[1:]])
-            headers["Retry-After"] = f"{scripted.retry_after:g}"
-            raise ApiError(429, "Too Many Requests: rate limit exceeded", headers)
-        if scripted is not None and scripted.kind == "error":
-            raise ApiError(scripted.status, "Internal server error", limits)
-        if scripted is not None and scripted.kind == "timeout":
-            raise DroppedAnswer("simulated timeout: the shop did not answer")
-        faults = state.faults
-        if faults.applies(request.path):
-            if faults.roll(faults.error_rate):
-                raise ApiError(500, "Internal server error", limits)
-            if faults.roll(faults.timeout_rate):
-                raise DroppedAnswer("simulated timeout: the shop did not answer")
         if request.language not in shop.languages:
             raise ApiError(404, f"Language {request.language!r} is not active in this shop "
                                 f"(active: {', '.join(shop.languages)})", limits)
@@ -173,10 +162,6 @@ class LightspeedSimulator:
             err.headers = {**limits, **err.headers}
             raise
         response.headers.update(limits)
-        if scripted is not None and scripted.kind == "timeout_after_apply":
-            raise DroppedAnswer("simulated timeout after the request was applied")
-        if faults.applies(request.path) and faults.roll(faults.timeout_after_apply_rate):
-            raise DroppedAnswer("simulated timeout after the request was applied")
         return response
 
     def _authenticate(self, request: Request) -> None:
@@ -211,6 +196,23 @@ class LightspeedSimulator:
 def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"code": status, "method": request.method, "request": request.path, "message": message}}
     return Response(status, body, dict(headers or {}))
+
+
+def _error_body(status: int, message: str) -> bytes:
+    method, path = _CURRENT.get()
+    return json.dumps({"error": {"code": status, "method": method, "request": path, "message": message}}).encode()
+
+
+def _error_answer(status: int) -> Answer:
+    """A scripted or random failure, in Lightspeed's error body."""
+    message = {404: "Not found", 429: "Too Many Requests"}.get(status, "Internal server error")
+    return Answer(status, _error_body(status, message), "application/json; charset=utf-8")
+
+
+def _rate_limited_answer(wait: float) -> Answer:
+    """A 429 the fault layer answers (another client spent the budget): ``Retry-After`` only."""
+    return Answer(429, _error_body(429, "Too Many Requests: rate limit exceeded"), "application/json; charset=utf-8",
+                  {"Retry-After": retry_after_text(wait)})
 
 
 class _AppState:

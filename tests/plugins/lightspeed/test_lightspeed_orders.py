@@ -140,3 +140,11 @@ def test_lines_are_read_once_per_version_of_an_order(ctx, state, shop) -> None:
     state.cancel_order(order)  # a new version of the order
     [again] = ls.import_orders(ctx, OrderQuery(since=order.created_at)).orders
     assert again.status == OrderStatus.CANCELLED and state.requests.count(("GET", lines)) == 2
+
+
+@pytest.mark.parametrize("size", ["0", "251", "many"])
+def test_a_page_size_lightspeed_cannot_serve_is_a_clear_error(make_ctx, size) -> None:
+    from kade.errors import RejectedByStore
+
+    with pytest.raises(RejectedByStore, match="page_size must be"):
+        ls.import_orders(make_ctx(settings={"page_size": size}), OrderQuery())
