@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from kade.audit import record_event
+from kade.db import Database
 from kade.errors import UserError
 from kade.logs import MASK, mask_url, register_secrets
 from kade.manager import KadePluginManager, Platform
@@ -60,6 +61,19 @@ def _check_credentials(platform: Platform, auth_method: str, credentials: dict[s
     missing = [name for name in needed if not credentials.get(name)]
     if missing:
         raise UserError(f"credentials for {platform.name} ({auth_method}) lack: {', '.join(missing)}")
+
+
+def parse_setting_args(items: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` pairs (``--set``), each name once."""
+    settings: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {item!r}: expected NAME=VALUE")
+        if key in settings:
+            raise UserError(f"--set {key}: given twice")
+        settings[key] = value
+    return settings
 
 
 def setting_specs(platform: Platform) -> dict[str, SettingSpec]:
@@ -177,6 +191,16 @@ def get_connection(session: Session, tenant: Tenant, name: str) -> Connection:
     if conn is None:
         raise UserError(f"tenant {tenant.slug!r} has no connection named {name!r}")
     return conn
+
+
+def connection_id(kade_db: Database, tenant: str, name: str) -> int:
+    """The id of a tenant's connection by name, for work that opens its own sessions."""
+    from kade.tenants import get_tenant
+
+    with kade_db.session() as session:
+        conn_id = get_connection(session, get_tenant(session, tenant), name).id
+    assert conn_id is not None
+    return conn_id
 
 
 def list_connections(session: Session, tenant: Tenant | None = None) -> list[Connection]:

@@ -122,6 +122,22 @@ def retry_actions(session: Session, actions: Sequence[Action]) -> int:
     return len(actions)
 
 
+def retry_failed_actions(session: Session, ids: Sequence[int] = (), *, all_failed: bool = False) -> int:
+    """Retry the named failed actions, or every failed one: the operator's ``actions retry``."""
+    if all_failed:
+        rows = list(session.exec(select(Action).where(Action.status == ActionStatus.FAILED)).all())
+    elif ids:
+        rows = []
+        for action_id in ids:
+            row = session.get(Action, action_id)
+            if row is None:
+                raise UserError(f"no action {action_id}")
+            rows.append(row)
+    else:
+        raise UserError("name action ids or use --all-failed")
+    return retry_actions(session, rows)
+
+
 def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan) -> RecoveryResult:
     """Carry out ``plan``: imports first, then the window's failed actions and every pending one.
 

@@ -59,13 +59,23 @@ def cancel_in_store(session: Session, order: Order, *, target_connection_id: int
                  tenant_id=order.tenant_id, connection_id=target)
 
 
-def find_order(session: Session, tenant: Tenant, number: str) -> Order:
-    orders = session.exec(select(Order).where(Order.tenant_id == tenant.id, Order.number == number)).all()
+def find_order(session: Session, tenant: Tenant, number: str, *, connection_id: int | None = None) -> Order:
+    """An order by number (within one connection when given), or by id written ``#ID``."""
+    if number.startswith("#") and number[1:].isdigit():
+        order = session.get(Order, int(number[1:]))
+        if order is None or order.tenant_id != tenant.id:
+            raise UserError(f"tenant {tenant.slug!r} has no order with id {number[1:]}")
+        return order
+    query = select(Order).where(Order.tenant_id == tenant.id, Order.number == number)
+    if connection_id is not None:
+        query = query.where(Order.connection_id == connection_id)
+    orders = session.exec(query).all()
     if not orders:
         raise UserError(f"tenant {tenant.slug!r} has no order {number!r}")
     if len(orders) > 1:
-        names = ", ".join(str(o.connection_id) for o in orders)
-        raise UserError(f"order number {number!r} exists on several connections ({names}); use the order id")
+        ids = ", ".join(f"#{o.id} (connection {o.connection_id})" for o in orders)
+        raise UserError(f"order number {number!r} exists on several connections: {ids}; "
+                        f"give --connection NAME or the id as #ID")
     return orders[0]
 
 

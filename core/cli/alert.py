@@ -19,7 +19,7 @@ def add(
 ) -> None:
     """Add a channel: operator-wide (every notification), or one tenant's."""
     from kade.alerts import add_channel
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
     from kade.tenants import get_tenant
 
     with session_for() as (kade, session):
@@ -34,7 +34,7 @@ def list_cmd() -> None:
     from sqlmodel import select
 
     from kade.alerts import list_channels
-    from kade.cli.main import out, session_for, table
+    from kade.cli.common import out, session_for, table
     from kade.models import Tenant
 
     with session_for() as (_, session):
@@ -51,7 +51,7 @@ def list_cmd() -> None:
 def remove(channel_id: int) -> None:
     """Remove a channel."""
     from kade.alerts import remove_channel
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
 
     with session_for() as (_, session):
         channel = remove_channel(session, channel_id)
@@ -62,7 +62,7 @@ def remove(channel_id: int) -> None:
 def test(channel_id: int) -> None:
     """Send a test message through a channel now."""
     from kade.alerts import send
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
     from kade.errors import UserError
     from kade.models import AlertChannel
 

@@ -19,7 +19,7 @@ def create(
 ) -> None:
     """Create a key and print it once; Kade keeps only its digest."""
     from kade.apikeys import create_key
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
     from kade.errors import UserError
     from kade.tenants import get_tenant
 
@@ -36,7 +36,7 @@ def create(
 def list_cmd(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None) -> None:
     """List keys (never their secrets) with when each was last used."""
     from kade.apikeys import list_keys
-    from kade.cli.main import out, session_for, table
+    from kade.cli.common import out, session_for, table
     from kade.models import Tenant
     from kade.tenants import get_tenant
 
@@ -55,7 +55,7 @@ def list_cmd(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = Non
 def revoke(key_id: Annotated[str, typer.Argument(help="the key id from `kade apikey list`")]) -> None:
     """Revoke a key; requests with it are refused from now on."""
     from kade.apikeys import revoke_key
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
 
     with session_for() as (_, session):
         key = revoke_key(session, key_id)

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-plugin_app = typer.Typer(help="Write a new platform plugin.", no_args_is_help=True)
+app: typer.Typer = typer.Typer(help="Write a new platform plugin.", no_args_is_help=True)
 
 
-@plugin_app.command("new")
+@app.command("new")
 def plugin_new(
     name: Annotated[str, typer.Argument(help="the platform's name, e.g. mystore")],
     directory: Annotated[Path | None, typer.Option("--dir", help="where to write it (default: ./kade-NAME)")] = None,
@@ -25,3 +25,5 @@ def plugin_new(
     written = new_plugin(name, dest, taken=taken)
     typer.echo(f"wrote {len(written)} files to {dest}")
     typer.echo(f"next: pip install -e {dest} && pytest {dest}/tests   (see docs/plugins.md)")
+
+plugin_app = app  # the name before every command module exposed ``app``

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from kade.cli.main import Exit2, app, err, make_kade, out, table
+from kade.cli.common import Exit2, err, make_kade, out, table
+
+commands: typer.Typer = typer.Typer()  # top-level: ``kade recover``
 
 
 def _moment(value: str, option: str) -> datetime:
@@ -20,7 +22,7 @@ def _moment(value: str, option: str) -> datetime:
     return moment
 
 
-@app.command("recover")
+@commands.command("recover")
 def recover(
     since: Annotated[str, typer.Option(help="start of the outage (ISO 8601 with a time zone)")],
     until: Annotated[str | None, typer.Option(help="end of the outage (default: now)")] = None,

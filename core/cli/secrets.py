@@ -9,7 +9,7 @@ import typer
 from kade.app import Kade
 from kade.models import Connection
 
-secrets_app = typer.Typer(help="Secret key and webhook URL tokens.", no_args_is_help=True)
+app: typer.Typer = typer.Typer(help="Secret key and webhook URL tokens.", no_args_is_help=True)
 
 
 def webhook_url(kade: Kade, connection: Connection) -> str:
@@ -19,22 +19,22 @@ def webhook_url(kade: Kade, connection: Connection) -> str:
     return base + path if base else f"{path}  (prefix the public address of `kade serve`; set KADE_PUBLIC_URL)"
 
 
-@secrets_app.command("generate-key")
+@app.command("generate-key")
 def generate_key() -> None:
     """Print a new key for KADE_SECRET_KEY (nothing is stored)."""
     from cryptography.fernet import Fernet
 
-    from kade.cli.main import out
+    from kade.cli.common import out
 
     out.print(Fernet.generate_key().decode(), markup=False, highlight=False)
 
 
-@secrets_app.command("check")
+@app.command("check")
 def check() -> None:
     """Check the configured key against the database; count secrets under an older key."""
     from sqlmodel import select
 
-    from kade.cli.main import make_kade, out
+    from kade.cli.common import make_kade, out
     from kade.secrets import encrypted_columns, is_encrypted
 
     kade = make_kade()  # refuses with one line when the key does not fit
@@ -53,14 +53,14 @@ def check() -> None:
         kade.close()
 
 
-@secrets_app.command("rotate")
+@app.command("rotate")
 def rotate(batch: Annotated[int, typer.Option(min=1, help="connections per transaction")] = 200) -> None:
     """Re-encrypt every stored secret under the first key of KADE_SECRET_KEY=NEW,OLD.
 
     Safe while workers run (each must already have NEW,OLD); resumable: run it again after an
     interruption. Afterwards the key check is renewed and OLD can be dropped from the setting.
     """
-    from kade.cli.main import Exit2, err, make_kade, out
+    from kade.cli.common import Exit2, err, make_kade, out
     from kade.secrets import RotateStats, rotate_secrets
 
     kade = make_kade()
@@ -81,7 +81,7 @@ def rotate(batch: Annotated[int, typer.Option(min=1, help="connections per trans
               "check is renewed: the old key can be removed from KADE_SECRET_KEY")
 
 
-@secrets_app.command("webhook-token")
+@app.command("webhook-token")
 def webhook_token(
     connection: Annotated[str, typer.Argument(help="connection name")],
     tenant: Annotated[str, typer.Option("--tenant", "-t", help="tenant name")],
@@ -89,7 +89,7 @@ def webhook_token(
     = False,
 ) -> None:
     """Show a connection's webhook URL, or rotate its token."""
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
     from kade.connections import get_connection
     from kade.tenants import get_tenant
     from kade.webhooks import rotate_webhook_token
@@ -99,3 +99,5 @@ def webhook_token(
         if rotate_token:
             rotate_webhook_token(session, conn)
         out.print(f"webhook URL: {webhook_url(kade, conn)}", markup=False, highlight=False, soft_wrap=True)
+
+secrets_app = app  # the name before every command module exposed ``app``

@@ -19,7 +19,7 @@ def add(
     events: Annotated[str, typer.Option(help="comma-separated: orders.created,orders.changed,...")],
 ) -> None:
     """Subscribe URL to events; prints the signing secret once."""
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
     from kade.outbound import add_subscription
     from kade.tenants import get_tenant
 
@@ -33,7 +33,7 @@ def add(
 @app.command("list")
 def list_cmd(tenant: TenantOpt) -> None:
     """A tenant's subscriptions."""
-    from kade.cli.main import out, session_for, table
+    from kade.cli.common import out, session_for, table
     from kade.outbound import list_subscriptions
     from kade.tenants import get_tenant
 
@@ -47,7 +47,7 @@ def list_cmd(tenant: TenantOpt) -> None:
 @app.command("remove")
 def remove(subscription: Annotated[int, typer.Argument(help="subscription id")], tenant: TenantOpt) -> None:
     """Remove a subscription; its undelivered events are dropped."""
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
     from kade.outbound import remove_subscription
     from kade.tenants import get_tenant
 
@@ -64,7 +64,7 @@ def deliveries(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """The delivery log, newest first: event, status, attempts and the last answer."""
-    from kade.cli.main import out, session_for, table
+    from kade.cli.common import out, session_for, table
     from kade.outbound import attempts_of, list_deliveries
     from kade.tenants import get_tenant
 
@@ -91,7 +91,7 @@ def replay_cmd(
     """Send deliveries again, with their original event ids (receivers dedupe by them)."""
     from datetime import UTC
 
-    from kade.cli.main import out, session_for
+    from kade.cli.common import out, session_for
     from kade.outbound import replay
     from kade.tenants import get_tenant
 
