@@ -103,6 +103,37 @@ class Settings(BaseSettings):
             value = "postgresql://" + value[len("postgres://") :]
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL; expected postgresql://USER:PASSWORD@HOST/DB or "
+                             "sqlite:///PATH") from None
+        if url.get_backend_name() not in ("postgresql", "sqlite"):
+            raise ValueError(f"{url.get_backend_name()} is not supported; Kade runs on PostgreSQL or SQLite")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        from urllib.parse import urlsplit
+
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://HOST:PORT/DB, rediss:// or unix:// URL (or empty for embedded mode)")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("the URL has no host name")
         return value
 
     @field_validator("broker_url")

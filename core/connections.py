@@ -6,7 +6,6 @@ the operator turns it on, and activation happens explicitly, after a summary of 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlmodel import Session, col, select
 from kade.audit import record_event
 from kade.db import Database
 from kade.errors import UserError
+from kade.inputs import check_name, check_url, parse_json, read_text
 from kade.logs import MASK, mask_url, register_secrets
 from kade.manager import KadePluginManager, Platform
 from kade.models import Connection, ConnectionStatus, Tenant
@@ -30,24 +30,23 @@ CORE_SETTINGS: tuple[SettingSpec, ...] = (
                 description="auto-import unknown products found in orders (off: manual import refused too)"),
     SettingSpec(name="product_match", type="choice", choices=("sku_first", "ean_first"), default="sku_first",
                 description="link products by product code then barcode, or the reverse"),
-    SettingSpec(name="order_poll_interval", type="int", default=None,
+    SettingSpec(name="order_poll_interval", type="int", default=None, minimum=10, maximum=7 * 86400,
                 description="seconds between order polls (default: the platform's)"),
 )
 SWITCHES = ("send_stock", "send_shipments")
+NAME_LENGTH = 100  # connections.name
+URL_LENGTH = 500  # connections.base_url
 
 
 def read_credentials_file(path: Path) -> dict[str, str]:
     """Load a credentials JSON file (an object of strings), with a clear error for anything else."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UserError(f"cannot read credentials file {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"credentials file {str(path)!r} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise UserError(f"credentials file {str(path)!r} must hold one JSON object of string values")
+    what = f"credentials file {str(path)!r}"
+    data = parse_json(read_text(path, "credentials file"), what)
+    if not isinstance(data, dict):
+        raise UserError(f"{what} holds a JSON {type(data).__name__.replace('dict', 'object')}; "
+                        f'expected one object such as {{"api_key": "..."}}')
+    if not all(isinstance(v, str) for v in data.values()):
+        raise UserError(f"{what} must hold one JSON object of string values")
     return {str(k): v for k, v in data.items()}
 
 
@@ -120,8 +119,8 @@ def add_connection(
             f"platform {platform_name!r} is not enabled for tenant {tenant.slug!r} "
             f"(enable it with `kade plugins enable {platform_name} --tenant {tenant.slug}`)"
         )
-    if not base_url.startswith(("http://", "https://")):
-        raise UserError(f"base URL {base_url!r} must start with http:// or https://")
+    check_name(name, "connection name", NAME_LENGTH)
+    check_url(base_url, "base URL", URL_LENGTH)
     method = auth_method or platform.spec.default_auth_method
     _check_credentials(platform, method, credentials)
     if session.exec(select(Connection).where(Connection.tenant_id == tenant.id, Connection.name == name)).first():

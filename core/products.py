@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,57 +14,51 @@ from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import UserError
+from kade.inputs import check_ean, check_name, parse_count, parse_json, parse_price, read_text
 from kade.models import Product, Tenant, utcnow
 
 FIELDS = ("sku", "ean", "name", "price", "stock")
+SKU_LENGTH = 100  # products.sku
+NAME_LENGTH = 300  # products.name
 
 
 def read_product_file(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows from a CSV (header: sku,ean,name,price,stock) or a JSON list of objects."""
-    try:
-        handle = path.open(newline="")
-    except OSError as exc:
-        raise UserError(f"cannot read product file {str(path)!r}: {exc.strerror}") from None
-    with handle:
-        if path.suffix.lower() == ".json":
-            try:
-                data = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-            if not isinstance(data, list):
-                raise UserError(f"{path}: expected a JSON list of products")
-            yield from data
-            return
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "sku" not in reader.fieldnames:
-            raise UserError(f"{path}: the CSV header must name at least the column 'sku' (and ean,name,price,stock)")
-        yield from reader
+    """Rows from a CSV (header: sku,ean,name,price,stock; UTF-8, with or without the byte-order
+    mark Excel writes) or a JSON list of objects."""
+    text = read_text(path, "product file")
+    if path.suffix.lower() == ".json":
+        data = parse_json(text, f"product file {str(path)!r}")
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise UserError(f"{path}: expected a JSON list of product objects")
+        yield from data
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    if "sku" not in header:
+        raise UserError(f"{path}: the CSV header must name at least the column 'sku' (and ean,name,price,stock); "
+                        f"found {', '.join(repr(h) for h in header) or 'nothing'}")
+    reader.fieldnames = header
+    yield from reader
 
 
 def _clean(row: dict[str, Any], lineno: int) -> dict[str, Any]:
     sku = str(row.get("sku") or "").strip()
     if not sku:
         raise UserError(f"product row {lineno}: sku is empty")
+    where = f"product row {lineno} ({sku})"
+    check_name(sku, f"product row {lineno}: sku", SKU_LENGTH)
     out: dict[str, Any] = {"sku": sku}
     ean = str(row.get("ean") or "").strip()
-    if ean and not ean.isdigit():
-        raise UserError(f"product row {lineno} ({sku}): barcode {ean!r} must be digits")
-    out["ean"] = ean or None
+    out["ean"] = check_ean(ean, f"{where}: barcode") if ean else None
     out["name"] = str(row.get("name") or "").strip()
+    if out["name"]:
+        check_name(out["name"], f"{where}: name", NAME_LENGTH)
     price = row.get("price")
     if price not in (None, ""):
-        try:
-            out["price"] = Decimal(str(price))
-        except InvalidOperation:
-            raise UserError(f"product row {lineno} ({sku}): price {price!r} is not a number") from None
+        out["price"] = parse_price(price, f"{where}: price")
     stock = row.get("stock")
     if stock not in (None, ""):
-        try:
-            out["stock"] = int(str(stock))
-        except ValueError:
-            raise UserError(f"product row {lineno} ({sku}): stock {stock!r} is not a whole number") from None
-        if out["stock"] < 0:
-            raise UserError(f"product row {lineno} ({sku}): stock cannot be negative")
+        out["stock"] = parse_count(stock, f"{where}: stock")
     return out
 
 
@@ -72,6 +66,11 @@ def import_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, A
     """Upsert warehouse products by SKU. Validates every row before writing any (all or nothing)."""
     assert tenant.id is not None
     cleaned = [_clean(row, n) for n, row in enumerate(rows, start=2)]
+    first_row: dict[str, int] = {}
+    for n, row in enumerate(cleaned, start=2):
+        earlier = first_row.setdefault(row["sku"], n)
+        if earlier != n:
+            raise UserError(f"product rows {earlier} and {n} both have SKU {row['sku']!r}; each SKU once per import")
     skus = list({row["sku"] for row in cleaned})
     existing: dict[str, Product] = {}
     for start in range(0, len(skus), 5000):  # only the rows named, in chunks the drivers accept

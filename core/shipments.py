@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from sqlmodel import Session, col, select
 
 from kade.audit import record_event
+from kade.boundary import INT_MAX
 from kade.errors import OriginError, UserError
 from kade.models import (
     ActionKind,
@@ -86,7 +87,7 @@ def parse_line_args(values: Sequence[str]) -> dict[str, int]:
         sku, _, qty = value.partition(":")
         if not sku:
             raise UserError(f"--line {value!r}: expected SKU or SKU:QUANTITY")
-        if qty and (not qty.isdigit() or int(qty) <= 0):
+        if qty and (not (qty.isascii() and qty.isdigit()) or int(qty) <= 0 or int(qty) > INT_MAX):
             raise UserError(f"--line {value!r}: quantity must be a positive whole number")
         items.append((sku, int(qty) if qty else None))
     return line_map(items)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import UserError
+from kade.inputs import check_count
 from kade.models import ActionKind, Connection, Product, ProductLink, Tenant, utcnow
 from kade.outbox import NewAction, add_actions
 
@@ -128,6 +129,8 @@ def set_stocks(session: Session, tenant: Tenant, changes: Mapping[str, int], *,
     negative = [sku for sku, quantity in changes.items() if quantity < 0]
     if negative:
         raise UserError(f"stock cannot be negative ({', '.join(negative[:5])})")
+    for sku, quantity in changes.items():
+        check_count(quantity, f"stock of {sku!r}")
     skus = list(changes)
     products: list[Product] = []
     for start in range(0, len(skus), CHUNK):

@@ -9,17 +9,22 @@ from sqlmodel import Session, col, select
 
 from kade.audit import record_event
 from kade.errors import UserError
+from kade.inputs import check_name
 from kade.manager import KadePluginManager
 from kade.models import Connection, ConnectionStatus, PluginEnablement, Tenant
 
+NAME_LENGTH = 200  # tenants.name
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def add_tenant(session: Session, slug: str, name: str | None = None) -> Tenant:
-    if not _SLUG.match(slug):
-        raise UserError(f"tenant name {slug!r} is not valid: use lowercase letters, digits and dashes")
+    if not _SLUG.fullmatch(slug):
+        raise UserError(f"tenant name {slug!r} is not valid: use 1 to 63 lowercase letters, digits and dashes, "
+                        f"starting with a letter or digit")
     if session.exec(select(Tenant).where(Tenant.slug == slug)).first() is not None:
         raise UserError(f"tenant {slug!r} already exists")
+    if name is not None:
+        check_name(name, "tenant display name", NAME_LENGTH)
     tenant = Tenant(slug=slug, name=name or slug)
     session.add(tenant)
     session.flush()

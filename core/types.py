@@ -42,6 +42,9 @@ class SettingSpec(_Frozen):
     description: str = ""
     #: a secret (a signing key, an app secret): stored encrypted like credentials, never printed
     secret: bool = False
+    #: the range of an ``int`` setting (None: unbounded on that side)
+    minimum: int | None = None
+    maximum: int | None = None
 
     def parse(self, raw: str | int | bool) -> str | int | bool:
         """Turn a user-given value into the typed value, or raise ``ValueError`` saying why."""
@@ -55,10 +58,15 @@ class SettingSpec(_Frozen):
                 return False
             raise ValueError(f"{self.name} must be true or false, not {raw!r}")
         if self.type == "int":
-            try:
-                return int(raw)
-            except (TypeError, ValueError):
-                raise ValueError(f"{self.name} must be a whole number, not {raw!r}") from None
+            text = str(raw).strip()
+            if isinstance(raw, bool) or not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+                raise ValueError(f"{self.name} must be a whole number, not {raw!r}")
+            number = int(text)
+            if self.minimum is not None and number < self.minimum:
+                raise ValueError(f"{self.name} must be at least {self.minimum}, not {number}")
+            if self.maximum is not None and number > self.maximum:
+                raise ValueError(f"{self.name} must be at most {self.maximum}, not {number}")
+            return number
         if self.type == "choice":
             if str(raw) not in self.choices:
                 raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}, not {raw!r}")

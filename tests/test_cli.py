@@ -119,7 +119,7 @@ def test_bad_setting_value(cli, tmp_path, setting, fragment) -> None:
     [
         (None, "cannot read credentials file"),
         ("{not json", "is not valid JSON"),
-        ("[1, 2]", "must hold one JSON object of string values"),
+        ("[1, 2]", "holds a JSON list; expected one object"),
         ('{"api_key": 5}', "must hold one JSON object of string values"),
         ('{"other": "x"}', "lack: api_key"),
     ],

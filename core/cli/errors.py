@@ -37,7 +37,9 @@ def settings_message(exc: BaseException) -> str:
     for error in exc.errors():
         name = "_".join(str(part) for part in error.get("loc", ()))
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        if name:
+        if name in ("secret_key", "admin_token"):  # never echo a secret
+            problems.append(f"KADE_{name.upper()}: {message}")
+        elif name:
             problems.append(f"KADE_{name.upper()}={error.get('input')!r}: {message}")
         else:
             problems.append(message)

@@ -76,7 +76,7 @@ for _module in (orders, demo, processes, health, events, recover):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every user error into one line and exit code 2."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="kade", standalone_mode=False)
         if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
             sys.exit(code)
     except (KadeError, Exit2) as exc:
