@@ -29,16 +29,18 @@ def add(
 
 
 @app.command("list")
-def list_cmd() -> None:
+def list_cmd(as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False) -> None:
     """Alert channels (their URLs hold secrets and are not shown)."""
-    from sqlmodel import select
-
     from kade.alerts import list_channels
-    from kade.cli.common import out, session_for, table
-    from kade.models import Tenant
+    from kade.cli.common import out, print_json, session_for, table
+    from kade.listings import tenant_slugs
 
     with session_for() as (_, session):
-        slugs = {t.id: t.slug for t in session.exec(select(Tenant)).all()}
+        slugs = tenant_slugs(session)
+        if as_json:
+            print_json({"channels": [{"id": c.id, "name": c.name, "tenant": slugs.get(c.tenant_id) if c.tenant_id
+                                      else None, "kinds": list(c.kinds)} for c in list_channels(session)]})
+            return
         t = table("Alert channels", "id", "name", "tenant", "kinds")
         for channel in list_channels(session):
             t.add_row(str(channel.id), channel.name,

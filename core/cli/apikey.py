@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlmodel import select
 
 app: typer.Typer = typer.Typer(help="API keys for the warehouse's HTTP API.", no_args_is_help=True)
 
@@ -33,15 +32,22 @@ def create(
 
 
 @app.command("list")
-def list_cmd(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None) -> None:
+def list_cmd(tenant: Annotated[str | None, typer.Option("--tenant", "-t")] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False) -> None:
     """List keys (never their secrets) with when each was last used."""
     from kade.apikeys import list_keys
-    from kade.cli.common import out, session_for, table
-    from kade.models import Tenant
+    from kade.cli.common import out, print_json, session_for, table
+    from kade.listings import tenant_slugs
     from kade.tenants import get_tenant
 
     with session_for() as (_, session):
-        slugs = {t.id: t.slug for t in session.exec(select(Tenant)).all()}
+        slugs = tenant_slugs(session)
+        if as_json:
+            print_json({"keys": [{"key_id": k.key_id, "tenant": slugs.get(k.tenant_id) if k.tenant_id else None,
+                                  "scope": k.scope, "name": k.name, "created_at": k.created_at,
+                                  "last_used_at": k.last_used_at, "revoked_at": k.revoked_at}
+                                 for k in list_keys(session, get_tenant(session, tenant) if tenant else None)]})
+            return
         t = table("API keys", "key id", "tenant", "scope", "name", "created", "last used", "revoked")
         for key in list_keys(session, get_tenant(session, tenant) if tenant else None):
             t.add_row(key.key_id, slugs.get(key.tenant_id, "(operator)") if key.tenant_id else "(operator)",

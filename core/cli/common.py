@@ -78,15 +78,23 @@ def session_for(*, check_schema: bool = True) -> Iterator[tuple[Kade, Session]]:
         yield kade, session
 
 
+class PlainTable(Table):
+    """A table whose string cells are data, never markup (a ``[/]`` in an order number is an
+    order number, not a closing tag that crashes the listing)."""
+
+    def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+        super().add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in renderables), **kwargs)
+
+
 def table(title: str, *columns: str) -> Table:
-    t = Table(title=title, title_justify="left")
+    t = PlainTable(title=Text(title), title_justify="left")
     for column in columns:
         t.add_column(column, highlight=False)
     return t
 
 
 def row(t: Table, *cells: object) -> None:
-    """Add a row of data as plain text (a ``[/]`` in an order number is an order number)."""
+    """Add a row of data as plain text."""
     t.add_row(*(Text(plain(cell)) for cell in cells))
 
 

@@ -31,13 +31,19 @@ def add(
 
 
 @app.command("list")
-def list_cmd(tenant: TenantOpt) -> None:
+def list_cmd(tenant: TenantOpt,
+             as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False) -> None:
     """A tenant's subscriptions."""
-    from kade.cli.common import out, session_for, table
+    from kade.cli.common import out, print_json, session_for, table
     from kade.outbound import list_subscriptions
     from kade.tenants import get_tenant
 
     with session_for() as (_, session):
+        if as_json:
+            print_json({"subscriptions": [{"id": s.id, "url": s.url, "events": list(s.events),
+                                           "created_at": s.created_at}
+                                          for s in list_subscriptions(session, get_tenant(session, tenant))]})
+            return
         t = table("Webhook subscriptions", "id", "url", "events", "since")
         for sub in list_subscriptions(session, get_tenant(session, tenant)):
             t.add_row(str(sub.id), sub.url, ", ".join(sub.events), sub.created_at.isoformat(timespec="seconds"))
