@@ -13,8 +13,8 @@ from kade.errors import OriginError, UserError
 from kade.executor import backoff, run_action
 from kade.health import check_alerts, health
 from kade.ingest import import_orders
+from kade.login_migration import migrate
 from kade.manager import make_plugin_manager
-from kade.migration import migrate
 from kade.models import (
     Action,
     ActionStatus,

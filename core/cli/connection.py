@@ -186,7 +186,7 @@ def connection_migrate(
 ) -> None:
     """Move a connection to another login method; verified live before the switch."""
     from kade.connections import connection_id, read_credentials_file
-    from kade.migration import migrate
+    from kade.login_migration import migrate
 
     creds = read_credentials_file(credentials)
     with kade_for() as kade:

@@ -41,8 +41,8 @@ from kade.credentials import check_credentials
 from kade.db import Database
 from kade.errors import KadeError
 from kade.ingest import import_orders
+from kade.login_migration import migrate
 from kade.manager import make_plugin_manager
-from kade.migration import migrate
 from kade.models import (
     Action,
     ActionKind,

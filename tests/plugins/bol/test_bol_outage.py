@@ -24,8 +24,8 @@ from kade.connections import add_connection, update_setting
 from kade.db import Database
 from kade.health import check_alerts
 from kade.ingest import import_orders
+from kade.login_migration import migrate
 from kade.manager import make_plugin_manager
-from kade.migration import migrate
 from kade.models import Connection, ConnectionStatus, Order, Product, ProductLink, Tenant
 from kade.plugins.bol import client as bol_client
 from kade.plugins.bol.harness import PARTNER, REDIRECT, RETAILER, BolHarness

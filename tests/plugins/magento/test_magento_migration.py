@@ -11,7 +11,7 @@ import pytest
 from kade import executor
 from kade.errors import UserError
 from kade.ingest import import_orders
-from kade.migration import migrate
+from kade.login_migration import migrate
 from kade.models import ConnectionStatus
 from kade.plugins.magento.harness import MagentoHarness
 from kade.testing.conformance import World

@@ -1,0 +1,18 @@
+"""Old names of renamed modules and types stay importable (deprecated) for code written against them."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize(("old", "new", "name"), [
+    ("kade.migration", "kade.login_migration", "migrate"),
+])
+def test_old_module_names_still_import_with_a_warning(old: str, new: str, name: str) -> None:
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=new):
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)
