@@ -95,7 +95,7 @@ class Actors:
 
 def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: Settings) -> Actors:
     """Declare Kade's actors on ``broker``; ``app`` gives the process's ``Kade`` when a job runs."""
-    from kade import catalog, credentials, executor, ingest, stockcheck, sweeper
+    from kade import catalog, credentials_check, executor, ingest, stockcheck, sweeper
 
     priority = queue_priorities(settings.queue_order)
     broker.add_middleware(JobContext(app))
@@ -125,7 +125,7 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         log.info("products_done", connection_id=connection_id, linked=stats.linked, created=stats.created)
 
     def check_credentials(connection_id: int) -> None:
-        credentials.check_credentials(app(), connection_id)
+        credentials_check.check_credentials(app(), connection_id)
 
     def sweep() -> None:
         sweeper.sweep(app(), actors)

@@ -270,7 +270,7 @@ def test_full_stock_check_corrects_only_the_drift(kade, store) -> None:
 
 
 def test_daily_credentials_check_warns_before_expiry_and_catches_revoked_logins(kade, store) -> None:
-    from kade.credentials import check_credentials
+    from kade.credentials_check import check_credentials
     from kade.models import utcnow
 
     conn = make_connection(kade)

@@ -10,6 +10,7 @@ import pytest
 
 @pytest.mark.parametrize(("old", "new", "name"), [
     ("kade.migration", "kade.login_migration", "migrate"),
+    ("kade.credentials", "kade.credentials_check", "check_credentials"),
 ])
 def test_old_module_names_still_import_with_a_warning(old: str, new: str, name: str) -> None:
     sys.modules.pop(old, None)

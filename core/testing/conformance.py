@@ -37,7 +37,7 @@ from kade.app import Kade
 from kade.catalog import import_store_products
 from kade.config import Settings
 from kade.connections import add_connection, update_setting
-from kade.credentials import check_credentials
+from kade.credentials_check import check_credentials
 from kade.db import Database
 from kade.errors import KadeError
 from kade.ingest import import_orders
