@@ -92,6 +92,11 @@ class PluginContractError(KadeError):
     """A plugin returned something other than what its hook promises."""
 
 
+class BatchSizeError(KadeError):
+    """The core asked a plugin for more at once than the platform's declared batch size: a fault
+    in the core's batching, not in the plugin (which is why it is no ``PluginContractError``)."""
+
+
 @dataclass
 class PluginFailure:
     name: str
@@ -303,7 +308,7 @@ class Platform:
     def push_stock(self, ctx: ConnectionContext, updates: Sequence[StockUpdate]) -> list[StockResult]:
         limit = self.spec.capabilities.stock_batch_size
         if len(updates) > limit:
-            raise PluginContractError(f"{len(updates)} stock updates exceed {self.name}'s batch size {limit}")
+            raise BatchSizeError(f"{len(updates)} stock updates exceed {self.name}'s batch size {limit}")
         results = list(self._call("push_stock", ctx=ctx, updates=list(updates)) or [])
         for item in results:
             self._expect("push_stock", item, StockResult)

@@ -9,7 +9,13 @@ import pytest
 
 from kade import hookimpl
 from kade.errors import PlatformConflictError, PluginLoadError, UserError
-from kade.manager import PluginContractError, PluginLoadWarning, UnsupportedOperation, make_plugin_manager
+from kade.manager import (
+    BatchSizeError,
+    PluginContractError,
+    PluginLoadWarning,
+    UnsupportedOperation,
+    make_plugin_manager,
+)
 from kade.types import ConnectionTestResult, PlatformSpec
 from tests.support.dists import PLATFORM_SOURCE, install_plugin_dist
 
@@ -123,6 +129,19 @@ def test_wrong_return_type_is_a_contract_error() -> None:
     pm = make_plugin_manager(load_entrypoints=False, plugins=[(Bad("bad"), "bad")])
     with pytest.raises(PluginContractError, match="returned dict, expected ConnectionTestResult"):
         pm.platform("bad").check_connection(ctx=None)  # type: ignore[arg-type]
+
+
+def test_the_core_exceeding_a_batch_size_is_not_blamed_on_the_plugin() -> None:
+    from kade.types import StockUpdate
+
+    platform = _Platform("alpha")
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[(platform, "a")])
+    limit = pm.platform("alpha").spec.capabilities.stock_batch_size
+    updates = [StockUpdate(remote_product_id=f"P{i}", quantity=1) for i in range(limit + 1)]
+    with pytest.raises(BatchSizeError, match="exceed alpha's batch size") as caught:
+        pm.platform("alpha").push_stock(ctx=None, updates=updates)  # type: ignore[arg-type]
+    assert not isinstance(caught.value, PluginContractError)
+    assert platform.calls == 0
 
 
 def test_invalid_platform_name_is_refused() -> None:
