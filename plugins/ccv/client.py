@@ -98,7 +98,8 @@ class CcvClient:
         """One signed call; the JSON of a signed success (None for an empty one), else a typed error."""
         method = method.upper()
         query = urlencode([(k, str(v)) for k, v in (params or {}).items()])
-        url = f"{self.root}{PREFIX}{path.strip('/')}/" + (f"?{query}" if query else "")
+        resource = path.strip("/")
+        url = f"{self.root}{PREFIX}{resource}{'/' if resource else ''}" + (f"?{query}" if query else "")
         content = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
         request = self.ctx.http.build_request(method, url, content=content or None)
         uri = request.url.raw_path.decode("ascii")

@@ -86,7 +86,7 @@ def to_line(raw: Any) -> RemoteOrderLine | None:
     count = raw.get("count")
     if isinstance(count, bool) or not isinstance(count, int | float):
         raise MappingError(f"order row {row_id}: count {count!r} is not a number")
-    if count != count or count < 0 or count != int(count) or count >= 2**31:
+    if count != count or not 0 <= count < 2**31 or count != int(count):
         raise MappingError(f"order row {row_id}: count {count!r} is not a whole number of items")
     combination = any(_text(raw, f) for f in ("sub_sku_number", "sub_ean_number", "sub_product_number"))
     product_id = raw.get("product_id")
