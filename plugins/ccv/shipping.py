@@ -34,11 +34,8 @@ def _order(client: CcvClient, order_id: int) -> dict[str, Any]:
     return order
 
 
-def _carrier(ctx: ConnectionContext, carrier: str) -> str:
-    """The carrier as the shop knows it (``carrier_names`` maps Kade's names, else lower case)."""
-    mapping = ctx.settings.get("carrier_names")
-    if isinstance(mapping, dict) and carrier in mapping:
-        return str(mapping[carrier])
+def _carrier(carrier: str) -> str:
+    """The carrier as CCV's deeplinks name them: lower case (``postnl``, ``dhl``)."""
     return carrier.strip().lower()
 
 
@@ -61,7 +58,7 @@ def report(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult:
     body: dict[str, Any] = {"status": SENT, "mail": flag(ctx, "notify_customer", True)}
     if shipment.first and shipment.tracking_code:
         body["track_and_trace_code"] = shipment.tracking_code
-        body["track_and_trace_carrier"] = _carrier(ctx, shipment.carrier)
+        body["track_and_trace_carrier"] = _carrier(shipment.carrier)
     client.patch(f"orders/{order_id}", body)
     return _confirmed(order_id)
 
