@@ -15,7 +15,7 @@ from kade.manager import make_plugin_manager
 from kade.testing import Harness
 from kade.testing.harnesses import HARNESS_GROUP, available, harness_class, harnesses_for, load_import_string
 
-BUILT_IN = {"bol", "shopify", "woocommerce"}
+BUILT_IN = {"bol", "shopify", "woocommerce", "shopware"}
 
 
 def test_the_built_in_harnesses_are_registered() -> None:

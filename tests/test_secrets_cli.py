@@ -22,6 +22,14 @@ def kade_register_platforms():
                        credential_fields={"api_key": ("api_key",)}, capabilities=Capabilities(webhooks=True),
                        settings=(SettingSpec(name="signing_key", secret=True, description="signs webhooks"),
                                  SettingSpec(name="colour", default="blue")))
+
+@hookimpl
+def verify_webhook(ctx, headers, body):
+    return False
+
+@hookimpl
+def parse_webhook(ctx, headers, body):
+    return None
 """
 SIGNING = "sk-live-7f3a9c2e11d4"
 URL_PASSWORD = "basic-auth-pw-5521"

@@ -1,4 +1,8 @@
-"""The simulated Admin API over ASGI: routing, OAuth, Bearer checks, faults, spec checks.
+"""The simulated Admin API over ASGI: routing, OAuth, Bearer checks, spec checks.
+
+Requests pass ``kade.sim``'s fault layer first (the shop's random ``faults`` and its
+``scripted_faults`` from ``ShopwareState.inject``): errors and 429s in Shopware's envelope,
+timeouts before and after the request was applied.
 
 Only ``Accept: application/json`` is served (Shopware's default is JSON:API; asking for it is a
 loud 501 here, as is every route the simulator does not implement).
@@ -10,29 +14,22 @@ import base64
 import json
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
-
-import httpx
 
 from kade.plugins.shopware.simulator import criteria as crit
 from kade.plugins.shopware.simulator.errors import JSON, ShopwareError, ShopwareErrors, unimplemented
 from kade.plugins.shopware.simulator.render import render_order, render_product, render_state
 from kade.plugins.shopware.simulator.state import SHOPWARE_VERSION, ShopwareState, new_id
-from kade.sim.base import SimulatedTimeout, maybe_delay
+from kade.sim.faults import Answer, FaultLayer, Receive, Scope, Send, retry_after_text
 
 #: fields of order_delivery the simulator lets a PATCH write
 DELIVERY_WRITABLE = {"id", "trackingCodes", "customFields"}
 #: fields of product the Sync API upsert accepts here; required ones for a new product
 PRODUCT_WRITABLE = {"id", "stock", "productNumber", "name", "taxId", "price", "ean", "active"}
 PRODUCT_REQUIRED = ("taxId", "price", "productNumber", "name")
-
-
-class DroppedAnswer(SimulatedTimeout, httpx.ReadTimeout):
-    def __init__(self, message: str = "simulated timeout: Shopware did not answer") -> None:
-        super().__init__(message)
 
 
 @dataclass
@@ -79,8 +76,12 @@ class ShopwareSimulator:
             ("POST", re.compile(r"^/api/_action/sync$"), self.sync),
         ]
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self._faults = FaultLayer(self._serve, sim, error=_error_answer, rate_limited=_rate_limited_answer)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._faults(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         body = b""
@@ -92,7 +93,6 @@ class ShopwareSimulator:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         request = Request(scope["method"].upper(), scope["path"], query, headers, body)
-        await maybe_delay(self.sim.faults, request.path)
         response = self.handle(request)
         payload = response.payload()
         out = [(k.lower().encode(), str(v).encode()) for k, v in response.headers.items()]
@@ -103,31 +103,11 @@ class ShopwareSimulator:
         await send({"type": "http.response.body", "body": payload})
 
     def handle(self, request: Request) -> Response:
-        sim = self.sim
-        with sim.lock:
-            scripted = sim.scripted_faults.take(request.method, request.path)
-            if scripted is not None and scripted.kind == "timeout":
-                raise DroppedAnswer()
-            if scripted is not None and scripted.kind in ("rate_limit", "error"):
-                status = 429 if scripted.kind == "rate_limit" else scripted.status
-                error = ShopwareError(status, "FRAMEWORK__RATE_LIMIT_EXCEEDED" if status == 429
-                                      else "FRAMEWORK__INTERNAL_ERROR", "simulated fault",
-                                      headers={"Retry-After": _seconds(scripted.retry_after)} if status == 429
-                                      else {})
-                response = Response(error.status, error.body(), error.headers)
-            elif sim.faults.applies(request.path) and sim.faults.roll(sim.faults.error_rate):
-                response = Response(503, ShopwareError(503, "FRAMEWORK__INTERNAL_ERROR", "simulated fault").body())
-            elif sim.faults.applies(request.path) and sim.faults.roll(sim.faults.timeout_rate):
-                raise DroppedAnswer()
-            else:
-                response = self._dispatch(request)
-            if sim.spec is not None:
-                sim.spec.check(request.method, request.path, request.body, response.status,
-                               "application/json", response.payload())
-            if scripted is not None and scripted.kind == "timeout_after_apply":
-                raise DroppedAnswer("simulated timeout after the request was applied")
-            if sim.faults.applies(request.path) and sim.faults.roll(sim.faults.timeout_after_apply_rate):
-                raise DroppedAnswer("simulated timeout after the request was applied")
+        with self.sim.lock:
+            response = self._dispatch(request)
+            if self.sim.spec is not None:
+                self.sim.spec.check(request.method, request.path, request.body, response.status,
+                                    "application/json", response.payload())
             return response
 
     def _dispatch(self, request: Request) -> Response:
@@ -322,8 +302,15 @@ class ShopwareSimulator:
         return Response(200, {"data": {"product": written}, "notFound": {}, "deleted": {}})
 
 
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+def _error_answer(status: int) -> Answer:
+    error = ShopwareError(status, "FRAMEWORK__INTERNAL_ERROR" if status >= 500 else "SIMULATOR__SCRIPTED_FAULT",
+                          "simulated fault")
+    return Answer(status, json.dumps(error.body()).encode())
+
+
+def _rate_limited_answer(retry_after: float) -> Answer:
+    error = ShopwareError(429, "FRAMEWORK__RATE_LIMIT_EXCEEDED", "Too many requests.")
+    return Answer(429, json.dumps(error.body()).encode(), headers={"Retry-After": retry_after_text(retry_after)})
 
 
 def create_app(sim: ShopwareState | None = None) -> ShopwareSimulator:
@@ -334,4 +321,4 @@ def create_app(sim: ShopwareState | None = None) -> ShopwareSimulator:
     return ShopwareSimulator(sim)
 
 
-__all__ = ["DroppedAnswer", "ShopwareSimulator", "create_app", "new_id"]
+__all__ = ["ShopwareSimulator", "create_app", "new_id"]

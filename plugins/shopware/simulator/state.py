@@ -23,6 +23,7 @@ from typing import Any
 from kade.plugins.shopware.simulator.errors import JSON, ShopwareError
 from kade.plugins.shopware.simulator.machines import DELIVERY, ORDER, TRANSACTION, Machine
 from kade.sim.base import Faults, RateLimit, RateLimiter, ScriptedFault, ScriptedFaults, SimClock
+from kade.sim.faults import FAULT_KINDS
 
 #: tokens live 10 minutes (docs: authentication-authorisation.md)
 TOKEN_LIFETIME = 600
@@ -193,13 +194,13 @@ class ShopwareState:
     # ------------------------------------------------------------------ faults
 
     def inject(self, kind: str, path: str = "/", *, method: str | None = None, status: int = 503, count: int = 1,
-               retry_after: float = 1.0) -> ScriptedFault:
-        """Script a fault: ``error`` (status), ``rate_limit`` (429), ``timeout`` (dropped, not applied),
-        ``timeout_after_apply`` (applied, answer dropped)."""
-        if kind not in ("error", "rate_limit", "timeout", "timeout_after_apply"):
-            raise ValueError(f"unknown fault kind {kind!r}")
+               retry_after: float = 1.0, seconds: float = 0.0) -> ScriptedFault:
+        """Script a fault for ``kade.sim``'s fault layer: ``error`` (status), ``rate_limit`` (429),
+        ``timeout`` (dropped, not applied), ``timeout_after_apply`` (applied, answer dropped), ``slow``."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(sorted(FAULT_KINDS))}")
         return self.scripted_faults.add(ScriptedFault(kind=kind, path=path, method=method, status=status,
-                                                      count=count, retry_after=retry_after))
+                                                      count=count, retry_after=retry_after, seconds=seconds))
 
     # ------------------------------------------------------------------ auth
 

@@ -32,5 +32,6 @@ class TestShopwareConformance(ConformanceSuite):
         assert h.sim.scripted_faults == [], f"faults never triggered: {h.sim.scripted_faults}"
         if h.sim.spec is not None:
             report = h.sim.spec.report
+            print(f"\nShopware Admin API spec check: {report.summary()}")
             assert report.violations == [], "\n".join(sorted(set(report.violations)))
             assert report.requests > 0
