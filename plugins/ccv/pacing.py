@@ -18,6 +18,9 @@ from kade.errors import RateLimited
 from kade.types import TokenStore
 
 WINDOW = 60.0
+#: a request counts this much longer than the shop's minute: the shop stamps it on arrival, a
+#: little after Kade did, so a window Kade sees free at its edge may not yet be free there
+MARGIN = 1.0
 #: codes of the two refusals
 PER_METHOD, TOTAL = "429.10", "429.11"
 
@@ -38,14 +41,14 @@ class Pacer:
         raw = self.tokens.get(key)
         try:
             data = json.loads(raw) if raw else {}
-            hits = [float(t) for t in data.get("h", []) if now - float(t) < WINDOW]
+            hits = [float(t) for t in data.get("h", []) if now - float(t) < WINDOW + MARGIN]
             blocked = float(data.get("b", 0.0))
         except (ValueError, TypeError, AttributeError):
             hits, blocked = [], 0.0
         return hits, blocked
 
     def _store(self, key: str, hits: list[float], blocked: float) -> None:
-        self.tokens.set(key, json.dumps({"h": hits, "b": blocked}), WINDOW * 2)
+        self.tokens.set(key, json.dumps({"h": hits, "b": blocked}), WINDOW * 2 + MARGIN)
 
     def acquire(self, resource: str, method: str) -> None:
         """Take a slot in both windows or raise ``RateLimited`` with the wait."""
@@ -60,7 +63,7 @@ class Pacer:
                     raise RateLimited(f"CCV Shop's per-minute limit for {bucket} is spent (the shop said so)",
                                       retry_after=blocked - now, status_code=429)
                 if len(hits) >= limit:
-                    wait = min(hits) + WINDOW - now
+                    wait = min(hits) + WINDOW + MARGIN - now
                     raise RateLimited(f"CCV Shop allows {limit} requests a minute for {bucket}; waiting for a slot",
                                       retry_after=max(0.01, wait), status_code=429)
                 loaded.append((key, hits, blocked))
