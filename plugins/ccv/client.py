@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from kade.errors import NotFound, OutcomeUnknown, RateLimited, RejectedByStore, TransientError
+from kade.errors import AuthRejected, NotFound, OutcomeUnknown, RateLimited, RejectedByStore, TransientError
 from kade.httpkit import ErrorMap, is_write, map_transport_error, retry_after_from
 from kade.plugins.ccv.auth import answer_is_signed, keys, signature, x_date
 from kade.plugins.ccv.pacing import Pacer
@@ -121,6 +123,12 @@ class CcvClient:
             wait = retry_after_from(response, default=DEFAULT_WAIT)
             self.pacer.refused(resource, method, error.code, wait)
             raise RateLimited(error.message, retry_after=wait, status_code=429, code=error.code)
+        if isinstance(error, AuthRejected):
+            skew = _clock_skew(response, self.ctx.now().timestamp())
+            if skew is not None:  # Kade's clock, not the keys: never a reason to deactivate the connection
+                raise TransientError(f"CCV Shop refused the request's x-date: this server's clock is {skew:+.0f} s "
+                                     "off the shop's (at most 300 s are accepted); synchronise the clock (NTP)",
+                                     status_code=response.status_code, code="clock_skew")
         if error is not None:
             raise error
         problem = answer_is_signed(self.public, method, uri, response.content, response.headers, self.secret)
@@ -161,6 +169,29 @@ class CcvClient:
             if not more or not items:
                 return out
             start += len(items)
+
+
+#: a shop clock this far from ours explains a refused login (CCV accepts 300 s)
+SKEW_LIMIT = 240.0
+
+
+def _clock_skew(response: httpx.Response, now: float) -> float | None:
+    """Seconds our clock is off the shop's, from the answer's ``x-date`` or ``Date``, when that is too far."""
+    theirs: float | None = None
+    stamp = response.headers.get("x-date")
+    if stamp:
+        try:
+            theirs = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            theirs = None
+    if theirs is None and response.headers.get("date"):
+        try:
+            theirs = parsedate_to_datetime(response.headers["date"]).timestamp()
+        except (TypeError, ValueError, IndexError):
+            theirs = None
+    if theirs is None or abs(now - theirs) <= SKEW_LIMIT:
+        return None
+    return now - theirs
 
 
 def numeric_id(value: str, what: str) -> int:
