@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
-from kade.errors import AuthRejected, NotFound, OutcomeUnknown, RejectedByStore, TransientError
+from kade.errors import AuthRejected, NotFound, OutcomeUnknown, RateLimited, RejectedByStore, TransientError
 from kade.hookspecs import hookimpl
 from kade.mapping import MappingError
 from kade.plugins.ccv import shipping
@@ -187,7 +187,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
     unpaid_too = shipping.flag(ctx, "import_unpaid", False)
     orders: list[RemoteOrder] = []
     rejected: list[RejectedRecord] = []
-    for raw in items:
+    for index, raw in enumerate(items):
         remote_id = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
         try:
             if not isinstance(raw, dict):
@@ -204,6 +204,13 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
         except (MappingError, ValueError) as exc:
             rejected.append(RejectedRecord(remote_id=remote_id, reason=str(exc),
                                            raw=raw if isinstance(raw, dict) else {}))
+        except RateLimited:
+            if index == 0:
+                raise
+            # the budget ran out mid-page: hand over what is done, the next page starts here (the
+            # core waits there), so a long import makes progress and renews its lease page by page
+            return OrderPage(orders=tuple(orders), rejected=tuple(rejected),
+                             next_page_token=_Cursor(cursor.start + index, cursor.min_create_date).token())
     following = _Cursor(cursor.start + len(items), cursor.min_create_date).token() if more and items else None
     return OrderPage(orders=tuple(orders), rejected=tuple(rejected), next_page_token=following)
 

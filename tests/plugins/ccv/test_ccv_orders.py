@@ -147,3 +147,19 @@ def test_a_row_count_is_a_whole_number_or_the_row_is_malformed(count: object) ->
         return
     assert line is not None
     assert isinstance(count, int | float) and line.quantity == count and line.quantity >= 0
+
+
+def test_a_budget_spent_mid_page_hands_over_what_is_done(make_ctx, state: CcvState, clock) -> None:
+    from kade.errors import RateLimited
+
+    product = state.add_product("A1", stock=50)
+    made = [state.create_order([(product, 1)]) for _ in range(5)]
+    ctx = make_ctx(settings={"requests_per_minute_per_method": 2})
+    page = plugin.import_orders(ctx, OrderQuery())
+    assert page is not None and [o.remote_id for o in page.orders] == [str(o.id) for o in made[:2]]
+    assert page.next_page_token is not None
+    with pytest.raises(RateLimited):  # the next page starts where the budget ran out: the core waits
+        plugin.import_orders(ctx, OrderQuery(page_token=page.next_page_token))
+    clock.advance(61)
+    rest = plugin.import_orders(ctx, OrderQuery(page_token=page.next_page_token))
+    assert rest is not None and [o.remote_id for o in rest.orders] == [str(o.id) for o in made[2:4]]
