@@ -55,10 +55,10 @@ from kade.types import (
     ConnectionContext,
     OrderPage,
     OrderQuery,
-    OrderStatus,
     RejectedRecord,
     RemoteOrder,
     RemoteOrderLine,
+    RemoteOrderStatus,
 )
 
 log = get_logger(__name__)
@@ -131,7 +131,7 @@ def store_shipped(order: RemoteOrder, line: RemoteOrderLine) -> int:
     has no per-line figure (WooCommerce ``completed``).
     """
     shippable = max(0, line.quantity - line.quantity_cancelled)
-    if order.status == OrderStatus.SHIPPED:
+    if order.status == RemoteOrderStatus.SHIPPED:
         return shippable
     return min(line.quantity_shipped, shippable)
 
@@ -345,7 +345,7 @@ def _create_many(session: Session, connection: Connection,
         # An order the store already shipped (by hand, another tool) arrives shipped, so the
         # warehouse never ships it again; partly shipped ones keep only what is still open.
         state = order_state(((li.quantity, li.quantity_cancelled, store_shipped(remote, li)) for li in lines),
-                            remote.status == OrderStatus.CANCELLED)
+                            remote.status == RemoteOrderStatus.CANCELLED)
         if state in (OrderState.SHIPPED, OrderState.PARTIALLY_SHIPPED):
             shipped_in_store.append(remote.number)
         rows.append({
@@ -423,7 +423,7 @@ def _update(session: Session, connection: Connection, order: Order, remote: Remo
         order.cancellation_requested = True
         notes += _note(session, connection, order, "cancellation_requested",
                        f"The customer asked to cancel order {order.number}; decide before it ships.")
-    fully = remote.status == OrderStatus.CANCELLED or (
+    fully = remote.status == RemoteOrderStatus.CANCELLED or (
         lines and all(li.quantity_cancelled >= li.quantity for li in lines)
     )
     if newly_shipped and not fully and order.status != OrderState.CANCELLED:

@@ -174,10 +174,16 @@ class ConnectionContext:
 # Orders
 
 
-class OrderStatus(StrEnum):
+class RemoteOrderStatus(StrEnum):
+    """An order's state as the store reports it (Kade's own is ``kade.models.OrderState``)."""
+
     OPEN = "open"
     CANCELLED = "cancelled"
     SHIPPED = "shipped"
+
+
+#: deprecated name of :class:`RemoteOrderStatus`, kept for plugins written against it
+OrderStatus = RemoteOrderStatus
 
 
 class Address(_Frozen):
@@ -209,7 +215,7 @@ class RemoteOrderLine(_Frozen):
 class RemoteOrder(_Frozen):
     remote_id: str
     number: str
-    status: OrderStatus = OrderStatus.OPEN
+    status: RemoteOrderStatus = RemoteOrderStatus.OPEN
     #: the customer asked to cancel (Bol cancellation request); not yet a cancellation
     cancellation_requested: bool = False
     created_at: datetime

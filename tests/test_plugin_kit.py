@@ -118,7 +118,7 @@ VARIANTS = {
         "plugin", "    if not hmac.compare_digest(signature, expected):", "    if False:",
         frozenset({"test_webhooks_are_verified_deduplicated_and_tamper_proof"})),
     "store-shipped-order-reported-open": Broken(
-        "mapping", '"shipped": OrderStatus.SHIPPED', '"shipped": OrderStatus.OPEN',
+        "mapping", '"shipped": RemoteOrderStatus.SHIPPED', '"shipped": RemoteOrderStatus.OPEN',
         frozenset({"test_order_already_shipped_in_the_store_is_not_warehouse_work"}),
         more=(('quantity_shipped=int(line.get("shipped", 0))', "quantity_shipped=0"),)),
     "bad-record-fails-the-page": Broken(

@@ -17,3 +17,12 @@ def test_old_module_names_still_import_with_a_warning(old: str, new: str, name: 
     with pytest.warns(DeprecationWarning, match=new):
         module = importlib.import_module(old)
     assert getattr(module, name) is getattr(importlib.import_module(new), name)
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("OrderStatus", "RemoteOrderStatus"),
+])
+def test_old_boundary_type_names_are_aliases(old: str, new: str) -> None:
+    import kade.types
+
+    assert getattr(kade.types, old) is getattr(kade.types, new)

@@ -67,7 +67,7 @@ from kade.stockcheck import full_stock_check
 from kade.tenants import add_tenant, enable_platform
 from kade.testing.harness import ControlUnsupported, Harness
 from kade.testing.harnesses import make_harness
-from kade.types import OrderQuery, OrderStatus
+from kade.types import OrderQuery, RemoteOrderStatus
 from kade.webhooks import receive
 
 PAGE_SPANNING = 120
@@ -277,7 +277,7 @@ class ConformanceSuite:
             page = platform.import_orders(ctx, OrderQuery(since=since, page_token=token))
             for remote in page.orders:
                 if remote.remote_id == order.remote_id:
-                    assert remote.status == OrderStatus.SHIPPED or all(
+                    assert remote.status == RemoteOrderStatus.SHIPPED or all(
                         li.quantity_shipped >= li.quantity - li.quantity_cancelled for li in remote.lines
                     ), f"the store shipped order {order.number}, the plugin reports it as {remote.status}"
             if page.next_page_token is None:

@@ -82,7 +82,7 @@ class Harness(ABC):
     def seed_shipped_order(self) -> SeededOrder:
         """Create an order the store already has as fully shipped (the shop owner shipped it).
 
-        The plugin must report it as shipped (``OrderStatus.SHIPPED`` or ``quantity_shipped`` on
+        The plugin must report it as shipped (``RemoteOrderStatus.SHIPPED`` or ``quantity_shipped`` on
         every line), so the warehouse is never asked to ship it again.
         """
 

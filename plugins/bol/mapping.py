@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from kade.mapping import MappingError, parse_timestamp
 from kade.types import (
     Address,
-    OrderStatus,
     RemoteOrder,
     RemoteOrderLine,
+    RemoteOrderStatus,
     RemoteProduct,
     RemoteStock,
 )
@@ -65,14 +65,14 @@ def address(details: object) -> Address:
     )
 
 
-def _status(lines: tuple[RemoteOrderLine, ...]) -> OrderStatus:
+def _status(lines: tuple[RemoteOrderLine, ...]) -> RemoteOrderStatus:
     """The order's state as the warehouse sees it: bol-fulfilled lines don't count unless all are."""
     own = [line for line in lines if not line.fulfilled_by_marketplace] or list(lines)
     if all(line.quantity_cancelled >= line.quantity for line in own):
-        return OrderStatus.CANCELLED
+        return RemoteOrderStatus.CANCELLED
     if all(line.quantity_shipped + line.quantity_cancelled >= line.quantity for line in own):
-        return OrderStatus.SHIPPED
-    return OrderStatus.OPEN
+        return RemoteOrderStatus.SHIPPED
+    return RemoteOrderStatus.OPEN
 
 
 def _fulfilment(value: object, what: str) -> bool:

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kade.mapping import MappingError, parse_timestamp
-from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct
+from kade.types import Address, RemoteOrder, RemoteOrderLine, RemoteOrderStatus, RemoteProduct
 
 JSON = dict[str, Any]
 SENT, CANCELLED = 5, 8
@@ -61,13 +61,13 @@ def status_id(raw: JSON) -> int:
     return _int(raw, "status", "order")
 
 
-def order_status(raw: JSON) -> OrderStatus:
+def order_status(raw: JSON) -> RemoteOrderStatus:
     status = status_id(raw)
     if status == CANCELLED:
-        return OrderStatus.CANCELLED
+        return RemoteOrderStatus.CANCELLED
     if status in SHIPPED_STATUSES:
-        return OrderStatus.SHIPPED
-    return OrderStatus.OPEN
+        return RemoteOrderStatus.SHIPPED
+    return RemoteOrderStatus.OPEN
 
 
 def row_code(raw: JSON) -> str | None:

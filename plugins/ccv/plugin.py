@@ -50,11 +50,11 @@ from kade.types import (
     MigrationResult,
     OrderPage,
     OrderQuery,
-    OrderStatus,
     PlatformSpec,
     ProductPage,
     RejectedRecord,
     RemoteOrder,
+    RemoteOrderStatus,
     RemoteProduct,
     RemoteStock,
     SettingSpec,
@@ -193,9 +193,9 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
             if not isinstance(raw, dict):
                 raise MappingError(f"order is not an object: {str(raw)[:80]}")
             status = order_status(raw)
-            if status is not OrderStatus.OPEN and cursor.min_create_date is None:
+            if status is not RemoteOrderStatus.OPEN and cursor.min_create_date is None:
                 continue  # a first import brings what is still to ship
-            if status is OrderStatus.OPEN and not unpaid_too and raw.get("paid") is not True:
+            if status is RemoteOrderStatus.OPEN and not unpaid_too and raw.get("paid") is not True:
                 continue  # read again by the next polls (lookback), imported once paid
             order_id = raw.get("id")
             if not isinstance(order_id, int) or isinstance(order_id, bool):

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kade.mapping import MappingError, parse_timestamp
-from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct, RemoteStock
+from kade.types import Address, RemoteOrder, RemoteOrderLine, RemoteOrderStatus, RemoteProduct, RemoteStock
 
 JSON = dict[str, Any]
 SHIPPED_STATUSES = frozenset({"completed_shipped", "completed_picked_up"})
@@ -47,13 +47,13 @@ def resource_id(raw: JSON, name: str) -> int | None:
     return rid
 
 
-def order_status(raw: JSON) -> OrderStatus:
+def order_status(raw: JSON) -> RemoteOrderStatus:
     status = _text(raw, "status")
     if status == "cancelled":
-        return OrderStatus.CANCELLED
+        return RemoteOrderStatus.CANCELLED
     if status in SHIPPED_STATUSES or _text(raw, "shipmentStatus") == "shipped":
-        return OrderStatus.SHIPPED
-    return OrderStatus.OPEN
+        return RemoteOrderStatus.SHIPPED
+    return RemoteOrderStatus.OPEN
 
 
 def product_code(raw: JSON, mode: str) -> str | None:

@@ -48,11 +48,11 @@ from kade.types import (
     MigrationResult,
     OrderPage,
     OrderQuery,
-    OrderStatus,
     PlatformSpec,
     ProductPage,
     RejectedRecord,
     RemoteOrder,
+    RemoteOrderStatus,
     RemoteProduct,
     SettingSpec,
     ShipmentRequest,
@@ -202,9 +202,9 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
             if not isinstance(raw, dict):
                 raise MappingError(f"order is not an object: {str(raw)[:80]}")
             status = order_status(raw)
-            if status is not OrderStatus.OPEN and cursor.updated_at_min is None:
+            if status is not RemoteOrderStatus.OPEN and cursor.updated_at_min is None:
                 continue  # a first import brings what is still to ship
-            if status is OrderStatus.OPEN and not unpaid_too and raw.get("paymentStatus") != "paid":
+            if status is RemoteOrderStatus.OPEN and not unpaid_too and raw.get("paymentStatus") != "paid":
                 continue  # arrives with its next update, once paid
             order_id = raw.get("id")
             if not isinstance(order_id, int) or isinstance(order_id, bool):

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kade.mapping import MappingError, parse_timestamp
-from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct, RemoteStock
+from kade.types import Address, RemoteOrder, RemoteOrderLine, RemoteOrderStatus, RemoteProduct, RemoteStock
 
 DEFAULT_IMPORT_STATES = ("processing",)
 #: item types with nothing to put in a parcel
@@ -42,20 +42,20 @@ def _decimal(value: Any, what: str) -> Decimal:
         raise MappingError(f"{what} {value!r} is not a number") from None
 
 
-def order_status(raw: dict[str, Any], import_states: tuple[str, ...]) -> OrderStatus | None:
+def order_status(raw: dict[str, Any], import_states: tuple[str, ...]) -> RemoteOrderStatus | None:
     """Kade's view of an order's ``state``; None for an order not (yet) to fulfil."""
     state = str(raw.get("state") or "")
     if state == "canceled":
-        return OrderStatus.CANCELLED
+        return RemoteOrderStatus.CANCELLED
     if state == "closed":  # refunded by a credit memo: shipped what was shipped, nothing more will
         items = raw.get("items")
         if not isinstance(items, list):
             items = []
         shipped = any(isinstance(i, dict) and (i.get("qty_shipped") or 0) > 0 for i in items)
-        return OrderStatus.SHIPPED if shipped else OrderStatus.CANCELLED
+        return RemoteOrderStatus.SHIPPED if shipped else RemoteOrderStatus.CANCELLED
     if state == "complete":
-        return OrderStatus.SHIPPED
-    return OrderStatus.OPEN if state in import_states else None
+        return RemoteOrderStatus.SHIPPED
+    return RemoteOrderStatus.OPEN if state in import_states else None
 
 
 def _address(raw: Any, email: str = "") -> Address:
@@ -130,18 +130,18 @@ def order_lines(raw: dict[str, Any]) -> tuple[RemoteOrderLine, ...]:
     return tuple(lines)
 
 
-def to_remote_order(raw: dict[str, Any], status: OrderStatus) -> RemoteOrder:
+def to_remote_order(raw: dict[str, Any], status: RemoteOrderStatus) -> RemoteOrder:
     entity_id = raw.get("entity_id")
     if not isinstance(entity_id, int) or isinstance(entity_id, bool):
         raise MappingError(f"entity_id {entity_id!r} is not an integer")
     email = str(raw.get("customer_email") or "")
     created = parse_timestamp(raw.get("created_at"), "created_at")
     lines = order_lines(raw)
-    if status is OrderStatus.OPEN and lines and all(li.quantity_shipped + li.quantity_cancelled >= li.quantity
+    if status is RemoteOrderStatus.OPEN and lines and all(li.quantity_shipped + li.quantity_cancelled >= li.quantity
                                                      for li in lines):
         # nothing left to ship: Magento keeps a shipped order that is not invoiced ``processing``
         shipped = any(li.quantity_shipped for li in lines)
-        status = OrderStatus.SHIPPED if shipped else OrderStatus.CANCELLED
+        status = RemoteOrderStatus.SHIPPED if shipped else RemoteOrderStatus.CANCELLED
     try:
         return RemoteOrder(
             remote_id=str(entity_id), number=str(raw.get("increment_id") or entity_id), status=status,

@@ -46,11 +46,11 @@ from kade.types import (
     MigrationResult,
     OrderPage,
     OrderQuery,
-    OrderStatus,
     PlatformSpec,
     ProductPage,
     RejectedRecord,
     RemoteOrder,
+    RemoteOrderStatus,
     RemoteProduct,
     SettingSpec,
     ShipmentRequest,
@@ -350,7 +350,7 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
     order_id = _order_id(shipment)
     order = client.get(f"orders/{order_id}")
     state = str(order.get("state") or "")
-    if order_status(order, ()) is OrderStatus.CANCELLED:
+    if order_status(order, ()) is RemoteOrderStatus.CANCELLED:
         raise RejectedByStore(f"order {shipment.order_number} is {state} in Magento", code="order_cancelled")
     if state == "holded":
         raise RejectedByStore(f"order {shipment.order_number} is on hold in Magento; release it to ship",

@@ -16,9 +16,9 @@ from typing import Any
 from kade.mapping import MappingError, parse_timestamp
 from kade.types import (
     Address,
-    OrderStatus,
     RemoteOrder,
     RemoteOrderLine,
+    RemoteOrderStatus,
     RemoteProduct,
     RemoteStock,
 )
@@ -142,11 +142,11 @@ def order_from_node(node: Mapping[str, Any], line_nodes: Sequence[Mapping[str, A
         raise MappingError("order has no line items")
     cancelled = node.get("cancelledAt") is not None
     if cancelled:
-        status = OrderStatus.CANCELLED
+        status = RemoteOrderStatus.CANCELLED
     elif node.get("displayFulfillmentStatus") == "FULFILLED":
-        status = OrderStatus.SHIPPED
+        status = RemoteOrderStatus.SHIPPED
     else:
-        status = OrderStatus.OPEN
+        status = RemoteOrderStatus.OPEN
     email, phone = _text(node.get("email")), _text(node.get("phone"))
     lines = tuple(line_from_node(line, cancelled_order=cancelled) for line in line_nodes)
     seen: set[str] = set()

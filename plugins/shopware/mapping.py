@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kade.mapping import MappingError, parse_timestamp
-from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct, RemoteStock
+from kade.types import Address, RemoteOrder, RemoteOrderLine, RemoteOrderStatus, RemoteProduct, RemoteStock
 
 #: what an order search loads; without ``stateMachineState`` the states are null on 6.6
 ORDER_ASSOCIATIONS: dict[str, Any] = {
@@ -86,13 +86,13 @@ def primary_delivery(raw: dict[str, Any]) -> dict[str, Any] | None:
     return next((d for d in deliveries if d.get("id") == primary), deliveries[0] if deliveries else None)
 
 
-def order_status(raw: dict[str, Any]) -> OrderStatus:
+def order_status(raw: dict[str, Any]) -> RemoteOrderStatus:
     if _state(raw, "order") == "cancelled":
-        return OrderStatus.CANCELLED
+        return RemoteOrderStatus.CANCELLED
     delivery = primary_delivery(raw)
     if delivery is not None and _state(delivery, "delivery") == "shipped":
-        return OrderStatus.SHIPPED
-    return OrderStatus.OPEN
+        return RemoteOrderStatus.SHIPPED
+    return RemoteOrderStatus.OPEN
 
 
 def delivery_state(delivery: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kade.mapping import MappingError, parse_timestamp
-from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct, RemoteStock
+from kade.types import Address, RemoteOrder, RemoteOrderLine, RemoteOrderStatus, RemoteProduct, RemoteStock
 
 CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "failed"})
 SHIPPED_STATUSES = frozenset({"completed"})
@@ -49,14 +49,14 @@ def format_gmt(when: datetime) -> str:
     return when.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
 
 
-def order_status(status: str, import_statuses: Iterable[str]) -> OrderStatus | None:
+def order_status(status: str, import_statuses: Iterable[str]) -> RemoteOrderStatus | None:
     """Kade's view of a WooCommerce status; None for orders not (yet) to fulfil (pending, on-hold...)."""
     if status in CANCELLED_STATUSES:
-        return OrderStatus.CANCELLED
+        return RemoteOrderStatus.CANCELLED
     if status in SHIPPED_STATUSES:
-        return OrderStatus.SHIPPED
+        return RemoteOrderStatus.SHIPPED
     if status in set(import_statuses):
-        return OrderStatus.OPEN
+        return RemoteOrderStatus.OPEN
     return None
 
 
@@ -141,7 +141,7 @@ def refunded_quantities(order: Mapping[str, Any], refunds: Iterable[Mapping[str,
 
 def to_remote_order(
     raw: Mapping[str, Any],
-    status: OrderStatus,
+    status: RemoteOrderStatus,
     *,
     refunded: Mapping[int, int] | None = None,
 ) -> RemoteOrder:

@@ -61,11 +61,11 @@ from kade.types import (
     MigrationResult,
     OrderPage,
     OrderQuery,
-    OrderStatus,
     PlatformSpec,
     ProductPage,
     RejectedRecord,
     RemoteOrder,
+    RemoteOrderStatus,
     RemoteProduct,
     SettingSpec,
     ShipmentRequest,
@@ -230,7 +230,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
                 ignored_filter = True  # WooCommerce < 5.8 ignores modified_after
                 continue
             refunded: dict[int, int] = {}
-            if raw.get("refunds") and status is OrderStatus.OPEN:
+            if raw.get("refunds") and status is RemoteOrderStatus.OPEN:
                 refunds = client.get(f"orders/{int(raw['id'])}/refunds", {"per_page": PAGE_SIZE})
                 refunded = refunded_quantities(raw, refunds if isinstance(refunds, list) else [])
             orders.append(to_remote_order(raw, status, refunded=refunded))

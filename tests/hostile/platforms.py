@@ -141,10 +141,10 @@ def ccv_good(n: int, lines: int) -> dict[str, Any]:
 
 def ccv_translate(raw: dict[str, Any]) -> RemoteOrder | None:
     from kade.plugins.ccv.mapping import order_status, to_remote_order
-    from kade.types import OrderStatus
+    from kade.types import RemoteOrderStatus
 
     status = order_status(raw)
-    if status is OrderStatus.OPEN and raw.get("paid") is not True:
+    if status is RemoteOrderStatus.OPEN and raw.get("paid") is not True:
         return None  # unpaid: skipped until paid, as the plugin does
     if not isinstance(raw.get("id"), int) or isinstance(raw.get("id"), bool):
         raise MappingError(f"order id {raw.get('id')!r} is not a number")

@@ -33,7 +33,7 @@ from kade.plugins.magento.mapping import to_remote_order
 from kade.sim.transport import SyncASGITransport
 from kade.status import change_status
 from kade.tenants import add_tenant, enable_platform
-from kade.types import OrderStatus
+from kade.types import RemoteOrderStatus
 
 
 @pytest.fixture
@@ -139,4 +139,4 @@ def test_the_mapping_translates_or_refuses_anything(order: dict[str, Any], items
     if items:
         raw["items"] = items
     with contextlib.suppress(MappingError):
-        to_remote_order(raw, OrderStatus.OPEN)
+        to_remote_order(raw, RemoteOrderStatus.OPEN)

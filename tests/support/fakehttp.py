@@ -47,11 +47,11 @@ from kade.types import (
     ConnectionTestResult,
     OrderPage,
     OrderQuery,
-    OrderStatus,
     PlatformSpec,
     ProductPage,
     RemoteOrder,
     RemoteOrderLine,
+    RemoteOrderStatus,
     RemoteProduct,
     RemoteStock,
     ShipmentRequest,
@@ -375,7 +375,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
     orders = tuple(
         RemoteOrder(
             remote_id=o["id"], number=o["number"],
-            status=OrderStatus.CANCELLED if o["status"] == "cancelled" else OrderStatus.OPEN,
+            status=RemoteOrderStatus.CANCELLED if o["status"] == "cancelled" else RemoteOrderStatus.OPEN,
             created_at=datetime.fromisoformat(o["created"]), updated_at=datetime.fromisoformat(o["updated"]),
             lines=tuple(RemoteOrderLine(remote_line_id=li["id"], sku=li["sku"], quantity=li["qty"],
                                         unit_price=Decimal(li["price"]), remote_product_id=li["product_id"])

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from kade.plugins.bol import plugin
 from kade.plugins.bol.protocol import JSON_TYPE
-from kade.types import OrderPage, OrderQuery, OrderStatus, RemoteOrder
+from kade.types import OrderPage, OrderQuery, RemoteOrder, RemoteOrderStatus
 
 
 def import_all(bol: Bol, since: datetime | None = None) -> tuple[list[OrderPage], list[RemoteOrder]]:
@@ -95,10 +95,10 @@ def test_cancellation_requests_and_cancelled_quantities(bol: Bol) -> None:
     _, orders = import_all(bol, since=since)
     by_id = {o.remote_id: o for o in orders}
     assert by_id[asked.order_id].cancellation_requested is True
-    assert by_id[asked.order_id].status is OrderStatus.OPEN
+    assert by_id[asked.order_id].status is RemoteOrderStatus.OPEN
     assert by_id[partly.order_id].lines[1].quantity_cancelled == 2
-    assert by_id[partly.order_id].status is OrderStatus.OPEN
-    assert by_id[gone.order_id].status is OrderStatus.CANCELLED
+    assert by_id[partly.order_id].status is RemoteOrderStatus.OPEN
+    assert by_id[gone.order_id].status is RemoteOrderStatus.CANCELLED
     assert by_id[gone.order_id].cancellation_requested is False
 
 
@@ -156,7 +156,7 @@ def test_changes_since_days_ago_walk_day_by_day(bol: Bol) -> None:
     pages, orders = import_all(bol, since=since)
     ids = [o.remote_id for o in orders]
     assert second.order_id in ids and first.order_id in ids
-    assert next(o for o in orders if o.remote_id == first.order_id).status is OrderStatus.CANCELLED
+    assert next(o for o in orders if o.remote_id == first.order_id).status is RemoteOrderStatus.CANCELLED
     assert len(pages) >= 3  # one page per day at least
 
 

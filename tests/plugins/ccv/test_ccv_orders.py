@@ -13,7 +13,7 @@ from kade.mapping import MappingError
 from kade.plugins.ccv import plugin
 from kade.plugins.ccv.mapping import order_status, to_line
 from kade.plugins.ccv.simulator.state import CcvState
-from kade.types import ConnectionContext, OrderPage, OrderQuery, OrderStatus
+from kade.types import ConnectionContext, OrderPage, OrderQuery, RemoteOrderStatus
 
 
 def _all(ctx: ConnectionContext, query: OrderQuery) -> list[OrderPage]:
@@ -70,7 +70,7 @@ def test_a_cancellation_within_the_lookback_is_seen(make_ctx, state: CcvState, c
     state.set_status(order, 8)
     since = datetime.fromtimestamp(clock.now(), UTC) - timedelta(minutes=5)
     [page] = _all(make_ctx(), OrderQuery(since=since))
-    assert [(o.remote_id, o.status) for o in page.orders] == [(str(order.id), OrderStatus.CANCELLED)]
+    assert [(o.remote_id, o.status) for o in page.orders] == [(str(order.id), RemoteOrderStatus.CANCELLED)]
 
 
 def test_rows_carry_product_number_and_the_combinations_sub_identifiers(ctx: ConnectionContext,
@@ -96,11 +96,11 @@ def test_a_combination_without_sku_is_known_by_its_sub_product_number(ctx, state
     assert [line.sku for line in page.orders[0].lines] == [combo.product_number]
 
 
-@pytest.mark.parametrize(("status", "expected"), [(1, OrderStatus.OPEN), (4, OrderStatus.OPEN),
-                                                  (5, OrderStatus.SHIPPED), (6, OrderStatus.SHIPPED),
-                                                  (7, OrderStatus.SHIPPED), (8, OrderStatus.CANCELLED),
-                                                  (13, OrderStatus.OPEN)])
-def test_status_ids(status: int, expected: OrderStatus) -> None:
+@pytest.mark.parametrize(("status", "expected"), [(1, RemoteOrderStatus.OPEN), (4, RemoteOrderStatus.OPEN),
+                                                  (5, RemoteOrderStatus.SHIPPED), (6, RemoteOrderStatus.SHIPPED),
+                                                  (7, RemoteOrderStatus.SHIPPED), (8, RemoteOrderStatus.CANCELLED),
+                                                  (13, RemoteOrderStatus.OPEN)])
+def test_status_ids(status: int, expected: RemoteOrderStatus) -> None:
     assert order_status({"status": status}) is expected
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kade.plugins.lightspeed import plugin as ls
-from kade.types import OrderQuery, OrderStatus
+from kade.types import OrderQuery, RemoteOrderStatus
 
 
 def _all_pages(ctx, query: OrderQuery) -> tuple[list, list, int]:
@@ -52,8 +52,8 @@ def test_updated_at_min_brings_changes_and_cancellations(ctx, state, shop, clock
     assert [o.remote_id for o in orders] == [str(new.id)]
     state.cancel_order(old)
     orders, _, _ = _all_pages(ctx, OrderQuery(since=since))
-    assert {o.remote_id: o.status for o in orders} == {str(old.id): OrderStatus.CANCELLED,
-                                                        str(new.id): OrderStatus.OPEN}
+    assert {o.remote_id: o.status for o in orders} == {str(old.id): RemoteOrderStatus.CANCELLED,
+                                                        str(new.id): RemoteOrderStatus.OPEN}
 
 
 def test_lines_carry_variant_sku_ean_and_empty_identifiers_become_none(ctx, state, shop) -> None:
@@ -139,7 +139,7 @@ def test_lines_are_read_once_per_version_of_an_order(ctx, state, shop) -> None:
     state.clock.advance(5)
     state.cancel_order(order)  # a new version of the order
     [again] = ls.import_orders(ctx, OrderQuery(since=order.created_at)).orders
-    assert again.status == OrderStatus.CANCELLED and state.requests.count(("GET", lines)) == 2
+    assert again.status == RemoteOrderStatus.CANCELLED and state.requests.count(("GET", lines)) == 2
 
 
 @pytest.mark.parametrize("size", ["0", "251", "many"])

@@ -7,7 +7,7 @@ from decimal import Decimal
 from magento_testkit import Magento
 
 from kade.plugins.magento import plugin
-from kade.types import OrderQuery, OrderStatus
+from kade.types import OrderQuery, RemoteOrderStatus
 
 
 def _all(m: Magento, query: OrderQuery | None = None) -> tuple[list, list, int]:
@@ -64,7 +64,7 @@ def test_only_ready_states_are_imported_first_and_changes_come_by_updated_at(mag
     sim.clock.advance(60)
     sim.cancel(ready)
     changed, _, _ = _all(magento, OrderQuery(since=mark))
-    assert [(o.remote_id, o.status) for o in changed] == [(str(ready.entity_id), OrderStatus.CANCELLED)]
+    assert [(o.remote_id, o.status) for o in changed] == [(str(ready.entity_id), RemoteOrderStatus.CANCELLED)]
     assert all(li.quantity_cancelled == li.quantity for li in changed[0].lines)
     assert str(pending.entity_id) not in {o.remote_id for o in changed}
 
@@ -79,9 +79,9 @@ def test_a_refunded_paid_order_is_cancelled_and_a_partly_shipped_one_keeps_its_s
     sim.ship(partly, [(partly.items[0].item_id, Decimal(1))], [], None, None)
     sim.refund(partly)
     orders = {o.remote_id: o for o in _all(magento, OrderQuery(since=sim.now().replace(year=2000)))[0]}
-    assert orders[str(paid.entity_id)].status == OrderStatus.CANCELLED
+    assert orders[str(paid.entity_id)].status == RemoteOrderStatus.CANCELLED
     shipped = orders[str(partly.entity_id)]
-    assert shipped.status == OrderStatus.SHIPPED
+    assert shipped.status == RemoteOrderStatus.SHIPPED
     assert (shipped.lines[0].quantity_shipped, shipped.lines[0].quantity_cancelled) == (1, 2)
 
 

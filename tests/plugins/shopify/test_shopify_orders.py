@@ -16,7 +16,7 @@ from kade.plugins.shopify import simulator as sm
 from kade.sim.base import SimClock
 from kade.sim.transport import SyncASGITransport
 from kade.tokens import MemoryTokenStore
-from kade.types import ConnectionContext, OrderQuery, OrderStatus
+from kade.types import ConnectionContext, OrderQuery, RemoteOrderStatus
 
 
 def import_all(ctx, query=None):
@@ -37,7 +37,7 @@ def test_order_fields_are_mapped(sim, ctx):
     (remote,) = page.orders
     assert remote.remote_id == f"gid://shopify/Order/{order.id}"
     assert remote.number == order.name
-    assert remote.status is OrderStatus.OPEN
+    assert remote.status is RemoteOrderStatus.OPEN
     assert remote.currency == "USD"
     assert remote.total == variants[0].price * 2 + variants[1].price
     assert remote.created_at == datetime.fromtimestamp(order.created_at, UTC)
@@ -80,7 +80,7 @@ def test_cancelled_orders_and_quantities(sim, ctx, clock):
     clock.advance(60)
     sim.cancel_order(order, reason="CUSTOMER")
     (remote,) = plugin.import_orders(ctx, OrderQuery(since=datetime.fromtimestamp(clock.now() - 1, UTC))).orders
-    assert remote.status is OrderStatus.CANCELLED
+    assert remote.status is RemoteOrderStatus.CANCELLED
     assert [(li.quantity, li.quantity_cancelled, li.quantity_shipped) for li in remote.lines] == [(3, 3, 0), (2, 2, 0)]
 
 
@@ -89,7 +89,7 @@ def test_partial_store_side_cancellation_shows_as_cancelled_quantity(sim, ctx):
     order = sim.add_order([(variants[0], 3), (variants[1], 2)])
     sim.remove_quantity(order, order.lines[0], 2)
     (remote,) = plugin.import_orders(ctx, OrderQuery()).orders
-    assert remote.status is OrderStatus.OPEN
+    assert remote.status is RemoteOrderStatus.OPEN
     assert (remote.lines[0].quantity, remote.lines[0].quantity_cancelled) == (3, 2)
     assert remote.lines[1].quantity_cancelled == 0
 
@@ -98,7 +98,7 @@ def test_fully_fulfilled_order_is_shipped(sim, ctx):
     order = sim.add_order([(next(iter(sim.variants.values())), 1)])
     order.lines[0].fulfilled = 1
     (remote,) = plugin.import_orders(ctx, OrderQuery(since=datetime(2025, 1, 1, tzinfo=UTC))).orders
-    assert remote.status is OrderStatus.SHIPPED
+    assert remote.status is RemoteOrderStatus.SHIPPED
     assert remote.lines[0].quantity_shipped == 1
 
 

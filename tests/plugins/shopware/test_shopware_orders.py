@@ -11,7 +11,7 @@ from conftest import Shop
 from kade.plugins.shopware import plugin
 from kade.plugins.shopware.simulator.render import render_order
 from kade.plugins.shopware.simulator.state import LineItem, new_id
-from kade.types import OrderQuery, OrderStatus
+from kade.types import OrderQuery, RemoteOrderStatus
 
 
 def _criteria(shop: Shop) -> list[dict[str, object]]:
@@ -24,7 +24,7 @@ def test_the_first_import_takes_open_orders_with_every_state_loaded(shop: Shop) 
     assert page is not None and page.next_page_token is None
     [remote] = page.orders
     assert remote.remote_id == order.remote_id and remote.number == order.number
-    assert remote.status == OrderStatus.OPEN and remote.currency == "EUR"
+    assert remote.status == RemoteOrderStatus.OPEN and remote.currency == "EUR"
     [line] = remote.lines
     assert (line.sku, line.quantity) == next(iter(order.lines.values()))
     assert remote.shipping_address.city == "Amsterdam" and remote.billing_address.email == "jan@example.nl"
@@ -67,7 +67,7 @@ def test_an_incremental_import_sees_a_cancellation(shop: Shop) -> None:
     shop.harness.cancel_order(old.remote_id)
     page = plugin.import_orders(shop.ctx(), OrderQuery(since=since))
     assert page is not None
-    assert [(o.remote_id, o.status) for o in page.orders] == [(old.remote_id, OrderStatus.CANCELLED)]
+    assert [(o.remote_id, o.status) for o in page.orders] == [(old.remote_id, RemoteOrderStatus.CANCELLED)]
 
 
 def test_older_changes_are_not_fetched_again(shop: Shop) -> None:
@@ -98,7 +98,7 @@ def test_a_store_shipped_order_is_shipped(shop: Shop) -> None:
     [order] = shop.harness.seed_orders(1)
     shop.sim.transition_delivery(shop.sim.orders[order.remote_id].deliveries[0].id, "ship")
     page = plugin.import_orders(shop.ctx(), OrderQuery())
-    assert page is not None and page.orders[0].status == OrderStatus.SHIPPED
+    assert page is not None and page.orders[0].status == RemoteOrderStatus.SHIPPED
 
 
 def test_a_malformed_order_costs_only_itself(shop: Shop) -> None:

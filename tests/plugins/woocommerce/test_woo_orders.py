@@ -16,7 +16,7 @@ from kade.plugins.woocommerce import plugin
 from kade.plugins.woocommerce.simulator import WooState, create_app
 from kade.sim.base import SimClock
 from kade.sim.transport import SyncASGITransport
-from kade.types import ConnectionContext, OrderPage, OrderQuery, OrderStatus
+from kade.types import ConnectionContext, OrderPage, OrderQuery, RemoteOrderStatus
 
 START = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)  # the conftest clock's start
 
@@ -138,8 +138,8 @@ def test_cancelled_and_completed_orders_are_reported_as_such(sim: WooState, ctx:
     sim.set_order_status(cancelled, "cancelled")
     sim.set_order_status(shipped, "completed")
     got = {o.remote_id: o for p in import_all(ctx, since=START - timedelta(hours=1)) for o in p.orders}
-    assert got[str(cancelled.id)].status is OrderStatus.CANCELLED
-    assert got[str(shipped.id)].status is OrderStatus.SHIPPED
+    assert got[str(cancelled.id)].status is RemoteOrderStatus.CANCELLED
+    assert got[str(shipped.id)].status is RemoteOrderStatus.SHIPPED
 
 
 def test_refunded_lines_become_cancelled_quantities(sim: WooState, ctx: ConnectionContext) -> None:
@@ -148,7 +148,7 @@ def test_refunded_lines_become_cancelled_quantities(sim: WooState, ctx: Connecti
     sim.refund_lines(order, {order.line_items[0].id: 2})
     [page] = import_all(ctx)
     [remote] = page.orders
-    assert remote.status is OrderStatus.OPEN
+    assert remote.status is RemoteOrderStatus.OPEN
     first, second = remote.lines
     assert (first.sku, first.quantity, first.quantity_cancelled) == ("A", 3, 2)
     assert (second.sku, second.quantity_cancelled, second.unit_price) == ("B", 0, Decimal("5.0"))
