@@ -54,7 +54,7 @@ from kade.models import ShipmentLine as ShipmentLineRow
 from kade.shipments import check_origin
 from kade.status import SENDING, change_status
 from kade.stock import effective_stocks
-from kade.types import CancelRequest, ShipmentLine, ShipmentRequest, ShipmentResult, ShipmentState, StockUpdate
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest, ShipmentResult, StockUpdate
 
 log = get_logger(__name__)
 MIN_BACKOFF = 2.0
@@ -315,7 +315,7 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
         action = owned(session, action_id, owner)
         if action is None:
             return _lost(action_id)
-        if result.state == ShipmentState.PENDING:
+        if result.state == RemoteShipmentState.PENDING:
             action.remote_reference = result.remote_reference
             _release(session, action, delay=PENDING_RECHECK, count_attempt=False)
             record_event(session, "shipment_report", "pending", f"order {order.number}: store is processing",

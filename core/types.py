@@ -325,14 +325,20 @@ class ShipmentRequest(_Frozen):
     idempotency_key: str
 
 
-class ShipmentState(StrEnum):
+class RemoteShipmentState(StrEnum):
+    """What the store made of a reported shipment (Kade's own is ``kade.models.ShipmentStatus``)."""
+
     CONFIRMED = "confirmed"
     #: accepted for asynchronous processing; check again with ``check_shipment``
     PENDING = "pending"
 
 
+#: deprecated name of :class:`RemoteShipmentState`, kept for plugins written against it
+ShipmentState = RemoteShipmentState
+
+
 class ShipmentResult(_Frozen):
-    state: ShipmentState
+    state: RemoteShipmentState
     remote_reference: str | None = None
 
 

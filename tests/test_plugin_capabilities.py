@@ -13,7 +13,7 @@ from kade.manager import PluginLoadWarning, make_plugin_manager
 from kade.models import Action, ActionKind, ActionStatus, Notification, Order
 from kade.runtime import Runtime
 from kade.shipments import cancel_in_store
-from kade.types import Capabilities, ConnectionTestResult, PlatformSpec, ShipmentResult, ShipmentState
+from kade.types import Capabilities, ConnectionTestResult, PlatformSpec, RemoteShipmentState, ShipmentResult
 from tests.support.factories import make_connection
 from tests.support.fakeplatform import FakePlatform
 
@@ -30,7 +30,8 @@ def _plugin(capabilities: Capabilities, *, shipments: bool = False, checks: bool
             return ConnectionTestResult(ok=True)
 
     if shipments:
-        Plugin.report_shipment = hookimpl(lambda self, ctx, shipment: ShipmentResult(state=ShipmentState.CONFIRMED))
+        Plugin.report_shipment = hookimpl(
+            lambda self, ctx, shipment: ShipmentResult(state=RemoteShipmentState.CONFIRMED))
     if checks:
         Plugin.check_shipment = hookimpl(lambda self, ctx, shipment, remote_reference: None)
     return Plugin()

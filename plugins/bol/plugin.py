@@ -70,10 +70,10 @@ from kade.types import (
     ProductPage,
     RejectedRecord,
     RemoteOrder,
+    RemoteShipmentState,
     RemoteStock,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -302,9 +302,9 @@ def _result(client: BolClient, shipment: ShipmentRequest, process: Mapping[str, 
     status = process.get("status")
     reference = process_id(process)
     if status == "SUCCESS":
-        return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=reference)
+        return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=reference)
     if status == "PENDING":
-        return ShipmentResult(state=ShipmentState.PENDING, remote_reference=reference)
+        return ShipmentResult(state=RemoteShipmentState.PENDING, remote_reference=reference)
     if status == "FAILURE":
         raise _failure(client, shipment, process)
     raise OutcomeUnknown(f"bol's processing of the shipment ended in {status} (process {reference})")
@@ -357,7 +357,8 @@ def check_shipment(
         found = listing.get("shipments") or []
         for entry in found:
             if isinstance(entry, dict) and entry.get("shipmentReference") == reference:
-                return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=str(entry.get("shipmentId")))
+                return ShipmentResult(state=RemoteShipmentState.CONFIRMED,
+                                      remote_reference=str(entry.get("shipmentId")))
         if len(found) < PAGE_SIZE:
             break
         page += 1
@@ -373,7 +374,7 @@ def check_shipment(
     )
     pending = [p for p in statuses if isinstance(p, dict) and p.get("status") == "PENDING"]
     if pending:
-        return ShipmentResult(state=ShipmentState.PENDING, remote_reference=process_id(pending[0]))
+        return ShipmentResult(state=RemoteShipmentState.PENDING, remote_reference=process_id(pending[0]))
     return None
 
 

@@ -15,7 +15,14 @@ import structlog
 from kade.errors import OutcomeUnknown, RejectedByStore, TransientError
 from kade.plugins.ccv.client import CcvClient, numeric_id
 from kade.plugins.ccv.mapping import CANCELLED, SENT, SHIPPED_STATUSES
-from kade.types import CancelRequest, CancelResult, ConnectionContext, ShipmentRequest, ShipmentResult, ShipmentState
+from kade.types import (
+    CancelRequest,
+    CancelResult,
+    ConnectionContext,
+    RemoteShipmentState,
+    ShipmentRequest,
+    ShipmentResult,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +47,7 @@ def _carrier(carrier: str) -> str:
 
 
 def _confirmed(order_id: int) -> ShipmentResult:
-    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
 
 
 def report(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult:

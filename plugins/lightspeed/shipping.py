@@ -14,7 +14,14 @@ import structlog
 
 from kade.errors import NotFound, OutcomeUnknown, RejectedByStore, TransientError
 from kade.plugins.lightspeed.client import MAX_PAGE, LightspeedClient, unwrap
-from kade.types import CancelRequest, CancelResult, ConnectionContext, ShipmentRequest, ShipmentResult, ShipmentState
+from kade.types import (
+    CancelRequest,
+    CancelResult,
+    ConnectionContext,
+    RemoteShipmentState,
+    ShipmentRequest,
+    ShipmentResult,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +86,7 @@ def _ship(ctx: ConnectionContext, client: LightspeedClient, request: ShipmentReq
         else:
             log.info("lightspeed.shipment_kept", connection_id=ctx.connection_id, shipment=shipment.get("id"),
                      detail="shipped by the shop with another tracking code; left as it is")
-    return ShipmentResult(state=ShipmentState.CONFIRMED,
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED,
                           remote_reference=",".join(str(s.get("id")) for s in shipments))
 
 
@@ -95,7 +102,7 @@ def report(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult:
         client.put(f"orders/{order_id}", {"order": {"shipmentStatus": "shipped"}})
         log.warning("lightspeed.no_shipment", connection_id=ctx.connection_id, order=shipment.order_number,
                     detail="the shop has no shipment for this order; marked shipped without tracking")
-        return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
+        return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
     return _ship(ctx, client, shipment, shipments)
 
 
@@ -106,7 +113,7 @@ def check(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult |
     shipments = _shipments(client, order_id)
     if not shipments:  # reported on the order itself (the shop prepared no shipment)
         if _order(client, order_id).get("shipmentStatus") == "shipped":
-            return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
+            return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=f"order:{order_id}")
         return None
     if not any(_ours(s, shipment) for s in shipments):
         return None

@@ -52,10 +52,10 @@ from kade.types import (
     RemoteOrder,
     RemoteOrderStatus,
     RemoteProduct,
+    RemoteShipmentState,
     SettingSpec,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -357,7 +357,7 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
                               code="order_on_hold")
     existing = _find_shipment(client, order_id, shipment)
     if existing is not None:
-        return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=existing)
+        return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=existing)
     body: dict[str, Any] = {
         "items": [{"order_item_id": int(line.remote_line_id), "qty": line.quantity} for line in shipment.lines],
         "notify": _flag(ctx, "notify_customer", True),
@@ -370,7 +370,7 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
     if _msi(ctx):
         body["arguments"] = {"extension_attributes": {"source_code": _source(ctx)}}
     answer = client.send("POST", f"order/{order_id}/ship", body)
-    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=str(answer))
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=str(answer))
 
 
 @hookimpl
@@ -379,7 +379,7 @@ def check_shipment(ctx: ConnectionContext, shipment: ShipmentRequest,
     if not _mine(ctx):
         return None
     found = _find_shipment(MagentoClient(ctx), _order_id(shipment), shipment)
-    return None if found is None else ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=found)
+    return None if found is None else ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=found)
 
 
 @hookimpl

@@ -69,10 +69,10 @@ from kade.types import (
     PlatformSpec,
     ProductPage,
     RejectedRecord,
+    RemoteShipmentState,
     SettingSpec,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -537,7 +537,7 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
                 raise _cancelled(current, shipment)
             raise RejectedByStore(f"Shopify refused the fulfillment: {message}", code="fulfillment_rejected")
         references.append(str(payload["fulfillment"]["id"]))
-    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=",".join(references))
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=",".join(references))
 
 
 @hookimpl
@@ -552,7 +552,7 @@ def check_shipment(
     if remote_reference:
         wanted_ids = set(remote_reference.split(","))
         if wanted_ids & {f["id"] for f in live}:
-            return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=remote_reference)
+            return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=remote_reference)
     want: Counter[str] = Counter()
     for line in shipment.lines:
         want[line.remote_line_id] += line.quantity
@@ -570,14 +570,15 @@ def check_shipment(
             for item in f["fulfillmentLineItems"]["nodes"]:
                 got[item["lineItem"]["id"]] += int(item.get("quantity") or 0)
         if candidates and got == want:
-            return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=",".join(f["id"] for f in candidates))
+            return ShipmentResult(state=RemoteShipmentState.CONFIRMED,
+                                  remote_reference=",".join(f["id"] for f in candidates))
         return None
     for f in candidates:
         got = Counter()
         for item in f["fulfillmentLineItems"]["nodes"]:
             got[item["lineItem"]["id"]] += int(item.get("quantity") or 0)
         if got == want:
-            return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=f["id"])
+            return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=f["id"])
     return None
 
 

@@ -51,10 +51,10 @@ from kade.types import (
     RejectedRecord,
     RemoteOrder,
     RemoteProduct,
+    RemoteShipmentState,
     SettingSpec,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -295,7 +295,7 @@ def _transition(client: ShopwareClient, delivery: dict[str, Any], shipment: Ship
 
 
 def _result(delivery: dict[str, Any]) -> ShipmentResult:
-    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=str(delivery["id"]))
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=str(delivery["id"]))
 
 
 def _order_lock(ctx: ConnectionContext, order_id: str) -> Any:

@@ -67,10 +67,10 @@ from kade.types import (
     RemoteOrder,
     RemoteOrderStatus,
     RemoteProduct,
+    RemoteShipmentState,
     SettingSpec,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -557,7 +557,7 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
         reference += f",tracking:{_add_tracking(client, order_id, shipment)}"
     if shipment.completes_order and status != "completed":
         _complete(client, order_id)
-    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=reference)
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=reference)
 
 
 @hookimpl
@@ -598,7 +598,7 @@ def check_shipment(
         reference += f",tracking:{tracking_id}"
     if shipment.completes_order and status not in ("completed", "trash", *CANCELLED_STATUSES):
         _complete(client, order_id)
-    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=reference)
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=reference)
 
 
 @hookimpl

@@ -53,10 +53,10 @@ from kade.types import (
     RemoteOrderLine,
     RemoteOrderStatus,
     RemoteProduct,
+    RemoteShipmentState,
     RemoteStock,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -413,7 +413,7 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
     body = _call(ctx, "POST", f"/api/orders/{shipment.order_remote_id}/shipments", mutating=True, json={
         "key": shipment.idempotency_key, "carrier": shipment.carrier, "tracking": shipment.tracking_code,
         "lines": [{"line": li.remote_line_id, "qty": li.quantity} for li in shipment.lines]})
-    return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=body["id"])
+    return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=body["id"])
 
 
 @hookimpl
@@ -422,7 +422,7 @@ def check_shipment(ctx: ConnectionContext, shipment: ShipmentRequest,
     body = _call(ctx, "GET", f"/api/orders/{shipment.order_remote_id}/shipments")
     for row in body["shipments"]:
         if row["id"] == shipment.idempotency_key:
-            return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=row["id"])
+            return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=row["id"])
     return None
 
 

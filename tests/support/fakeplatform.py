@@ -43,10 +43,10 @@ from kade.types import (
     RemoteOrderLine,
     RemoteOrderStatus,
     RemoteProduct,
+    RemoteShipmentState,
     RemoteStock,
     ShipmentRequest,
     ShipmentResult,
-    ShipmentState,
     StockPage,
     StockResult,
     StockUpdate,
@@ -242,7 +242,7 @@ class FakePlatform:
             s.shipments.append({"key": shipment.idempotency_key, "order": shipment.order_remote_id,
                                 "tracking": shipment.tracking_code,
                                 "lines": [(li.remote_line_id, li.quantity) for li in shipment.lines]})
-        return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=shipment.idempotency_key)
+        return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=shipment.idempotency_key)
 
     @hookimpl
     def check_shipment(self, ctx: ConnectionContext, shipment: ShipmentRequest,
@@ -250,7 +250,7 @@ class FakePlatform:
         self.store._enter("check_shipment", ctx)
         for row in self.store.shipments:
             if row["key"] == shipment.idempotency_key:
-                return ShipmentResult(state=ShipmentState.CONFIRMED, remote_reference=row["key"])
+                return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=row["key"])
         return None
 
     @hookimpl

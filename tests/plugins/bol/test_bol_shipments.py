@@ -8,7 +8,7 @@ from bol_testkit import Bol, BolFactory
 from kade.errors import OutcomeUnknown, RejectedByStore
 from kade.plugins.bol import plugin
 from kade.plugins.bol.simulator import SimOrder
-from kade.types import CancelRequest, ShipmentLine, ShipmentRequest, ShipmentState
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest
 
 
 def an_order(bol: Bol, *quantities: int) -> SimOrder:
@@ -35,7 +35,7 @@ def shipment_for(order: SimOrder, *quantities: int, carrier: str = "PostNL", key
 def test_shipment_confirmed_with_transporter_code_and_tracking(bol: Bol) -> None:
     order = an_order(bol, 2, 1)
     result = plugin.report_shipment(bol.ctx(), shipment_for(order, 2, 1))
-    assert result.state is ShipmentState.CONFIRMED
+    assert result.state is RemoteShipmentState.CONFIRMED
     [shipped] = bol.sim.shipments_for(order.order_id)
     assert shipped.transporter_code == "TNT"  # PostNL is TNT at bol
     assert shipped.track_and_trace == "3SBOL0987654321"
@@ -46,8 +46,8 @@ def test_shipment_confirmed_with_transporter_code_and_tracking(bol: Bol) -> None
 def test_partial_shipments_per_item_quantity(bol: Bol) -> None:
     order = an_order(bol, 3)
     ctx = bol.ctx()
-    assert plugin.report_shipment(ctx, shipment_for(order, 1, key="a")).state is ShipmentState.CONFIRMED
-    assert plugin.report_shipment(ctx, shipment_for(order, 2, key="b")).state is ShipmentState.CONFIRMED
+    assert plugin.report_shipment(ctx, shipment_for(order, 1, key="a")).state is RemoteShipmentState.CONFIRMED
+    assert plugin.report_shipment(ctx, shipment_for(order, 2, key="b")).state is RemoteShipmentState.CONFIRMED
     assert order.items[0].quantity_shipped == 3
     with pytest.raises(RejectedByStore) as caught:
         plugin.report_shipment(ctx, shipment_for(order, 1, key="c"))
@@ -84,7 +84,8 @@ def test_unknown_carrier_is_refused_before_sending(bol: Bol) -> None:
 def test_unknown_carrier_uses_the_configured_fallback(bol: Bol) -> None:
     order = an_order(bol, 1)
     ctx = bol.ctx(settings={"fallback_transporter_code": "OTHER"})
-    assert plugin.report_shipment(ctx, shipment_for(order, 1, carrier="Pigeon Post")).state is ShipmentState.CONFIRMED
+    result = plugin.report_shipment(ctx, shipment_for(order, 1, carrier="Pigeon Post"))
+    assert result.state is RemoteShipmentState.CONFIRMED
     assert bol.sim.shipments_for(order.order_id)[0].transporter_code == "OTHER"
 
 
@@ -94,11 +95,11 @@ def test_pending_then_confirmed_by_check(bol_factory: BolFactory) -> None:
     shipment = shipment_for(order, 1)
     ctx = bol.ctx(settings={"process_wait_seconds": 3})
     result = plugin.report_shipment(ctx, shipment)
-    assert result.state is ShipmentState.PENDING and result.remote_reference
-    assert plugin.check_shipment(ctx, shipment, result.remote_reference).state is ShipmentState.PENDING
+    assert result.state is RemoteShipmentState.PENDING and result.remote_reference
+    assert plugin.check_shipment(ctx, shipment, result.remote_reference).state is RemoteShipmentState.PENDING
     bol.clock.advance(60)
     checked = plugin.check_shipment(ctx, shipment, result.remote_reference)
-    assert checked is not None and checked.state is ShipmentState.CONFIRMED
+    assert checked is not None and checked.state is RemoteShipmentState.CONFIRMED
     assert len(bol.sim.shipments_for(order.order_id)) == 1
 
 
@@ -123,7 +124,7 @@ def test_timeout_after_apply_then_check_confirms_without_duplicate(bol: Bol) -> 
     with pytest.raises(OutcomeUnknown):
         plugin.report_shipment(ctx, shipment)
     checked = plugin.check_shipment(ctx, shipment, None)
-    assert checked is not None and checked.state is ShipmentState.CONFIRMED
+    assert checked is not None and checked.state is RemoteShipmentState.CONFIRMED
     assert checked.remote_reference == bol.sim.shipments_for(order.order_id)[0].shipment_id
     assert len(bol.sim.shipments_for(order.order_id)) == 1
     assert bol.sim.count_requests("POST", "/retailer/shipments") == 1
@@ -138,10 +139,10 @@ def test_timeout_after_apply_still_processing_is_pending(bol_factory: BolFactory
     with pytest.raises(OutcomeUnknown):
         plugin.report_shipment(ctx, shipment)
     checked = plugin.check_shipment(ctx, shipment, None)
-    assert checked is not None and checked.state is ShipmentState.PENDING
+    assert checked is not None and checked.state is RemoteShipmentState.PENDING
     bol.clock.advance(30)
     again = plugin.check_shipment(ctx, shipment, checked.remote_reference)
-    assert again is not None and again.state is ShipmentState.CONFIRMED
+    assert again is not None and again.state is RemoteShipmentState.CONFIRMED
 
 
 def test_timeout_before_apply_leaves_no_trace(bol: Bol) -> None:
@@ -152,7 +153,7 @@ def test_timeout_before_apply_leaves_no_trace(bol: Bol) -> None:
     with pytest.raises(OutcomeUnknown):
         plugin.report_shipment(ctx, shipment)
     assert plugin.check_shipment(ctx, shipment, None) is None
-    assert plugin.report_shipment(ctx, shipment).state is ShipmentState.CONFIRMED
+    assert plugin.report_shipment(ctx, shipment).state is RemoteShipmentState.CONFIRMED
     assert len(bol.sim.shipments_for(order.order_id)) == 1
 
 
@@ -163,7 +164,7 @@ def test_check_after_status_expired_uses_the_shipment_list(bol: Bol) -> None:
     result = plugin.report_shipment(ctx, shipment)
     bol.clock.advance(49 * 3600)  # process statuses are kept about 48 hours
     checked = plugin.check_shipment(ctx, shipment, result.remote_reference)
-    assert checked is not None and checked.state is ShipmentState.CONFIRMED
+    assert checked is not None and checked.state is RemoteShipmentState.CONFIRMED
 
 
 def test_long_idempotency_keys_fit_bol_reference(bol: Bol) -> None:

@@ -8,7 +8,7 @@ from kade.errors import NotFound, RejectedByStore
 from kade.plugins.ccv import plugin
 from kade.plugins.ccv.client import CcvClient
 from kade.plugins.ccv.simulator.state import CcvState
-from kade.types import CancelRequest, ConnectionContext, ShipmentLine, ShipmentRequest, ShipmentState, StockUpdate
+from kade.types import CancelRequest, ConnectionContext, RemoteShipmentState, ShipmentLine, ShipmentRequest, StockUpdate
 
 
 def _products(ctx: ConnectionContext) -> dict[str, tuple[str | None, int | None, bool]]:
@@ -75,7 +75,7 @@ def _shipment(order_id: int, *, tracking: str | None = "3SCCV1", first: bool = T
 def test_a_shipment_sets_status_5_with_carrier_and_track_and_trace(ctx, state: CcvState) -> None:
     order = state.create_order([(state.add_product("A", stock=5), 1)])
     result = plugin.report_shipment(ctx, _shipment(order.id))
-    assert result is not None and result.state is ShipmentState.CONFIRMED
+    assert result is not None and result.state is RemoteShipmentState.CONFIRMED
     assert (order.status, order.track_and_trace_code, order.track_and_trace_carrier) == (5, "3SCCV1", "postnl")
     assert order.sent_reports == ["3SCCV1"] and order.mails == 1
 
@@ -112,7 +112,7 @@ def test_check_shipment_finds_a_landed_report(ctx, state: CcvState) -> None:
     assert plugin.check_shipment(ctx, _shipment(order.id), None) is None
     order.status, order.track_and_trace_code = 5, "3SCCV1"
     result = plugin.check_shipment(ctx, _shipment(order.id), None)
-    assert result is not None and result.state is ShipmentState.CONFIRMED
+    assert result is not None and result.state is RemoteShipmentState.CONFIRMED
 
 
 def test_an_order_id_that_is_not_a_number_is_not_found(ctx) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from kade.errors import OutcomeUnknown, RejectedByStore
 from kade.plugins.lightspeed import plugin as ls
-from kade.types import CancelRequest, ShipmentLine, ShipmentRequest, ShipmentState, StockUpdate
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest, StockUpdate
 
 
 def test_stock_sets_levels_and_an_untracked_variant_is_a_per_item_error(ctx, state, shop) -> None:
@@ -58,7 +58,7 @@ def _request(order, tracking: str | None = "3SKADE1") -> ShipmentRequest:
 def test_shipment_marks_the_shops_shipment_shipped_with_tracking(ctx, state, shop) -> None:
     order = state.create_order(shop, [(state.add_variant(shop, sku="A"), 2)])
     result = ls.report_shipment(ctx, _request(order))
-    assert result is not None and result.state == ShipmentState.CONFIRMED
+    assert result is not None and result.state == RemoteShipmentState.CONFIRMED
     [shipment] = state.order_shipments(order.id)
     assert (shipment.status, shipment.tracking_code, shipment.carrier) == ("shipped", "3SKADE1", "PostNL")
     assert (order.status, order.shipment_status) == ("completed_shipped", "shipped")
@@ -72,7 +72,7 @@ def test_lost_answer_is_checked_and_never_written_twice(ctx, state, shop) -> Non
         ls.report_shipment(ctx, _request(order))
     puts = len([m for m, _ in state.requests if m == "PUT"])
     result = ls.check_shipment(ctx, _request(order), None)
-    assert result is not None and result.state == ShipmentState.CONFIRMED
+    assert result is not None and result.state == RemoteShipmentState.CONFIRMED
     assert len([m for m, _ in state.requests if m == "PUT"]) == puts
 
 
@@ -127,4 +127,4 @@ def test_an_order_without_shipments_is_marked_shipped_on_the_order(ctx, state, s
     assert result is not None and result.remote_reference == f"order:{order.id}"
     assert order.shipment_status == "shipped"
     checked = ls.check_shipment(ctx, _request(order), result.remote_reference)
-    assert checked is not None and checked.state == ShipmentState.CONFIRMED
+    assert checked is not None and checked.state == RemoteShipmentState.CONFIRMED

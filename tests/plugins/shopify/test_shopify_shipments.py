@@ -7,7 +7,7 @@ import pytest
 from kade.errors import NotFound, OutcomeUnknown, RejectedByStore
 from kade.plugins.shopify import plugin
 from kade.plugins.shopify import simulator as sm
-from kade.types import CancelRequest, ShipmentLine, ShipmentRequest, ShipmentState
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest
 
 
 def shipment(order, lines, *, tracking="3SKADE0001", shipment_id=1, url=None, carrier="PostNL"):
@@ -37,7 +37,7 @@ def test_two_shipments_make_two_fulfillments_with_only_their_lines(sim, ctx, ord
     a, b = order.lines
     status_before = (order.financial_status, order.cancelled_at, order.closed_at)
     first = plugin.report_shipment(ctx, shipment(order, [(a, 2)], url="https://jouw.postnl.nl/3SKADE0001"))
-    assert first.state is ShipmentState.CONFIRMED
+    assert first.state is RemoteShipmentState.CONFIRMED
     assert first.remote_reference == sm.gid("Fulfillment", order.fulfillments[0].id)
     assert sim.fulfillment_status(order) == "PARTIALLY_FULFILLED"
     second = plugin.report_shipment(ctx, shipment(order, [(a, 1), (b, 2)], tracking="3SKADE0002", shipment_id=2))
@@ -70,7 +70,7 @@ def test_lost_answer_is_an_unknown_outcome_and_check_finds_it(sim, ctx, order):
         plugin.report_shipment(ctx, request)
     assert len(order.fulfillments) == 1  # Shopify did apply it
     found = plugin.check_shipment(ctx, request, None)
-    assert found is not None and found.state is ShipmentState.CONFIRMED
+    assert found is not None and found.state is RemoteShipmentState.CONFIRMED
     assert found.remote_reference == sm.gid("Fulfillment", order.fulfillments[0].id)
     # the core does not send again; a different shipment with the same lines is not mistaken for it
     other = shipment(order, [(order.lines[0], 1)], tracking="3SOTHER", shipment_id=2)

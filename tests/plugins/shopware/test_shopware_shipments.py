@@ -12,7 +12,7 @@ from kade.errors import NotFound, OutcomeUnknown, RejectedByStore
 from kade.plugins.shopware import plugin
 from kade.plugins.shopware.client import ShopwareClient
 from kade.testing import StoreShipment
-from kade.types import CancelRequest, ShipmentLine, ShipmentRequest, ShipmentState
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest
 
 
 def _shipment(order_id: str, n: int, *, tracking: str | None, completes: bool, first: bool = True) -> ShipmentRequest:
@@ -64,7 +64,7 @@ def test_a_lost_answer_is_checked_and_finished_not_duplicated(shop: Shop) -> Non
         plugin.report_shipment(ctx, request)
     assert shop.harness.delivery_state(order.remote_id) == "open"  # tracking written, state not yet
     result = plugin.check_shipment(ctx, request, None)
-    assert result is not None and result.state == ShipmentState.CONFIRMED
+    assert result is not None and result.state == RemoteShipmentState.CONFIRMED
     assert shop.harness.delivery_state(order.remote_id) == "shipped"
     assert shop.harness.shipments(order.remote_id) == [StoreShipment("3SD1")]
     assert plugin.check_shipment(ctx, request.model_copy(update={"idempotency_key": "other"}), None) is None

@@ -11,7 +11,7 @@ from kade.plugins.woocommerce import plugin
 from kade.plugins.woocommerce.simulator import Order, WooState, create_app
 from kade.sim.base import Faults
 from kade.sim.transport import SyncASGITransport
-from kade.types import CancelRequest, ConnectionContext, ShipmentLine, ShipmentRequest, ShipmentState
+from kade.types import CancelRequest, ConnectionContext, RemoteShipmentState, ShipmentLine, ShipmentRequest
 
 
 def shipment(
@@ -45,10 +45,10 @@ def order(sim: WooState) -> Order:
 
 def test_one_note_per_shipment_and_completed_only_after_the_last(order: Order, ctx: ConnectionContext) -> None:
     first = plugin.report_shipment(ctx, shipment(order, n=1, completes=False, code="3SKADE01"))
-    assert first is not None and first.state is ShipmentState.CONFIRMED
+    assert first is not None and first.state is RemoteShipmentState.CONFIRMED
     assert order.status == "processing"
     second = plugin.report_shipment(ctx, shipment(order, n=2, completes=True, code="3SKADE02"))
-    assert second is not None and second.state is ShipmentState.CONFIRMED
+    assert second is not None and second.state is RemoteShipmentState.CONFIRMED
     assert order.status == "completed"
 
     notes = kade_notes(order)
@@ -133,7 +133,7 @@ def test_lost_answer_then_check_finds_the_note_and_nothing_is_duplicated(
 
     sim.faults = Faults()
     found = plugin.check_shipment(ctx, request, None)
-    assert found is not None and found.state is ShipmentState.CONFIRMED
+    assert found is not None and found.state is RemoteShipmentState.CONFIRMED
     assert order.status == "completed", "check finishes the half-applied report"
     again = plugin.check_shipment(ctx, request, None)
     assert again is not None
@@ -166,7 +166,7 @@ def test_check_finds_a_tracking_item_by_its_code(clock, make_context) -> None:
             plugin.report_shipment(ctx, request)
         sim.faults = Faults()
         result = plugin.check_shipment(ctx, request, None)
-    assert result is not None and result.state is ShipmentState.CONFIRMED
+    assert result is not None and result.state is RemoteShipmentState.CONFIRMED
     assert len(order.trackings) == 1 and len(kade_notes(order)) == 1
     assert order.status == "completed"
 
@@ -219,5 +219,5 @@ def test_check_recognises_a_note_with_the_tracking_code_from_an_earlier_integrat
         auth=(key.consumer_key, key.consumer_secret),
     )
     found = plugin.check_shipment(ctx, shipment(order, completes=False), None)
-    assert found is not None and found.state is ShipmentState.CONFIRMED
+    assert found is not None and found.state is RemoteShipmentState.CONFIRMED
     assert plugin.check_shipment(ctx, shipment(order, code="3SKADE0000011"), None) is None
