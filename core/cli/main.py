@@ -782,6 +782,7 @@ from kade.cli import webhook as _webhook  # noqa: E402
 app.add_typer(_apikey.app, name="apikey")
 app.add_typer(_webhook.app, name="webhook")
 app.add_typer(_alert.app, name="alert")
+app.add_typer(__import__("kade.cli.operator", fromlist=["app"]).app, name="operator")
 
 
 def main(argv: list[str] | None = None) -> None:
