@@ -30,7 +30,7 @@ from kade.errors import ConfigError, UserError, WebhookRejected
 from kade.health import health
 from kade.logs import get_logger
 from kade.runtime import Runtime
-from kade.webapi import warehouse_api
+from kade.webapi import mount_on
 from kade.webhooks import BadDelivery, find_connection, receive
 
 WEBHOOKS = Counter("kade_webhooks_total", "Webhook deliveries by outcome", ["outcome"])
@@ -158,6 +158,6 @@ def create_api(kade: Kade, runtime: Runtime, *, public: bool = False) -> FastAPI
     api.state.require_admin = require_admin
     api.include_router(webhook_router(kade, runtime))
     api.include_router(ops_router(kade, require_admin))
-    api.mount("/api/v1", warehouse_api(kade))  # the warehouse's API, its own OpenAPI at /api/v1/openapi.json
+    mount_on(api, kade)  # the warehouse's API at /api/v1, its own OpenAPI at /api/v1/openapi.json
     api.mount("/console", console_app(kade, runtime))  # the operator console
     return api

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -204,9 +204,10 @@ def holds_secrets(session: Session) -> bool:
     """Whether anything in the database is encrypted (a key check or any connection)."""
     from kade.models import Connection, Meta
 
-    if session.get(Meta, KEY_CHECK) is not None:
+    # connections first: that table is as old as the schema, the key check's is not
+    if session.exec(select(Connection.id).limit(1)).first() is not None:
         return True
-    return session.exec(select(Connection.id).limit(1)).first() is not None
+    return session.get(Meta, KEY_CHECK) is not None
 
 
 def verify_key(session: Session, vault: Vault) -> None:
@@ -253,9 +254,9 @@ def store_key_check(session: Session, vault: Vault) -> bool:
 
 @dataclass
 class RotateStats:
-    #: connections whose credentials or secret settings were re-encrypted under the current key
+    #: rows (connections, webhook subscriptions, alert channels) re-encrypted under the current key
     rotated: int = 0
-    #: connections already entirely under the current key (a resumed rotation skips them)
+    #: rows already entirely under the current key (a resumed rotation skips them)
     current: int = 0
     #: rows changed by another process between read and write; the next pass takes them
     conflicts: int = 0
@@ -308,6 +309,7 @@ def rotate_secrets(db: Database, vault: Vault, *, batch: int = 200,
                         conflicts += 1
             if progress is not None:
                 progress(total)
+        conflicts += _rotate_columns(db, vault, total, batch)
         total.conflicts = conflicts
         if not conflicts:
             break
@@ -315,3 +317,38 @@ def rotate_secrets(db: Database, vault: Vault, *, batch: int = 200,
         with db.transaction() as session:
             store_key_check(session, vault)
     return total
+
+
+def encrypted_columns() -> list[tuple[Any, str]]:
+    """Every other table column holding one Fernet token under the key (connections aside)."""
+    from kade.models import AlertChannel, WebhookSubscription
+
+    return [(WebhookSubscription, "secret_encrypted"), (AlertChannel, "url_encrypted")]
+
+
+def _rotate_columns(db: Database, vault: Vault, total: RotateStats, batch: int) -> int:
+    """Rotate the single-token columns the same way (batches, compare-and-set); returns conflicts."""
+    conflicts = 0
+    for model, name in encrypted_columns():
+        column = getattr(model, name)
+        last_id = 0
+        while True:
+            with db.transaction() as session:
+                rows = session.exec(
+                    select(model.id, column).where(model.id > last_id).order_by(model.id).limit(batch)
+                    .with_for_update()
+                ).all()
+                if not rows:
+                    break
+                for row_id, token in rows:
+                    last_id = row_id
+                    if vault.is_current(token):
+                        total.current += 1
+                        continue
+                    result = session.execute(sa.update(model).where(model.id == row_id, column == token)
+                                             .values({name: vault.rotate(token)}))
+                    if result.rowcount == 1:  # type: ignore[attr-defined]
+                        total.rotated += 1
+                    else:
+                        conflicts += 1
+    return conflicts

@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import select
 
 from kade import hookimpl
+from kade.alerts import add_channel
 from kade.app import Kade
 from kade.config import Settings
 from kade.connections import settings_summary, update_setting
@@ -17,9 +18,11 @@ from kade.db import Database
 from kade.errors import SecretKeyError
 from kade.logs import redact_processor
 from kade.manager import make_plugin_manager
-from kade.models import Connection, Event, Order
+from kade.models import AlertChannel, Connection, Event, Order, WebhookSubscription
+from kade.outbound import add_subscription
 from kade.runtime import Runtime
 from kade.secrets import RotateStats, Vault, rotate_secrets, store_key_check, verify_key
+from kade.tenants import get_tenant
 from kade.types import PlatformSpec, SettingSpec
 from tests.support.factories import make_connection
 from tests.support.fakeplatform import FakePlatform, FakeStore
@@ -68,10 +71,16 @@ def test_secret_settings_are_stored_encrypted_and_reach_only_the_plugin(settings
     app.close()
 
 
-def test_woocommerce_declares_its_webhook_secret_secret() -> None:
+def test_every_installed_platform_declares_its_secret_settings_secret() -> None:
+    """WooCommerce's, Shopware's and Lightspeed's webhook secrets — and any a new platform adds."""
+    import re
+
     pm = make_plugin_manager(load_entrypoints=True)
-    spec = pm.platform("woocommerce").spec.setting("webhook_secret")
-    assert spec is not None and spec.secret
+    looks_secret = re.compile(r"secret|password|passphrase|token|api_?key|private|signing", re.I)
+    named = {(name, s.name): s.secret for name in pm.platforms() for s in pm.platform(name).spec.settings
+             if looks_secret.search(s.name)}
+    assert ("woocommerce", "webhook_secret") in named
+    assert {key for key, secret in named.items() if not secret} == set()
 
 
 def test_the_key_check_tells_a_wrong_key_apart(settings, database, store) -> None:
@@ -93,6 +102,10 @@ def test_rotation_reencrypts_everything_and_resumes(settings, database, store) -
     ids = _connections(before, 5)
     with before.db.transaction() as session:
         store_key_check(session, before.vault)
+        tenant = get_tenant(session, "t0")
+        _, hook_secret = add_subscription(session, before.vault, tenant, "https://wms.example/hook",
+                                          ["orders.created"])
+        add_channel(session, before.vault, tenant, "ops", "json://alerts.example/hook?token=abc123")
     before.close()
     rotating = _app(settings, database, store, f"{new},{old}")
 
@@ -102,7 +115,8 @@ def test_rotation_reencrypts_everything_and_resumes(settings, database, store) -
     with pytest.raises(KeyboardInterrupt):
         rotate_secrets(rotating.db, rotating.vault, batch=2, progress=interrupt)
     stats = rotate_secrets(rotating.db, rotating.vault, batch=2)
-    assert (stats.rotated, stats.current, stats.conflicts) == (3, 2, 0)  # the first batch was done already
+    # the first batch was done already; the subscription and the alert channel are rotated too
+    assert (stats.rotated, stats.current, stats.conflicts) == (5, 2, 0)
     after = _app(settings, database, store, new)
     after.check()
     with after.db.session() as session:
@@ -110,6 +124,10 @@ def test_rotation_reencrypts_everything_and_resumes(settings, database, store) -
             row = session.get(Connection, conn_id)
             assert after.credentials(row) == {"token": "good"}
             assert after.context(row).settings["signing_key"] == f"{SIGNING}-{n}"
+        (sub,) = session.exec(select(WebhookSubscription)).all()
+        assert after.vault.decrypt(sub.secret_encrypted) == {"secret": hook_secret}
+        (channel,) = session.exec(select(AlertChannel)).all()
+        assert "token=abc123" in after.vault.decrypt(channel.url_encrypted)["url"]
     with pytest.raises(SecretKeyError), rotating.db.session() as session:
         verify_key(session, Vault(old))
     rotating.close()

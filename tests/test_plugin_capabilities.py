@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from kade import hookimpl
+from kade.app import Kade
 from kade.errors import PluginLoadError
+from kade.ingest import import_orders
 from kade.manager import PluginLoadWarning, make_plugin_manager
+from kade.models import Action, ActionKind, ActionStatus, Notification, Order
+from kade.runtime import Runtime
+from kade.shipments import cancel_in_store
 from kade.types import Capabilities, ConnectionTestResult, PlatformSpec, ShipmentResult, ShipmentState
+from tests.support.factories import make_connection
+from tests.support.fakeplatform import FakePlatform
 
 
 def _plugin(capabilities: Capabilities, *, shipments: bool = False, checks: bool = False) -> object:
@@ -55,3 +63,32 @@ def test_report_shipment_with_check_shipment_loads() -> None:
     pm = make_plugin_manager(load_entrypoints=False, plugins=[(_plugin(Capabilities(), shipments=True, checks=True),
                                                                "thin")])
     assert pm.platform("thin").supports("check_shipment")
+
+
+class _NoCancel(FakePlatform):
+    cancel_order = None  # type: ignore[assignment]  # this platform cannot cancel orders
+
+
+def test_an_unsupported_operation_fails_once_and_is_never_retried(settings, database, store) -> None:
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[(_NoCancel(store, capabilities=Capabilities(
+        stock_batch_size=50, stock_read=True)), "fake")])
+    kade = Kade(settings, db=database, pm=pm)
+    try:
+        conn = make_connection(kade)
+        store.add_order("S1", [("A", None, 1)])
+        import_orders(kade, conn.id, full=True)
+        with kade.db.transaction() as session:
+            order = session.exec(select(Order).where(Order.remote_id == "S1")).one()
+            cancel_in_store(session, order)
+        runtime = Runtime(kade).start(threads=1, tick=0)
+        try:
+            runtime.drain()
+        finally:
+            runtime.stop()
+        with kade.db.session() as session:
+            [action] = session.exec(select(Action).where(Action.kind == ActionKind.CANCEL)).all()
+            kinds = [n.kind for n in session.exec(select(Notification))]
+        assert (action.status, action.attempts, action.error_kind) == (ActionStatus.FAILED, 1, "unsupported")
+        assert "action_unsupported" in kinds and "retries_exhausted" not in kinds
+    finally:
+        kade.close()

@@ -165,7 +165,7 @@ def test_rotate_from_the_command_line(kcli, tmp_path: Path, monkeypatch) -> None
     monkeypatch.setenv("KADE_SECRET_KEY", f"{new},{old}")
     assert "2 stored, 2 under an older key" in kcli("secrets", "check")[1]
     code, out, err = kcli("secrets", "rotate")
-    assert code == 0 and "1 connection(s) re-encrypted" in out, err
+    assert code == 0 and "1 row(s) re-encrypted" in out, err
     monkeypatch.setenv("KADE_SECRET_KEY", new)
     assert "0 under an older key" in kcli("secrets", "check")[1]
     monkeypatch.setenv("KADE_SECRET_KEY", old)

@@ -35,17 +35,18 @@ def check() -> None:
     from sqlmodel import select
 
     from kade.cli.main import make_kade, out
-    from kade.secrets import is_encrypted
+    from kade.secrets import encrypted_columns, is_encrypted
 
     kade = make_kade()  # refuses with one line when the key does not fit
     try:
-        stale = 0
-        total = 0
+        tokens: list[str] = []
         with kade.db.session() as session:
             for credentials, settings in session.exec(select(Connection.credentials_encrypted, Connection.settings)):
-                for token in [credentials, *(v for v in settings.values() if is_encrypted(v))]:
-                    total += 1
-                    stale += not kade.vault.is_current(token)
+                tokens += [credentials, *(v for v in settings.values() if is_encrypted(v))]
+            for model, name in encrypted_columns():
+                tokens += session.exec(select(getattr(model, name))).all()
+        total = len(tokens)
+        stale = sum(not kade.vault.is_current(token) for token in tokens)
         out.print(f"the key opens this database's secrets; {total} stored, {stale} under an older key"
                   + (" (run `kade secrets rotate`)" if stale else ""))
     finally:
@@ -75,8 +76,8 @@ def rotate(batch: Annotated[int, typer.Option(min=1, help="connections per trans
     finally:
         kade.close()
     if stats.conflicts:
-        raise Exit2(f"{stats.conflicts} connection(s) changed during every pass; run `kade secrets rotate` again")
-    out.print(f"{stats.rotated} connection(s) re-encrypted, {stats.current} already under the new key; the key "
+        raise Exit2(f"{stats.conflicts} row(s) changed during every pass; run `kade secrets rotate` again")
+    out.print(f"{stats.rotated} row(s) re-encrypted, {stats.current} already under the new key; the key "
               "check is renewed: the old key can be removed from KADE_SECRET_KEY")
 
 

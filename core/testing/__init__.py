@@ -4,7 +4,10 @@
 imported only when asked for.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the real classes; at run time pytest is imported only when asked
+    from kade.testing.conformance import ConformanceSuite, World
 
 from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment, WebhookDelivery
 

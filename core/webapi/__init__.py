@@ -1,5 +1,5 @@
 """The warehouse's HTTP API under /api/v1 (FastAPI)."""
 
-from kade.webapi.app import warehouse_api
+from kade.webapi.app import mount_on, warehouse_api
 
-__all__ = ["warehouse_api"]
+__all__ = ["mount_on", "warehouse_api"]

@@ -8,12 +8,14 @@ answered exactly like a missing one. Operator keys use ``/operator/...``.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, col, select
+from starlette.routing import Mount
 
 from kade.apikeys import Principal, authenticate
 from kade.app import Kade
@@ -118,6 +120,15 @@ def strict_query(request: Request) -> None:
         raise ProblemError("validation", f"unknown query parameter(s): {', '.join(unknown)}",
                            errors=[{"field": name, "location": "query", "message": "unknown parameter"}
                                    for name in unknown])
+
+
+def mount_on(app: FastAPI, kade: Kade, prefix: str = "/api/v1") -> None:
+    """Mount the API at ``prefix``. Starlette's mount pattern stops at a newline, so a path with an
+    encoded newline (``/api/v1/orders/%0A``) would fall through to the outer app's plain 404; this
+    mount takes every path under the prefix, and the API answers it with a problem document."""
+    mount = Mount(prefix, app=warehouse_api(kade))
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    app.router.routes.append(mount)
 
 
 def warehouse_api(kade: Kade) -> FastAPI:

@@ -65,13 +65,14 @@ def _start(client: BolClient, *, reuse: bool = True) -> str:
     return f"p:{process_id(process)}"
 
 
-def read_page(client: BolClient, token: str | None) -> tuple[list[dict[str, str]], str | None]:
+def read_page(client: BolClient, token: str | None, *, reuse: bool = True) -> tuple[list[dict[str, str]], str | None]:
     """One page of export rows (column name → value) and the next page token.
 
     A page may be empty with a token when the export is still being made; the caller simply
-    asks again with that token.
+    asks again with that token. ``reuse=False`` always starts a fresh export (the nightly stock
+    check: an export from before the latest pushes would report drift that is not there).
     """
-    token = token or _start(client)
+    token = token or _start(client, reuse=reuse)
     kind, _, rest = token.partition(":")
     if kind == "p":
         process = client.wait_for_process(client.process_status(rest), client.settings.process_wait_seconds)

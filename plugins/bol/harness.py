@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kade.plugins.bol.simulator import BolSimState, create_app
 from kade.sim.base import SimClock
-from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment
+from kade.testing.harness import Harness, SeededOrder, StoreShipment
 
 RETAILER = ("conf-retailer", "conf-retailer-secret")
 PARTNER = ("conf-partner", "conf-partner-secret")
@@ -27,6 +28,8 @@ class BolHarness(Harness):
         self.sim.add_intermediary_client(*PARTNER)
         self._app = create_app(self.sim)
         self._skus = 0
+        #: token requests when the access token was expired (None: not expired)
+        self._renewals_seen: int | None = None
 
     def app(self) -> Any:
         return self._app
@@ -85,7 +88,10 @@ class BolHarness(Harness):
         self.sim.settle()
 
     def unfired_faults(self) -> list[str]:
-        return [f"{f.kind} {f.method or '*'} {f.path}" for f in self.sim.scripted_faults]
+        unfired = [f"{f.kind} {f.method or '*'} {f.path}" for f in self.sim.scripted_faults]
+        if self._renewals_seen is not None and len(self.sim.token_requests) <= self._renewals_seen:
+            unfired.append("expired access token: no new token was ever fetched")
+        return unfired
 
     def time_out_next_read(self) -> None:
         self.sim.inject("timeout", "/retailer/orders", method="GET")
@@ -94,16 +100,31 @@ class BolHarness(Harness):
         self.sim.inject("timeout", "/retailer/shipments", method="POST")
 
     def seed_shipped_order(self) -> SeededOrder:
-        raise ControlUnsupported("not wired in the bol harness yet")
+        offer = self._offer()
+        order = self.sim.add_order([(offer, 1)])
+        with self.sim.lock:
+            for item in order.items:
+                item.quantity_shipped = item.quantity
+                item.changed_at = self.sim.now()
+        return SeededOrder(remote_id=order.order_id, number=order.order_id,
+                           lines={i.order_item_id: (i.offer.reference or i.offer.ean, i.quantity) for i in order.items})
 
     def seed_malformed_order(self) -> str:
-        raise ControlUnsupported("not wired in the bol harness yet")
+        order = self.sim.add_order([(self._offer(), 1)])
+        detail = self.sim.order_json(order)
+        detail["orderItems"][0]["quantity"] = "one"  # bol's detail with an unusable quantity
+        order.detail_override = detail
+        return order.order_id
 
     def order_cancelled(self, remote_id: str) -> bool:
-        raise ControlUnsupported("not wired in the bol harness yet")
+        return all(item.quantity_cancelled >= item.quantity for item in self.sim.orders[remote_id].items)
 
     def set_store_stock(self, remote_product_id: str, quantity: int) -> None:
-        raise ControlUnsupported("not wired in the bol harness yet")
+        with self.sim.lock:
+            self.sim.offers[remote_product_id].stock = quantity
 
     def expire_access_token(self) -> None:
-        raise ControlUnsupported("not wired in the bol harness yet")
+        with self.sim.lock:
+            for token, record in list(self.sim.access_tokens.items()):
+                self.sim.access_tokens[token] = replace(record, expires_at=self.sim.now() - 10)
+            self._renewals_seen = len(self.sim.token_requests)

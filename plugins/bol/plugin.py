@@ -433,7 +433,7 @@ def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPa
 @hookimpl
 def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage:
     client = BolClient(ctx)
-    rows, next_token = exports.read_page(client, page_token)
+    rows, next_token = exports.read_page(client, page_token, reuse=False)
     items: list[RemoteStock] = []
     for row in rows:
         try:

@@ -88,7 +88,7 @@ SETTINGS = (
                 description="Also import orders that are not paid yet (default: they arrive once paid)."),
     SettingSpec(name="notify_customer", type="bool", default=True,
                 description="Let Lightspeed e-mail the customer the shipment and its tracking code."),
-    SettingSpec(name="webhook_secret", default="",
+    SettingSpec(name="webhook_secret", default="", secret=True,
                 description="Secret webhook signatures are checked with (default: the login's API/app secret)."),
 )
 

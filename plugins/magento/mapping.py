@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from kade.mapping import MappingError, parse_timestamp
 from kade.types import Address, OrderStatus, RemoteOrder, RemoteOrderLine, RemoteProduct, RemoteStock
 
@@ -68,31 +70,45 @@ def _address(raw: Any, email: str = "") -> Address:
                    phone=str(raw.get("telephone") or ""))
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _shipping_address(raw: dict[str, Any]) -> Any:
-    assignments = (raw.get("extension_attributes") or {}).get("shipping_assignments") or []
-    if assignments and isinstance(assignments[0], dict):
-        return ((assignments[0].get("shipping") or {}).get("address")) or raw.get("billing_address")
+    assignments = _dict(raw.get("extension_attributes")).get("shipping_assignments")
+    if isinstance(assignments, list) and assignments and isinstance(assignments[0], dict):
+        return _dict(assignments[0].get("shipping")).get("address") or raw.get("billing_address")
     return raw.get("billing_address")
+
+
+def _item_id(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MappingError(f"{what} {value!r} is not an integer")
+    return value
 
 
 def order_lines(raw: dict[str, Any]) -> tuple[RemoteOrderLine, ...]:
     items = raw.get("items")
     if not isinstance(items, list) or not items:
         raise MappingError("order has no items")
-    by_id = {i.get("item_id"): i for i in items if isinstance(i, dict)}
-    children: dict[Any, dict[str, Any]] = {}
+    by_id: dict[int, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise MappingError(f"order item is not an object: {item!r}")
+        if item.get("item_id") is None:
+            raise MappingError("order item without item_id")
+        by_id[_item_id(item["item_id"], "item_id")] = item
+        if item.get("parent_item_id") is not None:
+            _item_id(item["parent_item_id"], "parent_item_id")
+    children: dict[int, dict[str, Any]] = {}
     for item in by_id.values():
         if item.get("parent_item_id") is not None:
             children.setdefault(item["parent_item_id"], item)
     lines = []
     for item in items:
-        if not isinstance(item, dict):
-            raise MappingError(f"order item is not an object: {item!r}")
-        item_id = item.get("item_id")
-        if item_id is None:
-            raise MappingError("order item without item_id")
+        item_id = item["item_id"]
         kind = str(item.get("product_type") or "simple")
-        parent = by_id.get(item.get("parent_item_id")) if item.get("parent_item_id") is not None else None
+        parent = by_id.get(item["parent_item_id"]) if item.get("parent_item_id") is not None else None
         if parent is not None and parent.get("product_type") == "configurable":
             continue  # the configurable parent carries this line
         if kind == "bundle" or kind in UNSHIPPABLE_TYPES:
@@ -126,15 +142,21 @@ def to_remote_order(raw: dict[str, Any], status: OrderStatus) -> RemoteOrder:
         # nothing left to ship: Magento keeps a shipped order that is not invoiced ``processing``
         shipped = any(li.quantity_shipped for li in lines)
         status = OrderStatus.SHIPPED if shipped else OrderStatus.CANCELLED
-    return RemoteOrder(
-        remote_id=str(entity_id), number=str(raw.get("increment_id") or entity_id), status=status,
-        created_at=created, updated_at=parse_timestamp(raw.get("updated_at") or raw.get("created_at"), "updated_at"),
-        currency=str(raw.get("order_currency_code") or "EUR"),
-        total=_decimal(raw.get("grand_total"), "grand_total"),
-        billing_address=_address(raw.get("billing_address"), email),
-        shipping_address=_address(_shipping_address(raw), email),
-        lines=lines, raw=raw,
-    )
+    try:
+        return RemoteOrder(
+            remote_id=str(entity_id), number=str(raw.get("increment_id") or entity_id), status=status,
+            created_at=created,
+            updated_at=parse_timestamp(raw.get("updated_at") or raw.get("created_at"), "updated_at"),
+            currency=str(raw.get("order_currency_code") or "EUR"),
+            total=_decimal(raw.get("grand_total"), "grand_total"),
+            billing_address=_address(raw.get("billing_address"), email),
+            shipping_address=_address(_shipping_address(raw), email),
+            lines=lines, raw=raw,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise MappingError(f"{where or 'order'}: {first.get('msg')}") from None
 
 
 def _ean(raw: dict[str, Any], attribute: str) -> str | None:

@@ -121,6 +121,11 @@ class ShopifyHarness(Harness):
         return "client_credentials", {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
 
     def settle(self) -> None:
+        """Finish Shopify's asynchronous jobs (orderCancel runs as a job a few seconds later)."""
+        with self.sim.lock:
+            pending = [job.ready_at for job in self.sim.jobs.values() if not job.done]
+        if pending and max(pending) > self.clock.now():
+            self.clock.advance(max(pending) - self.clock.now())
         self.sim.run_due_jobs()
 
     def unfired_faults(self) -> list[str]:
@@ -133,19 +138,39 @@ class ShopifyHarness(Harness):
         self.sim.inject_fault("fulfillmentCreate", "timeout_before")
 
     def expire_access_token(self) -> None:
-        raise ControlUnsupported("not wired in the Shopify harness yet")
+        raise ControlUnsupported("the connection uses an offline Admin API access token, which does not expire")
 
     def seed_shipped_order(self) -> SeededOrder:
-        raise ControlUnsupported("not wired in the Shopify harness yet")
+        [seeded] = self.seed_orders(1, units=1)
+        with self.sim.lock:
+            order = self._order(seeded.remote_id)
+            for line in order.lines:
+                line.fulfilled = line.current_quantity
+            for fo in order.fulfillment_orders:
+                for fo_line in fo.lines:
+                    fo_line.remaining = 0
+                fo.status = "CLOSED"
+            self.sim.touch(order)
+        return seeded
 
     def seed_malformed_order(self) -> str:
-        raise ControlUnsupported("not wired in the Shopify harness yet")
+        [seeded] = self.seed_orders(1, units=1)
+        with self.sim.lock:
+            line = self._order(seeded.remote_id).lines[0]
+            line.quantity = line.current_quantity = -1  # a quantity no order line can have
+        return seeded.remote_id
 
     def order_cancelled(self, remote_id: str) -> bool:
-        raise ControlUnsupported("not wired in the Shopify harness yet")
+        return self._order(remote_id).cancelled_at is not None
 
     def set_store_stock(self, remote_product_id: str, quantity: int) -> None:
-        raise ControlUnsupported("not wired in the Shopify harness yet")
+        item = parse_gid(remote_product_id, "InventoryItem")
+        variant = self.sim.variant_by_item(item) if item is not None else None
+        level = self.sim.level(variant) if variant is not None else None
+        if level is None:
+            raise KeyError(f"no simulated inventory level for {remote_product_id}")
+        with self.sim.lock:
+            level.available = quantity
 
     def webhook_delivery(self, remote_id: str, *, topic: str = "order_updated") -> WebhookDelivery:
         delivery = self.sim.delivery(TOPICS[topic], self._order(remote_id))

@@ -87,7 +87,19 @@ def address_from_node(node: Any, *, email: str = "", phone: str = "") -> Address
     )
 
 
-def line_from_node(node: Mapping[str, Any], *, cancelled_order: bool) -> RemoteOrderLine:
+def line_nodes(node: Any) -> list[Mapping[str, Any]]:
+    """The first page of an order node's line items (``lineItems.nodes``)."""
+    if not isinstance(node, Mapping):
+        raise MappingError(f"order is not an object: {type(node).__name__}")
+    connection = node.get("lineItems") or {}
+    if not isinstance(connection, Mapping) or not isinstance(connection.get("nodes") or [], list):
+        raise MappingError("lineItems is not a connection with a nodes list")
+    return list(connection.get("nodes") or ())
+
+
+def line_from_node(node: Any, *, cancelled_order: bool) -> RemoteOrderLine:
+    if not isinstance(node, Mapping):
+        raise MappingError(f"a line item is not an object: {type(node).__name__}")
     line_id = node.get("id")
     if not isinstance(line_id, str) or not line_id:
         raise MappingError("a line item has no id")
@@ -118,6 +130,8 @@ def line_from_node(node: Mapping[str, Any], *, cancelled_order: bool) -> RemoteO
 
 def order_from_node(node: Mapping[str, Any], line_nodes: Sequence[Mapping[str, Any]]) -> RemoteOrder:
     """Build a ``RemoteOrder``; raises ``MappingError`` (or a validation error) saying what is wrong."""
+    if not isinstance(node, Mapping):
+        raise MappingError(f"order is not an object: {type(node).__name__}")
     remote_id = node.get("id")
     if not isinstance(remote_id, str) or not _GID.match(remote_id):
         raise MappingError(f"order id {remote_id!r} is not a Shopify global id")

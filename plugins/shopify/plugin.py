@@ -37,6 +37,7 @@ from kade.plugins.shopify.client import (
 )
 from kade.plugins.shopify.cost import requested_cost
 from kade.plugins.shopify.mapping import (
+    line_nodes,
     order_from_node,
     order_gid_from_rest,
     product_from_variant,
@@ -289,10 +290,9 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
     rejected = []
     for node in conn["nodes"]:
         try:
-            line_conn = node.get("lineItems") or {}
-            lines = list(line_conn.get("nodes") or ())
-            page = line_conn.get("pageInfo") or {}
-            if page.get("hasNextPage"):
+            lines = line_nodes(node)  # refuses a node that is no order object
+            page = (node.get("lineItems") or {}).get("pageInfo")
+            if isinstance(page, dict) and page.get("hasNextPage"):
                 lines.extend(_remaining_lines(client, node["id"], page.get("endCursor")))
             orders.append(order_from_node(node, lines))
         except (ValueError, TypeError, KeyError) as exc:

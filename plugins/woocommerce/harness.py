@@ -155,16 +155,24 @@ class WooHarness(Harness):
         raise ControlUnsupported("WooCommerce signs every request with its consumer key; there is no access token")
 
     def seed_shipped_order(self) -> SeededOrder:
-        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+        order = self.sim.create_order([(self._product(stock=5), 1)], status="processing")
+        self.sim.set_order_status(order, "completed")
+        return SeededOrder(remote_id=str(order.id), number=order.number,
+                           lines={str(item.id): (item.sku, item.quantity) for item in order.line_items})
 
     def seed_malformed_order(self) -> str:
-        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+        order = self.sim.create_order([(self._product(stock=5), 1)], status="processing")
+        with self.sim.lock:
+            order.line_items[0].quantity = -1  # a plugin-edited line WooCommerce stores as is
+        return str(order.id)
 
     def order_cancelled(self, remote_id: str) -> bool:
-        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+        return self._order(remote_id).status == "cancelled"
 
     def set_store_stock(self, remote_product_id: str, quantity: int) -> None:
-        raise ControlUnsupported("not wired in the WooCommerce harness yet")
+        product_id, variation_id = parse_product_ref(remote_product_id)
+        with self.sim.lock:
+            self.sim.products[variation_id or product_id].stock_quantity = quantity
 
     def webhook_delivery(self, remote_id: str, *, topic: str = "order_updated") -> WebhookDelivery:
         self._hooks += 1

@@ -53,7 +53,9 @@ def test_embedded_worker_process_takes_over_work_committed_by_other_processes(
     env = {k: v for k, v in os.environ.items() if not k.startswith("KADE_")}
     env.update({
         "KADE_DATA_DIR": str(data), "KADE_SECRET_KEY": TEST_KEY, "KADE_STOCK_WINDOW": "0.2",
-        "KADE_EMBEDDED_TICK": "0.2", "KADE_SWEEP_AFTER": "3", "KADE_DISABLED_PLUGINS": "bol,shopify,woocommerce",
+        "KADE_EMBEDDED_TICK": "0.2", "KADE_SWEEP_AFTER": "3", "KADE_RATE_LIMIT_WAIT": "1",
+        "KADE_HTTP_CONNECT_TIMEOUT": "0.5", "KADE_HTTP_TIMEOUT": "1",
+        "KADE_DISABLED_PLUGINS": "bol,shopify,woocommerce",
         "KADE_LOG_FORMAT": "json", "KADE_LOG_LEVEL": "WARNING", "PYTHONPATH": worker_pythonpath(fakehttp_root),
     })
     store = HttpStore()

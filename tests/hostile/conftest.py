@@ -24,3 +24,13 @@ def replay_kade(settings: Settings, database: Database, replay_store: ReplayStor
     app = Kade(settings, db=database, pm=pm)
     yield app
     app.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many hostile pages (and records) each platform was run against."""
+    from tests.hostile.test_hostile_orders import CASES
+
+    if CASES:
+        terminalreporter.write_sep("-", "hostile input cases")
+        for name, count in sorted(CASES.items()):
+            terminalreporter.write_line(f"{name}: {count}")

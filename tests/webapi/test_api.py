@@ -178,3 +178,23 @@ def test_notifications_ack_and_connections(client, world) -> None:
     assert [(c["id"], c["status"]) for c in conns] == [(world.a.connection_id, "active")]
     everyone = client.get("/api/v1/operator/connections", headers=bearer(world.operator_key)).json()["items"]
     assert {c["id"] for c in everyone} == {world.a.connection_id, world.b.connection_id}
+
+
+def test_openapi_document_is_complete(client) -> None:
+    """Every operation says how it authenticates and which problems it answers with."""
+    spec = client.get("/api/v1/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert {"Problem", "FieldError"} <= set(spec["components"]["schemas"])
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            assert op.get("security") == [{"HTTPBearer": []}], (method, path)
+            for status in ("401", "403", "422"):
+                content = op["responses"][status]["content"]
+                assert content["application/problem+json"]["schema"]["$ref"].endswith("/Problem"), (method, path)
+            success = next(code for code in op["responses"] if code.startswith("2"))
+            assert "$ref" in op["responses"][success]["content"]["application/json"]["schema"], (method, path)
+
+
+def test_any_path_under_the_prefix_answers_with_a_problem(client, world) -> None:
+    r = client.post("/api/v1/orders/d%0A%03/shipments", json={"carrier": "X"}, headers=bearer(world.a.write_key))
+    assert r.status_code in (404, 422) and r.headers["content-type"] == PROBLEM
