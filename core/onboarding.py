@@ -33,12 +33,19 @@ def add_tested_connection(kade: Kade, *, tenant_slug: str, platform_name: str, n
     try:
         connection = kade.load_connection(connection_id)
         result = kade.pm.platform(platform_name).check_connection(kade.context(connection))
-        ok, message = result.ok, result.message
+        ok, message, expires = result.ok, result.message, result.credentials_expire_at
     except (PlatformError, UserError) as exc:
         ok, message = False, str(exc)
     except Exception as exc:  # a store that cannot be reached at all is a refusal too
         ok, message = False, f"{type(exc).__name__}: {exc}"
     if ok:
+        with kade.db.transaction() as session:
+            kept = session.get(Connection, connection_id)
+            assert kept is not None
+            kept.credentials_expire_at = expires
+            session.add(kept)
+            record_event(session, "credentials_check", "ok", message, tenant_id=tenant_id,
+                         connection_id=connection_id)
         return connection_id
     with kade.db.transaction() as session:
         for change in session.exec(select(ConnectionStatusChange)
