@@ -194,3 +194,38 @@ def test_a_tenant_scoped_operator_sees_only_their_tenants(page: Any, stack: Stac
     page.goto(stack.console("/actions"))
     assert "globex" not in page.locator("main").inner_text()
     assert page.get_by_role("alert").filter(has_text="action(s) failed").count() == 0  # operator-wide health
+
+
+def test_quarantined_record_shows_payload_and_reason_and_imports_again(page: Any, stack: Stack) -> None:
+    from kade.ingest import import_orders
+
+    remote_id = stack.store.seed_malformed_order()
+    connection_id = stack.spare_connection_ids[0]
+    assert import_orders(stack.kade, connection_id, full=True).quarantined >= 1
+    login(page, stack)
+    page.get_by_role("link", name="Quarantine").first.click()
+    card = page.locator("section.card", has_text=f"order {remote_id}")
+    assert "Reason:" in card.inner_text()
+    card.get_by_text("Payload").click()  # <details>: keyboard and mouse alike
+    assert remote_id in card.locator("pre").inner_text()
+    shoot(page, "quarantine")
+    card.get_by_role("button", name="Import again").click()
+    assert page.get_by_role("status").inner_text().startswith("still refused")  # the store still sends it broken
+
+
+def test_migrate_a_connection_login(page: Any, stack: Stack) -> None:
+    target = stack.store.migration_target()
+    assert target is not None
+    method, credentials = target
+    connection_id = stack.spare_connection_ids[1]
+    login(page, stack)
+    page.goto(stack.console(f"/connections/{connection_id}"))
+    shoot(page, "connection")
+    form = page.locator("form", has=page.get_by_role("heading", name=method))
+    for field in stack.kade.pm.platform("woocommerce").spec.credential_fields[method]:
+        form.get_by_label(field.replace("_", " ")).fill(credentials[field])  # the fields a person types
+    form.get_by_role("button", name=f"Move to {method}").click()
+    assert page.get_by_role("status").inner_text() == f"now logs in with {method}"
+    with stack.kade.db.session() as session:
+        conn = session.get(Connection, connection_id)
+        assert conn is not None and conn.auth_method == method
