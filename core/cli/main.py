@@ -532,7 +532,8 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), /health and /metrics."""
+    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), the console (/console), /health
+    and /metrics."""
     import uvicorn
 
     from kade.api import create_api, is_loopback
