@@ -229,3 +229,39 @@ def test_migrate_a_connection_login(page: Any, stack: Stack) -> None:
     with stack.kade.db.session() as session:
         conn = session.get(Connection, connection_id)
         assert conn is not None and conn.auth_method == method
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => el.type !== 'hidden' && !el.labels.length && !el.getAttribute('aria-label'))
+  .map(el => el.name || el.id)"""
+
+
+def test_pages_have_one_h1_labelled_fields_and_a_keyboard_path(page: Any, stack: Stack) -> None:
+    login(page, stack)
+    paths = ["/", "/tenants", "/connections", "/connect", "/connect/acme/woocommerce",
+             f"/connections/{stack.spare_connection_ids[0]}", f"/connections/{stack.spare_connection_ids[0]}/setup",
+             f"/connections/{stack.spare_connection_ids[0]}/summary", "/actions", "/quarantine", "/notifications",
+             "/events", "/orders"]
+    for path in paths:
+        response = page.goto(stack.console(path))
+        assert response is not None and response.status == 200, path
+        assert page.locator("h1").count() == 1, path
+        assert page.evaluate(UNLABELLED) == [], path
+        assert page.locator("html").get_attribute("lang") == "en"
+    page.goto(stack.console("/"))
+    page.keyboard.press("Tab")  # the first stop is the skip link, and it leads to the content
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_readable_pages_work_without_javascript(browser: Any, stack: Stack) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        login(page, stack)  # plain form posts and redirects
+        page.goto(stack.console("/events?outcome=ok"))
+        assert page.locator("main tbody tr").count() >= 1
+        assert page.get_by_label("Outcome").input_value() == "ok"
+    finally:
+        context.close()
