@@ -49,8 +49,9 @@ class Stack:
         return f"{self.url}/console{path}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One per module: the browser tests share its data (each test makes what it checks)."""
     from tests.conftest import TEST_KEY
 
     root = tmp_path_factory.mktemp("console")
@@ -94,8 +95,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         store.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API holds an event loop on this thread while it runs, which
+    would break later tests that start their own (``asyncio.run``)."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip(f"no Chromium executable at {CHROMIUM} (apt-get install chromium); .ci/run installs it")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
