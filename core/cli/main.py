@@ -176,7 +176,6 @@ def plugins_list() -> None:
                     c = spec.capabilities
                     caps = (
                         f"partial shipments: {'yes' if c.partial_shipments else 'no'}; tracking: {c.tracking}; "
-                        f"complete after all: {'yes' if c.complete_after_all else 'no'}; "
                         f"stock batch: {c.stock_batch_size}; webhooks: {'yes' if c.webhooks else 'no'}"
                     )
                     auth = ", ".join(spec.auth_methods)
