@@ -1,25 +1,18 @@
-"""Read-side queries that the CLI, the HTTP API and the console share: one query per listing."""
+"""Read-side queries the CLI and the console share (events, actions and quarantine have modules of
+their own: kade.eventlog, kade.recovery, kade.quarantine)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from sqlmodel import Session, col, func, select
 
 from kade.connections import get_connection
-from kade.errors import UserError
 from kade.models import (
-    Action,
-    ActionStatus,
     Connection,
     ConnectionStatusChange,
-    Event,
     Order,
     OrderState,
-    Quarantine,
     Tenant,
 )
-from kade.tenants import get_tenant
 
 
 def connection_counts(session: Session) -> dict[int, int]:
@@ -46,31 +39,6 @@ def status_history(session: Session, connection: Connection) -> list[ConnectionS
     ).all())
 
 
-def list_events(session: Session, *, tenant: str | None = None, connection: str | None = None,
-                kind: str | None = None, outcome: str | None = None, limit: int = 50) -> list[Event]:
-    """The event log, newest first; ``connection`` is a name within ``tenant``."""
-    query = select(Event).order_by(col(Event.id).desc()).limit(limit)
-    if tenant:
-        t_row = get_tenant(session, tenant)
-        query = query.where(Event.tenant_id == t_row.id)
-        if connection:
-            query = query.where(Event.connection_id == get_connection(session, t_row, connection).id)
-    elif connection:
-        raise UserError("--connection needs --tenant")
-    if kind:
-        query = query.where(Event.kind == kind)
-    if outcome:
-        query = query.where(Event.outcome == outcome)
-    return list(session.exec(query).all())
-
-
-def list_actions(session: Session, *, failed: bool = False, limit: int = 50) -> list[Action]:
-    query = select(Action).order_by(col(Action.id).desc()).limit(limit)
-    if failed:
-        query = query.where(Action.status == ActionStatus.FAILED)
-    return list(session.exec(query).all())
-
-
 def list_orders(session: Session, tenant: Tenant, *, connection: str | None = None, open_only: bool = False,
                 limit: int = 50) -> list[Order]:
     """A tenant's orders, newest first (``open_only``: what a connection still has to ship, R9)."""
@@ -80,12 +48,3 @@ def list_orders(session: Session, tenant: Tenant, *, connection: str | None = No
     if open_only:
         query = query.where(col(Order.status).in_([OrderState.OPEN, OrderState.PARTIALLY_SHIPPED]))
     return list(session.exec(query).all())
-
-
-def open_quarantine(session: Session, tenant: Tenant) -> Sequence[tuple[Quarantine, Connection]]:
-    """Unresolved quarantined store records of a tenant, with their connection."""
-    return session.exec(
-        select(Quarantine, Connection).join(Connection, col(Connection.id) == col(Quarantine.connection_id))
-        .where(Connection.tenant_id == tenant.id, col(Quarantine.resolved_at).is_(None))
-        .order_by(col(Quarantine.id))
-    ).all()

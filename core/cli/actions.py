@@ -20,12 +20,13 @@ def actions_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List outbox actions, newest first."""
-    from kade.listings import list_actions
+    from kade.models import ActionStatus
+    from kade.recovery import list_actions
 
     with session_for() as (_, session):
         items = [{"id": a.id, "kind": a.kind, "connection_id": a.connection_id, "status": a.status,
                   "attempts": a.attempts, "next_attempt_at": a.next_attempt_at, "last_error": a.last_error}
-                 for a in list_actions(session, failed=failed, limit=limit)]
+                 for a in list_actions(session, statuses=[ActionStatus.FAILED] if failed else [], limit=limit)]
     if as_json:
         print_json({"actions": items})
         return

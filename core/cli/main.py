@@ -33,7 +33,13 @@ from kade.cli import (
     tenant,
     webhook,
 )
-from kade.cli.common import Exit2, err, out
+from kade.cli.common import Exit2, err
+
+# modules written against the single-file CLI import these from here
+from kade.cli.common import make_kade as make_kade
+from kade.cli.common import out as out
+from kade.cli.common import session_for as session_for
+from kade.cli.common import table as table
 from kade.cli.errors import one_line
 from kade.errors import KadeError
 
@@ -68,6 +74,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(webhook.app, name="webhook")
 app.add_typer(alert.app, name="alert")
+app.add_typer(__import__("kade.cli.operator", fromlist=["app"]).app, name="operator")
 # top-level commands
 for _module in (orders, demo, processes, health, events, recover):
     app.registered_commands.extend(_module.commands.registered_commands)

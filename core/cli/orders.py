@@ -109,12 +109,13 @@ def orders_list(tenant: TenantOpt, limit: Annotated[int, typer.Option(**LIMIT)] 
 @app.command("quarantine")
 def orders_quarantine(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
     """Store records Kade refused, with the reason (nothing else of their page was lost)."""
-    from kade.listings import open_quarantine
+    from kade.quarantine import list_quarantine
     from kade.tenants import get_tenant
 
     with session_for() as (_, session):
+        rows = list_quarantine(session, tenant_ids=[get_tenant(session, tenant).id or 0])
         items = [{"id": q.id, "connection": c.name, "kind": q.kind, "remote_id": q.remote_id, "reason": q.reason,
-                  "since": q.created_at} for q, c in open_quarantine(session, get_tenant(session, tenant))]
+                  "since": q.created_at} for q, c in rows]
     if as_json:
         print_json({"quarantine": items})
         return

@@ -41,7 +41,6 @@ def plugins_list(as_json: JsonOpt = False) -> None:
                 c = spec.capabilities
                 item["auth_methods"] = list(spec.auth_methods)
                 item["capabilities"] = {"partial_shipments": c.partial_shipments, "tracking": c.tracking,
-                                        "complete_after_all": c.complete_after_all,
                                         "stock_batch_size": c.stock_batch_size, "webhooks": c.webhooks}
             if users is not None:
                 item["tenants"] = sorted(users.get(name, []))
@@ -55,7 +54,7 @@ def plugins_list(as_json: JsonOpt = False) -> None:
     for item in items:
         caps = item["capabilities"]
         assert isinstance(caps, dict)
-        flags = [k for k in ("partial_shipments", "complete_after_all", "webhooks") if caps.get(k)]
+        flags = [k for k in ("partial_shipments", "webhooks") if caps.get(k)]
         cap_text = (" ".join([*flags, f"tracking={caps['tracking']}", f"batch={caps['stock_batch_size']}"])
                     if caps else "")
         auth = item["auth_methods"]

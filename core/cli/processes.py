@@ -82,10 +82,12 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), /health and /metrics."""
+    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), the console (/console), /health
+    and /metrics."""
     import uvicorn
 
     from kade.api import create_api, is_loopback
+    from kade.logs import uvicorn_log_config
     from kade.runtime import Runtime
 
     kade = make_kade(log_level="INFO")
@@ -98,7 +100,7 @@ def serve_cmd(
         runtime.start(threads=2)  # embedded: the webhook's import runs in this process
     try:
         uvicorn.run(create_api(kade, runtime, public=public), host=host, port=port, log_level="warning",
-                    access_log=False)
+                    access_log=False, log_config=uvicorn_log_config())
     finally:
         runtime.stop()
         kade.close()
