@@ -54,7 +54,14 @@ from kade.models import ShipmentLine as ShipmentLineRow
 from kade.shipments import check_origin
 from kade.status import SENDING, change_status
 from kade.stock import effective_stocks
-from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest, ShipmentResult, StockUpdate
+from kade.types import (
+    CancelRequest,
+    RemoteShipmentState,
+    ShipmentRequest,
+    ShipmentRequestLine,
+    ShipmentResult,
+    StockUpdate,
+)
 
 log = get_logger(__name__)
 MIN_BACKOFF = 2.0
@@ -250,7 +257,7 @@ def _shipment_request(session: Session, kade: Kade, action: Action, shipment: Sh
         tracking, url = None, None
     request = ShipmentRequest(
         shipment_id=shipment.id or 0, order_remote_id=order.remote_id, order_number=order.number,
-        lines=tuple(ShipmentLine(remote_line_id=rid, sku=ol.sku, quantity=n) for rid, (ol, n) in qty.items()),
+        lines=tuple(ShipmentRequestLine(remote_line_id=rid, sku=ol.sku, quantity=n) for rid, (ol, n) in qty.items()),
         carrier=shipment.carrier, tracking_code=tracking, tracking_url=url, first=not reported_before,
         completes_order=completes, idempotency_key=f"kade-shipment-{shipment.id}",
     )

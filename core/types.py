@@ -314,10 +314,16 @@ class StockResult(_Frozen):
 # Shipments and cancellations
 
 
-class ShipmentLine(_Frozen):
+class ShipmentRequestLine(_Frozen):
+    """A line of a :class:`ShipmentRequest` (the stored shipment line is ``kade.models.ShipmentLine``)."""
+
     remote_line_id: str
     sku: str | None = None
     quantity: int = Field(gt=0)
+
+
+#: deprecated name of :class:`ShipmentRequestLine`, kept for plugins written against it
+ShipmentLine = ShipmentRequestLine
 
 
 class ShipmentRequest(_Frozen):
@@ -326,7 +332,7 @@ class ShipmentRequest(_Frozen):
     shipment_id: int
     order_remote_id: str
     order_number: str
-    lines: tuple[ShipmentLine, ...]
+    lines: tuple[ShipmentRequestLine, ...]
     carrier: str
     tracking_code: str | None = None
     tracking_url: str | None = None
@@ -360,7 +366,7 @@ class CancelRequest(_Frozen):
     order_remote_id: str
     order_number: str
     #: lines to cancel with quantities; empty means the whole order
-    lines: tuple[ShipmentLine, ...] = ()
+    lines: tuple[ShipmentRequestLine, ...] = ()
     reason: str = "out_of_stock"
 
 

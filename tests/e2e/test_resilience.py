@@ -27,7 +27,7 @@ from kade.manager import make_plugin_manager
 from kade.models import Action, ActionKind, Connection, Order, OrderLine, Shipment, utcnow
 from kade.runtime import Runtime
 from kade.sim.server import BackgroundServer
-from kade.types import ShipmentLine, ShipmentRequest
+from kade.types import ShipmentRequest, ShipmentRequestLine
 from tests.conftest import TEST_KEY
 from tests.e2e.conftest import STOCK_WINDOW
 from tests.e2e.harness import (
@@ -226,7 +226,8 @@ def test_embedded_thread_crash_is_swept_without_duplicates(tmp_path, sqlite_temp
             lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
             request = ShipmentRequest(
                 shipment_id=sent.id or 0, order_remote_id=order.remote_id, order_number=order.number,
-                lines=tuple(ShipmentLine(remote_line_id=li.remote_line_id, quantity=li.quantity) for li in lines),
+                lines=tuple(ShipmentRequestLine(remote_line_id=li.remote_line_id, quantity=li.quantity)
+                            for li in lines),
                 carrier=sent.carrier, tracking_code=sent.tracking_code, idempotency_key=f"kade-shipment-{sent.id}")
         kade.pm.platform(fakehttp.PLATFORM).report_shipment(kade.context(conn), request)
         assert count_running(kade) == 13

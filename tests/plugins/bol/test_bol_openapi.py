@@ -21,7 +21,7 @@ from bol_testkit import PARTNER, REDIRECT_URI, SimTransport, make_bol
 from kade.errors import NotFound, RejectedByStore
 from kade.plugins.bol import plugin
 from kade.plugins.bol.protocol import CSV_TYPE, JSON_TYPE
-from kade.types import CancelRequest, OrderQuery, ShipmentLine, ShipmentRequest, StockUpdate, iter_pages
+from kade.types import CancelRequest, OrderQuery, ShipmentRequest, ShipmentRequestLine, StockUpdate, iter_pages
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is needed to validate against the spec")
 
@@ -104,7 +104,7 @@ def _session(recorder_bol: Any) -> None:
         shipment_id=1,
         order_remote_id=shipped.order_id,
         order_number=shipped.order_id,
-        lines=(ShipmentLine(remote_line_id=shipped.items[0].order_item_id, quantity=1),),
+        lines=(ShipmentRequestLine(remote_line_id=shipped.items[0].order_item_id, quantity=1),),
         carrier="DHL",
         tracking_code="JVGL0123",
         idempotency_key="kade-shipment-1",
@@ -120,7 +120,7 @@ def _session(recorder_bol: Any) -> None:
                 update={
                     "order_remote_id": gone.order_id,
                     "idempotency_key": "x",
-                    "lines": (ShipmentLine(remote_line_id=gone.items[0].order_item_id, quantity=1),),
+                    "lines": (ShipmentRequestLine(remote_line_id=gone.items[0].order_item_id, quantity=1),),
                 }
             ),
         )

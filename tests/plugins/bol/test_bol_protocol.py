@@ -16,7 +16,7 @@ from kade.plugins.bol.protocol import CSV_TYPE, JSON_TYPE
 from kade.plugins.bol.simulator import create_app
 from kade.plugins.bol.transporters import TRANSPORTER_CODES, UnknownCarrierError, transporter_code
 from kade.sim.base import Faults
-from kade.types import CancelRequest, OrderQuery, ShipmentLine, ShipmentRequest
+from kade.types import CancelRequest, OrderQuery, ShipmentRequest, ShipmentRequestLine
 
 
 def bearer(bol: Bol) -> dict[str, str]:
@@ -264,7 +264,7 @@ def test_a_write_that_never_left_is_transient_not_unknown(bol: Bol) -> None:
         shipment_id=1,
         order_remote_id=order.order_id,
         order_number="1",
-        lines=(ShipmentLine(remote_line_id=order.items[0].order_item_id, quantity=1),),
+        lines=(ShipmentRequestLine(remote_line_id=order.items[0].order_item_id, quantity=1),),
         carrier="UPS",
         idempotency_key="k",
     )

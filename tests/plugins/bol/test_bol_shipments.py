@@ -8,7 +8,7 @@ from bol_testkit import Bol, BolFactory
 from kade.errors import OutcomeUnknown, RejectedByStore
 from kade.plugins.bol import plugin
 from kade.plugins.bol.simulator import SimOrder
-from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentRequest, ShipmentRequestLine
 
 
 def an_order(bol: Bol, *quantities: int) -> SimOrder:
@@ -22,7 +22,7 @@ def shipment_for(order: SimOrder, *quantities: int, carrier: str = "PostNL", key
         order_remote_id=order.order_id,
         order_number=order.order_id,
         lines=tuple(
-            ShipmentLine(remote_line_id=item.order_item_id, quantity=q)
+            ShipmentRequestLine(remote_line_id=item.order_item_id, quantity=q)
             for item, q in zip(order.items, quantities, strict=False)
             if q
         ),
@@ -194,7 +194,7 @@ def test_cancel_confirms_a_customer_request(bol: Bol) -> None:
     request = CancelRequest(
         order_remote_id=order.order_id,
         order_number=order.order_id,
-        lines=(ShipmentLine(remote_line_id=order.items[0].order_item_id, quantity=1),),
+        lines=(ShipmentRequestLine(remote_line_id=order.items[0].order_item_id, quantity=1),),
         reason="requested_by_customer",
     )
     assert plugin.cancel_order(bol.ctx(), request).ok
@@ -206,7 +206,7 @@ def test_cancel_part_of_an_item_is_refused(bol: Bol) -> None:
     request = CancelRequest(
         order_remote_id=order.order_id,
         order_number=order.order_id,
-        lines=(ShipmentLine(remote_line_id=order.items[0].order_item_id, quantity=1),),
+        lines=(ShipmentRequestLine(remote_line_id=order.items[0].order_item_id, quantity=1),),
     )
     with pytest.raises(RejectedByStore) as caught:
         plugin.cancel_order(bol.ctx(), request)

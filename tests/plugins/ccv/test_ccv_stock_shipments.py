@@ -8,7 +8,14 @@ from kade.errors import NotFound, RejectedByStore
 from kade.plugins.ccv import plugin
 from kade.plugins.ccv.client import CcvClient
 from kade.plugins.ccv.simulator.state import CcvState
-from kade.types import CancelRequest, ConnectionContext, RemoteShipmentState, ShipmentLine, ShipmentRequest, StockUpdate
+from kade.types import (
+    CancelRequest,
+    ConnectionContext,
+    RemoteShipmentState,
+    ShipmentRequest,
+    ShipmentRequestLine,
+    StockUpdate,
+)
 
 
 def _products(ctx: ConnectionContext) -> dict[str, tuple[str | None, int | None, bool]]:
@@ -68,7 +75,7 @@ def test_read_stock_reports_every_item(ctx, state: CcvState) -> None:
 
 def _shipment(order_id: int, *, tracking: str | None = "3SCCV1", first: bool = True) -> ShipmentRequest:
     return ShipmentRequest(shipment_id=1, order_remote_id=str(order_id), order_number="N1",
-                           lines=(ShipmentLine(remote_line_id="1", sku="A", quantity=1),), carrier="PostNL",
+                           lines=(ShipmentRequestLine(remote_line_id="1", sku="A", quantity=1),), carrier="PostNL",
                            tracking_code=tracking, first=first, idempotency_key="kade-shipment-1")
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from kade.errors import OutcomeUnknown, RejectedByStore
 from kade.plugins.lightspeed import plugin as ls
-from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest, StockUpdate
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentRequest, ShipmentRequestLine, StockUpdate
 
 
 def test_stock_sets_levels_and_an_untracked_variant_is_a_per_item_error(ctx, state, shop) -> None:
@@ -50,7 +50,7 @@ def test_simulator_refuses_unknown_or_bad_fields(ctx, state, shop) -> None:
 
 def _request(order, tracking: str | None = "3SKADE1") -> ShipmentRequest:
     return ShipmentRequest(shipment_id=1, order_remote_id=str(order.id), order_number=order.number,
-                           lines=tuple(ShipmentLine(remote_line_id=str(p.id), sku=p.sku, quantity=p.quantity)
+                           lines=tuple(ShipmentRequestLine(remote_line_id=str(p.id), sku=p.sku, quantity=p.quantity)
                                        for p in order.products),
                            carrier="PostNL", tracking_code=tracking, idempotency_key="kade-shipment-1")
 
@@ -109,7 +109,7 @@ def test_cancel_order_whole_only_and_not_once_shipped(ctx, state, shop) -> None:
     order = state.create_order(shop, [(state.add_variant(shop, sku="A"), 1)])
     with pytest.raises(RejectedByStore, match="whole orders only"):
         ls.cancel_order(ctx, CancelRequest(order_remote_id=str(order.id), order_number=order.number,
-                                           lines=(ShipmentLine(remote_line_id="1", quantity=1),)))
+                                           lines=(ShipmentRequestLine(remote_line_id="1", quantity=1),)))
     result = ls.cancel_order(ctx, CancelRequest(order_remote_id=str(order.id), order_number=order.number))
     assert result is not None and result.ok and order.status == "cancelled"
     shipped = state.create_order(shop, [(state.add_variant(shop, sku="B"), 1)])

@@ -10,12 +10,13 @@ from magento_testkit import Magento
 
 from kade.errors import OutcomeUnknown, RejectedByStore
 from kade.plugins.magento import plugin
-from kade.types import ShipmentLine, ShipmentRequest, StockUpdate
+from kade.types import ShipmentRequest, ShipmentRequestLine, StockUpdate
 
 
 def _ship(m: Magento, order_id: int, lines: dict[int, int], key: str, tracking: str = "3SMAG") -> str | None:
     request = ShipmentRequest(shipment_id=1, order_remote_id=str(order_id), order_number=str(order_id),
-                              lines=tuple(ShipmentLine(remote_line_id=str(i), quantity=q) for i, q in lines.items()),
+                              lines=tuple(ShipmentRequestLine(remote_line_id=str(i), quantity=q)
+                                          for i, q in lines.items()),
                               carrier="DHL Parcel", tracking_code=tracking, idempotency_key=key)
     return plugin.report_shipment(m.ctx(), request).remote_reference
 

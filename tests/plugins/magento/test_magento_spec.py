@@ -18,7 +18,7 @@ from kade.errors import AuthRejected, NotFound, RejectedByStore
 from kade.plugins.magento import plugin
 from kade.plugins.magento.simulator import SpecViolation, render
 from kade.plugins.magento.simulator.extract import EXTRACT, OPERATIONS, cut, load_yaml
-from kade.types import CancelRequest, OrderQuery, ShipmentLine, ShipmentRequest, StockUpdate, iter_pages
+from kade.types import CancelRequest, OrderQuery, ShipmentRequest, ShipmentRequestLine, StockUpdate, iter_pages
 
 REPO = Path(__file__).resolve().parents[3]
 #: shared/ sits beside the repository (a worktree is one level deeper)
@@ -40,7 +40,7 @@ def test_the_shipped_extract_is_the_official_spec_text() -> None:
 
 def _shipment(order_id: int, item_id: int, qty: int, key: str, tracking: str | None = "3SMAG01") -> ShipmentRequest:
     return ShipmentRequest(shipment_id=1, order_remote_id=str(order_id), order_number=str(order_id),
-                           lines=(ShipmentLine(remote_line_id=str(item_id), quantity=qty),), carrier="PostNL",
+                           lines=(ShipmentRequestLine(remote_line_id=str(item_id), quantity=qty),), carrier="PostNL",
                            tracking_code=tracking, idempotency_key=key)
 
 

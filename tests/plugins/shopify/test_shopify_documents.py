@@ -16,8 +16,8 @@ from kade.plugins.shopify.cost import requested_cost
 from kade.types import (
     CancelRequest,
     OrderQuery,
-    ShipmentLine,
     ShipmentRequest,
+    ShipmentRequestLine,
     StockUpdate,
 )
 
@@ -91,7 +91,7 @@ def test_every_document_the_simulator_received_is_valid(official_schema, sim, ct
         shipment_id=1,
         order_remote_id=remote.remote_id,
         order_number=remote.number,
-        lines=(ShipmentLine(remote_line_id=remote.lines[0].remote_line_id, quantity=1),),
+        lines=(ShipmentRequestLine(remote_line_id=remote.lines[0].remote_line_id, quantity=1),),
         carrier="PostNL",
         tracking_code="3SKADE1",
         idempotency_key="s1",

@@ -7,7 +7,7 @@ import pytest
 from kade.errors import NotFound, OutcomeUnknown, RejectedByStore
 from kade.plugins.shopify import plugin
 from kade.plugins.shopify import simulator as sm
-from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentRequest, ShipmentRequestLine
 
 
 def shipment(order, lines, *, tracking="3SKADE0001", shipment_id=1, url=None, carrier="PostNL"):
@@ -15,7 +15,8 @@ def shipment(order, lines, *, tracking="3SKADE0001", shipment_id=1, url=None, ca
         shipment_id=shipment_id,
         order_remote_id=sm.gid("Order", order.id),
         order_number=order.name,
-        lines=tuple(ShipmentLine(remote_line_id=sm.gid("LineItem", li.id), sku=li.sku, quantity=q) for li, q in lines),
+        lines=tuple(ShipmentRequestLine(remote_line_id=sm.gid("LineItem", li.id), sku=li.sku, quantity=q)
+                    for li, q in lines),
         carrier=carrier,
         tracking_code=tracking,
         tracking_url=url,
@@ -168,7 +169,7 @@ def test_warehouse_cancel_refusals(sim, ctx, order):
             CancelRequest(
                 order_remote_id=sm.gid("Order", order.id),
                 order_number=order.name,
-                lines=(ShipmentLine(remote_line_id=sm.gid("LineItem", order.lines[0].id), quantity=1),),
+                lines=(ShipmentRequestLine(remote_line_id=sm.gid("LineItem", order.lines[0].id), quantity=1),),
             ),
         )
     assert err.value.code == "partial_cancel_unsupported"

@@ -14,7 +14,7 @@ from conftest import Shop, make_shop
 from kade.errors import AuthRejected, RejectedByStore
 from kade.plugins.shopware import plugin
 from kade.plugins.shopware.simulator.spec import SpecReport
-from kade.types import CancelRequest, OrderQuery, ShipmentLine, ShipmentRequest, StockUpdate, iter_pages
+from kade.types import CancelRequest, OrderQuery, ShipmentRequest, ShipmentRequestLine, StockUpdate, iter_pages
 
 
 def _session(shop: Shop) -> None:
@@ -28,7 +28,7 @@ def _session(shop: Shop) -> None:
     for n, completes in ((1, False), (2, True)):
         plugin.report_shipment(ctx, ShipmentRequest(
             shipment_id=n, order_remote_id=first.remote_id, order_number=first.number,
-            lines=(ShipmentLine(remote_line_id=next(iter(first.lines)), quantity=1),), carrier="DHL",
+            lines=(ShipmentRequestLine(remote_line_id=next(iter(first.lines)), quantity=1),), carrier="DHL",
             tracking_code=f"JVGL{n}", completes_order=completes, first=n == 1, idempotency_key=f"k{n}"))
     shop.sim.transition_delivery(shop.sim.orders[first.remote_id].deliveries[0].id, "retour")
     with pytest.raises(RejectedByStore):  # returned: "ship" is illegal, a 400 the spec must describe

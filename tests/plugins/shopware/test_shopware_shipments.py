@@ -12,12 +12,12 @@ from kade.errors import NotFound, OutcomeUnknown, RejectedByStore
 from kade.plugins.shopware import plugin
 from kade.plugins.shopware.client import ShopwareClient
 from kade.testing import StoreShipment
-from kade.types import CancelRequest, RemoteShipmentState, ShipmentLine, ShipmentRequest
+from kade.types import CancelRequest, RemoteShipmentState, ShipmentRequest, ShipmentRequestLine
 
 
 def _shipment(order_id: str, n: int, *, tracking: str | None, completes: bool, first: bool = True) -> ShipmentRequest:
     return ShipmentRequest(shipment_id=n, order_remote_id=order_id, order_number="10001",
-                           lines=(ShipmentLine(remote_line_id="x", quantity=1),), carrier="PostNL",
+                           lines=(ShipmentRequestLine(remote_line_id="x", quantity=1),), carrier="PostNL",
                            tracking_code=tracking, first=first, completes_order=completes,
                            idempotency_key=f"kade-shipment-{n}")
 
@@ -144,7 +144,7 @@ def test_partial_cancellation_is_refused_with_the_reason(shop: Shop) -> None:
     line = next(iter(order.lines))
     with pytest.raises(RejectedByStore) as caught:
         plugin.cancel_order(shop.ctx(), CancelRequest(order_remote_id=order.remote_id, order_number=order.number,
-                                                      lines=(ShipmentLine(remote_line_id=line, quantity=1),)))
+                                                      lines=(ShipmentRequestLine(remote_line_id=line, quantity=1),)))
     assert caught.value.code == "partial_cancel_unsupported"
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from kade.plugins.woocommerce import plugin
 from kade.plugins.woocommerce.simulator import WooSimulator, WooState
-from kade.types import CancelRequest, ConnectionContext, OrderQuery, ShipmentLine, ShipmentRequest, StockUpdate
+from kade.types import CancelRequest, ConnectionContext, OrderQuery, ShipmentRequest, ShipmentRequestLine, StockUpdate
 
 INDEX = Path(__file__).resolve().parents[3] / ".." / "shared" / "specs" / "woocommerce-wc-v3-route-index.json"
 
@@ -81,7 +81,7 @@ def run_every_hook(sim: WooState, ctx: ConnectionContext) -> None:
         shipment_id=1,
         order_remote_id=str(order.id),
         order_number=order.number,
-        lines=(ShipmentLine(remote_line_id=str(order.line_items[0].id), quantity=1),),
+        lines=(ShipmentRequestLine(remote_line_id=str(order.line_items[0].id), quantity=1),),
         carrier="PostNL",
         tracking_code="3S1",
         idempotency_key="k1",

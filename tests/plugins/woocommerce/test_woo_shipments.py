@@ -11,7 +11,7 @@ from kade.plugins.woocommerce import plugin
 from kade.plugins.woocommerce.simulator import Order, WooState, create_app
 from kade.sim.base import Faults
 from kade.sim.transport import SyncASGITransport
-from kade.types import CancelRequest, ConnectionContext, RemoteShipmentState, ShipmentLine, ShipmentRequest
+from kade.types import CancelRequest, ConnectionContext, RemoteShipmentState, ShipmentRequest, ShipmentRequestLine
 
 
 def shipment(
@@ -22,7 +22,7 @@ def shipment(
         shipment_id=n,
         order_remote_id=str(order.id),
         order_number=order.number,
-        lines=(ShipmentLine(remote_line_id=str(line.id), sku=line.sku, quantity=1),),
+        lines=(ShipmentRequestLine(remote_line_id=str(line.id), sku=line.sku, quantity=1),),
         carrier=kw.pop("carrier", "PostNL"),
         tracking_code=code,
         tracking_url=kw.pop("tracking_url", f"https://postnl.nl/tracktrace/?B={code}" if code else None),
@@ -180,7 +180,7 @@ def test_cancel_order(sim: WooState, order: Order, ctx: ConnectionContext) -> No
             CancelRequest(
                 order_remote_id=str(order.id),
                 order_number=order.number,
-                lines=(ShipmentLine(remote_line_id="1", quantity=1),),
+                lines=(ShipmentRequestLine(remote_line_id="1", quantity=1),),
             ),
         )
     assert err.value.code == "partial_cancel_unsupported"
