@@ -1,7 +1,7 @@
 """order feed: a commit-ordered change sequence on orders
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 21:40:00
 
 The feed used to page by (updated_at, id), and a transaction that committed after a reader had
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
