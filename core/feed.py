@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -71,13 +70,7 @@ def decode_order_cursor(cursor: str) -> int:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else _money_text(value)
-
-
-@functools.lru_cache(maxsize=4096)
-def _money_text(value: Decimal) -> str:
-    """Cached: normalising a Decimal was the feed's largest cost per line, and prices repeat."""
-    return format(Decimal(value).normalize(), "f")
+    return None if value is None else format(Decimal(value).normalize(), "f")
 
 
 def iso(value: datetime | None) -> str | None:

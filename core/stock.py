@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -131,14 +130,10 @@ def set_stocks(session: Session, tenant: Tenant, changes: Mapping[str, int], *,
         raise UserError(f"stock cannot be negative ({', '.join(negative[:5])})")
     skus = list(changes)
     products: list[Product] = []
-    postgres = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(skus), CHUNK):
-        chunk = skus[start:start + CHUNK]
-        # PostgreSQL: one array parameter; psycopg re-parses a statement of a thousand placeholders
-        # on every call, which cost more than the rest of the bulk path
-        match = (col(Product.sku) == sa.any_(sa.bindparam("skus", chunk, type_=ARRAY(sa.String())))
-                 if postgres else col(Product.sku).in_(chunk))
-        products.extend(session.exec(select(Product).where(Product.tenant_id == tenant.id, match)).all())
+        products.extend(session.exec(
+            select(Product).where(Product.tenant_id == tenant.id, col(Product.sku).in_(skus[start:start + CHUNK]))
+        ).all())
     if len(products) != len(skus):
         known = {p.sku for p in products}
         missing = [sku for sku in skus if sku not in known]
