@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
-from kade.boundary import check_order, clean_json, fit, quarantine_key, scrub
+from kade.boundary import check_order, fit, scrub
 from kade.db import refresh_statistics
 from kade.errors import AuthRejected, RateLimited, TransientError
 from kade.logs import get_logger
@@ -33,7 +33,6 @@ from kade.models import (
     OrderState,
     Product,
     ProductLink,
-    Quarantine,
     Shipment,
     ShipmentStatus,
     jsonable,
@@ -41,6 +40,7 @@ from kade.models import (
 )
 from kade.outbound import emit, emit_many, order_event
 from kade.products import find_or_create_product
+from kade.quarantine import quarantine
 from kade.runstate import (
     acquire_import,
     finish_import,
@@ -149,23 +149,7 @@ def order_state(lines: Iterable[tuple[int, int, int]], cancelled: bool) -> Order
 
 
 def _quarantine(session: Session, connection: Connection, rejected: RejectedRecord, stats: ImportStats) -> None:
-    assert connection.id is not None
-    # What a plugin rejected can be as unstorable as what it accepted: key, reason and raw copy
-    # are made storable first, so a quarantine can never fail the page it protects.
-    key, reason, raw = quarantine_key(rejected.remote_id), scrub(rejected.reason), clean_json(rejected.raw)
-    existing = session.exec(
-        select(Quarantine).where(Quarantine.connection_id == connection.id, Quarantine.kind == "order",
-                                 Quarantine.remote_id == key)
-    ).first()
-    if existing is None:
-        session.add(Quarantine(connection_id=connection.id, kind="order", remote_id=key, reason=reason, raw=raw))
-        record_event(session, "order_quarantined", "rejected", f"order {key}: {reason}",
-                     tenant_id=connection.tenant_id, connection_id=connection.id)
-    else:
-        existing.reason = reason
-        existing.raw = raw
-        existing.resolved_at = None
-        session.add(existing)
+    quarantine(session, connection, "order", rejected)
     stats.quarantined += 1
 
 
