@@ -6,7 +6,6 @@ real service. These pieces make the strictness the same everywhere.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import threading
@@ -98,12 +97,6 @@ class Faults:
 
     def roll(self, rate: float) -> bool:
         return rate > 0 and self._rng.random() < rate
-
-
-async def maybe_delay(faults: Faults, path: str) -> None:
-    """Slow the answer down when the fault plan says so (simulators not yet on ``FaultLayer``)."""
-    if faults.applies(path) and faults.roll(faults.slow_rate):
-        await asyncio.sleep(faults.slow_seconds)
 
 
 @dataclass
