@@ -16,9 +16,9 @@ from kade.app import Kade
 from kade.audit import record_event
 from kade.boundary import check_product, fit_product
 from kade.db import refresh_statistics
+from kade.ingest.quarantine import quarantine
 from kade.models import ProductLink
 from kade.products import find_or_create_product
-from kade.quarantine import quarantine
 from kade.types import RejectedRecord, RemoteProduct
 
 #: linking this many products refreshes the tables' statistics (a store's first catalogue import)

@@ -7,7 +7,8 @@ fulfilled lines dropped), R3 (store-side cancellations), R6 (product matching / 
 and principle 7 (a malformed order is quarantined; the rest of its page imports).
 
 Split by concern: ``loop`` (locking, paging, cursor), ``apply`` (one page in one transaction),
-``resolver`` (order line → warehouse product), ``rules`` (the pure order rules), ``stats``.
+``resolver`` (order line → warehouse product), ``rules`` (the pure order rules), ``stats``,
+``quarantine`` (keeping a refused record, for the catalogue import too).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from kade.audit import notify, record_event
 from kade.boundary import check_order, fit
+from kade.ingest.quarantine import quarantine
 from kade.ingest.resolver import ProductResolver
 from kade.ingest.rules import digest, order_state, store_shipped, validate_order
 from kade.ingest.stats import ImportStats
@@ -23,7 +24,6 @@ from kade.models import (
     utcnow,
 )
 from kade.outbound import emit, emit_many, order_event
-from kade.quarantine import quarantine
 from kade.types import (
     OrderStatus,
     RejectedRecord,
