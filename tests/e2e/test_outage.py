@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from kade.models import Order
-from kade.models import Action, ActionKind, ActionStatus
+from kade.models import Action, ActionKind, ActionStatus, Order
 from tests.e2e.harness import assert_stock_converged
 from tests.support.outage import close_shops, open_shops, outage, recover
 
@@ -29,10 +28,10 @@ def broker_url(redis_url: str) -> str:
 
 
 def test_three_hour_outage_drains_orders_then_stock_then_shipments(e2e_kade, broker_runtime) -> None:
-    shops = open_shops(e2e_kade, 4, products=60, orders=20)
+    shops = open_shops(e2e_kade, 4, products=40, orders=20)
     try:
         broker_runtime.start(threads=8, tick=0)
-        since = outage(e2e_kade, broker_runtime, shops, ticks=18, orders_per_tick=3, stock_per_tick=6,
+        since = outage(e2e_kade, broker_runtime, shops, ticks=18, orders_per_tick=3, stock_per_tick=4,
                        shipments_per_tick=1)
         gaps = {g.connection_id: g for g in _plan_gaps(e2e_kade, since)}
         # three simulated hours exhaust the early actions' retries: the dry run names them
@@ -49,7 +48,7 @@ def test_three_hour_outage_drains_orders_then_stock_then_shipments(e2e_kade, bro
         for shop in shops:
             assert {r for r, c in rows if c == shop.connection_id} == set(shop.store.orders)
             _shipments_exactly_once(e2e_kade, shop)
-            assert assert_stock_converged(e2e_kade, shop.store, shop.connection_id) == 60
+            assert assert_stock_converged(e2e_kade, shop.store, shop.connection_id) == 40
         print(f"drain {report.drain_seconds:.2f}s, rate limits allow {report.rate_limit_seconds:.2f}s")
     finally:
         close_shops(shops)

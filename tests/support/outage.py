@@ -59,6 +59,8 @@ class OutageReport:
     rate_limit_seconds: float
     #: per connection: (first order page, first stock push, first shipment report) after the start
     first_calls: list[tuple[float, float, float]] = field(default_factory=list)
+    #: per connection: (last order page, last stock push, last shipment report) after the start
+    last_calls: list[tuple[float, float, float]] = field(default_factory=list)
     requests: int = 0
 
 
@@ -178,10 +180,12 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
         after = [r for r in shop.store.snapshot_requests() if r.at >= begin_wall]
         report.requests += len(after)
 
-        def first(method: str, part: str, rows: list[fakehttp.RequestRecord] = after) -> float:
-            times = [r.at - begin_wall for r in rows if r.method == method and part in r.path and r.status < 300]
-            return min(times) if times else math.inf
+        def times(method: str, part: str, rows: list[fakehttp.RequestRecord] = after) -> list[float]:
+            return [r.at - begin_wall for r in rows if r.method == method and part in r.path and r.status < 300]
 
-        report.first_calls.append((first("GET", "/api/orders"), first("PUT", "/api/stock"),
-                                   first("POST", "/shipments")))
+        calls = [times("GET", "/api/orders"), times("PUT", "/api/stock"), times("POST", "/shipments")]
+        first = [min(t) if t else math.inf for t in calls]
+        last = [max(t) if t else math.inf for t in calls]
+        report.first_calls.append((first[0], first[1], first[2]))
+        report.last_calls.append((last[0], last[1], last[2]))
     return report
