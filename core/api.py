@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from kade.app import Kade
+from kade.console import console_app
 from kade.errors import ConfigError, UserError, WebhookRejected
 from kade.health import health
 from kade.logs import get_logger
@@ -158,4 +159,5 @@ def create_api(kade: Kade, runtime: Runtime, *, public: bool = False) -> FastAPI
     api.include_router(webhook_router(kade, runtime))
     api.include_router(ops_router(kade, require_admin))
     mount_on(api, kade)  # the warehouse's API at /api/v1, its own OpenAPI at /api/v1/openapi.json
+    api.mount("/console", console_app(kade, runtime))  # the operator console
     return api

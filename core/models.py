@@ -547,3 +547,39 @@ class IdempotentRequest(SQLModel, table=True):
     status_code: int
     response: dict[str, Any] = _json()
     created_at: datetime = _now_ts()
+
+
+class Operator(SQLModel, table=True):
+    """A person who runs Kade from the console; scoped to some tenants or (none listed) to all."""
+
+    __tablename__ = "operators"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True, index=True)
+    #: ``scrypt$n$r$p$salt$hash`` (kade.operators)
+    password_hash: str = Field(max_length=300, repr=False)
+    #: True: every tenant; False: only those in ``operator_tenants``
+    all_tenants: bool = True
+    created_at: datetime = _now_ts()
+
+
+class OperatorTenant(SQLModel, table=True):
+    __tablename__ = "operator_tenants"
+    __table_args__ = (sa.UniqueConstraint("operator_id", "tenant_id", name="uq_operator_tenant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    operator_id: int = Field(foreign_key="operators.id", index=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+
+
+class OperatorSession(SQLModel, table=True):
+    """A console login; the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "operator_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    operator_id: int = Field(foreign_key="operators.id", index=True)
+    csrf_token: str = Field(max_length=64, repr=False)
+    created_at: datetime = _now_ts()
+    expires_at: datetime = _now_ts()

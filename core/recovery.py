@@ -180,3 +180,14 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
         if kind == ActionKind.STOCK and stock_first > 0:
             _wait_for_stock(kade, ids, stock_first)
     return RecoveryResult(imports_requested=len(ids), retried=retried, dispatched=dispatched)
+
+
+def list_actions(session: Session, *, statuses: Sequence[ActionStatus] = (), tenant_ids: Iterable[int] | None = None,
+                 limit: int = 50) -> list[Action]:
+    """Outbox actions newest first (``kade actions list``, the console); ``tenant_ids`` None: all."""
+    query = select(Action).order_by(col(Action.id).desc()).limit(limit)
+    if statuses:
+        query = query.where(col(Action.status).in_([s.value for s in statuses]))
+    if tenant_ids is not None:
+        query = query.where(col(Action.tenant_id).in_(list(tenant_ids) or [-1]))
+    return list(session.exec(query).all())

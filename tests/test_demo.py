@@ -14,6 +14,7 @@ def test_demo_runs_end_to_end_with_a_non_empty_summary(tmp_path: Path) -> None:
     console = Console(record=True, width=160)
     summary = run_demo(Settings(data_dir=tmp_path, _env_file=None), console, orders=8)
     assert "bol" in summary.platforms
+    assert "ccv" in summary.platforms
     assert summary.orders_imported >= 8 * len(summary.platforms)
     assert summary.stock_pushed > 0
     assert summary.shipments_confirmed > 0

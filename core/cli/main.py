@@ -532,7 +532,8 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), /health and /metrics."""
+    """Serve webhook intake (/webhooks/{token}), the warehouse API (/api/v1), the console (/console), /health
+    and /metrics."""
     import uvicorn
 
     from kade.api import create_api, is_loopback
@@ -588,24 +589,21 @@ def events_cmd(
 ) -> None:
     """The integration event log, newest first."""
     from kade.connections import get_connection
-    from kade.models import Event
+    from kade.eventlog import list_events
     from kade.tenants import get_tenant
 
     with session_for() as (_, session):
-        query = select(Event).order_by(col(Event.id).desc()).limit(limit)
+        tenant_ids, connection_id = None, None
         if tenant:
             t_row = get_tenant(session, tenant)
-            query = query.where(Event.tenant_id == t_row.id)
+            tenant_ids = [t_row.id or 0]
             if connection:
-                query = query.where(Event.connection_id == get_connection(session, t_row, connection).id)
+                connection_id = get_connection(session, t_row, connection).id
         elif connection:
             raise Exit2("--connection needs --tenant")
-        if kind:
-            query = query.where(Event.kind == kind)
-        if outcome:
-            query = query.where(Event.outcome == outcome)
         t = table("Events", "at", "kind", "outcome", "connection", "message")
-        for ev in session.exec(query).all():
+        for ev in list_events(session, tenant_ids=tenant_ids, connection_id=connection_id, kind=kind,
+                              outcome=outcome, limit=limit):
             t.add_row(ev.at.isoformat(timespec="seconds"), ev.kind, ev.outcome, str(ev.connection_id or ""),
                       ev.message)
         out.print(t)
@@ -617,14 +615,12 @@ def actions_list(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """List outbox actions, newest first."""
-    from kade.models import Action, ActionStatus
+    from kade.models import ActionStatus
+    from kade.recovery import list_actions
 
     with session_for() as (_, session):
-        query = select(Action).order_by(col(Action.id).desc()).limit(limit)
-        if failed:
-            query = query.where(Action.status == ActionStatus.FAILED)
         t = table("Actions", "id", "kind", "connection", "status", "attempts", "next attempt", "last error")
-        for a in session.exec(query).all():
+        for a in list_actions(session, statuses=[ActionStatus.FAILED] if failed else [], limit=limit):
             t.add_row(str(a.id), a.kind, str(a.connection_id), a.status, str(a.attempts),
                       a.next_attempt_at.isoformat(timespec="seconds"), a.last_error or "")
         out.print(t)
@@ -706,15 +702,11 @@ def orders_list(tenant: TenantOpt, limit: Annotated[int, typer.Option(min=1)] = 
 @orders_app.command("quarantine")
 def orders_quarantine(tenant: TenantOpt) -> None:
     """Store records Kade refused, with the reason (nothing else of their page was lost)."""
-    from kade.models import Connection, Quarantine
+    from kade.quarantine import list_quarantine
     from kade.tenants import get_tenant
 
     with session_for() as (_, session):
-        t_row = get_tenant(session, tenant)
-        rows = session.exec(
-            select(Quarantine, Connection).join(Connection, col(Connection.id) == col(Quarantine.connection_id))
-            .where(Connection.tenant_id == t_row.id, col(Quarantine.resolved_at).is_(None))
-        ).all()
+        rows = list_quarantine(session, tenant_ids=[get_tenant(session, tenant).id or 0])
         t = table("Quarantine", "connection", "kind", "remote id", "reason", "since")
         for q, c in rows:
             t.add_row(c.name, q.kind, q.remote_id, q.reason, q.created_at.isoformat(timespec="seconds"))
@@ -782,6 +774,7 @@ from kade.cli import webhook as _webhook  # noqa: E402
 app.add_typer(_apikey.app, name="apikey")
 app.add_typer(_webhook.app, name="webhook")
 app.add_typer(_alert.app, name="alert")
+app.add_typer(__import__("kade.cli.operator", fromlist=["app"]).app, name="operator")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,9 +118,48 @@ def woo_translate(raw: dict[str, Any]) -> RemoteOrder | None:
     return to_remote_order(raw, status)
 
 
+# ----------------------------------------------------------------------------------------- ccv
+
+
+def ccv_good(n: int, lines: int) -> dict[str, Any]:
+    """An order as ``GET orders/{id}/`` sends it, its rows (``GET orders/{id}/orderrows/``) embedded."""
+    return {
+        "id": 9000 + n, "ordernumber": 2026000 + n, "ordernumber_full": f"{2026000 + n}", "create_date": _ts(n) + "Z",
+        "status": 1, "paid": True, "is_completed": True, "currency": "EUR", "total_price": 19.9,
+        "customer": {"email": "a@example.com",
+                     "billingaddress": {"first_name": "Anna", "last_name": "Kade", "street": "Kade",
+                                        "housenumber": 1, "zipcode": "1011AA", "city": "Amsterdam",
+                                        "country_code": "NL"}},
+        "orderrows": {"items": [
+            {"id": n * 1000 + i, "order_id": 9000 + n, "product_type": "product", "product_id": 10 + i,
+             "product_name": "Mug", "product_number": f"SKU-{i}", "sub_sku_number": f"SKU-{i}-RED" if i % 2 else None,
+             "sub_ean_number": None, "sub_product_number": None, "count": 2.0, "price": 9.95}
+            for i in range(lines)
+        ]},
+    }
+
+
+def ccv_translate(raw: dict[str, Any]) -> RemoteOrder | None:
+    from kade.plugins.ccv.mapping import order_status, to_remote_order
+    from kade.types import OrderStatus
+
+    status = order_status(raw)
+    if status is OrderStatus.OPEN and raw.get("paid") is not True:
+        return None  # unpaid: skipped until paid, as the plugin does
+    if not isinstance(raw.get("id"), int) or isinstance(raw.get("id"), bool):
+        raise MappingError(f"order id {raw.get('id')!r} is not a number")
+    rows = raw.get("orderrows")
+    items = rows.get("items") if isinstance(rows, dict) else None
+    if not isinstance(items, list):  # the plugin's client refuses a rows answer without items
+        raise MappingError("order rows answer has no items list")
+    return to_remote_order(raw, items)
+
+
 ENTRIES: tuple[HostileEntry, ...] = (
     HostileEntry("bol", bol_good, bol_translate, lambda raw: str(raw.get("orderId")) if isinstance(raw, dict) else "?"),
     HostileEntry("shopify", shopify_good, shopify_translate, _node_id, refusals=(ValueError, TypeError, KeyError)),
     HostileEntry("woocommerce", woo_good, woo_translate,
                  lambda raw: str(raw.get("id", "?")) if isinstance(raw, dict) else "?"),
+    HostileEntry("ccv", ccv_good, ccv_translate, lambda raw: str(raw.get("id", "?")) if isinstance(raw, dict) else "?",
+                 refusals=(MappingError, ValueError)),
 )
