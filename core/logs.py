@@ -9,11 +9,13 @@ what looks like a secret whatever its origin — an ``Authorization: Basic``/``B
 password of a URL — is masked by pattern. ``configure_logging`` routes every log path of the
 process through ``redact_text``: structlog's processors, every standard-library ``logging``
 record (Dramatiq's "Failed to process message", uvicorn's errors) with its traceback, and
-uncaught exceptions of the main and other threads.
+uncaught exceptions of the main and other threads. uvicorn's handlers (its loggers do not
+propagate to the root) get a redacting filter as well, through ``uvicorn_log_config``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import sys
@@ -104,7 +106,10 @@ def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     The traceback is rendered here into ``exc_text``, which ``logging.Formatter`` uses as is, so
     no handler — Dramatiq's, uvicorn's, one configured later — can print it unmasked.
     """
-    record = _base_factory(*args, **kwargs)
+    return _redact_record(_base_factory(*args, **kwargs))
+
+
+def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
     try:
         if isinstance(record.msg, str):
             record.msg = redact_text(record.msg)
@@ -121,6 +126,33 @@ def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
+class RedactingFilter(logging.Filter):
+    """A handler filter doing the record factory's redaction again, at the handler.
+
+    The record factory is one process-wide slot a library may replace; a filter on the handler
+    itself holds whatever happens to it. ``uvicorn_log_config`` puts one on every handler uvicorn
+    creates, since uvicorn's loggers do not propagate to the root logger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _redact_record(record)
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging config (its formats and streams), with redaction on each handler.
+
+    Pass it as ``log_config`` wherever Kade starts uvicorn (``kade serve``, simulator servers).
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["kade_redact"] = {"()": RedactingFilter}
+    for handler in config.get("handlers", {}).values():
+        handler["filters"] = [*handler.get("filters", []), "kade_redact"]
+    return config
+
+
 def _redacting_excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
     sys.stderr.write(redact_text("".join(traceback.format_exception(exc_type, exc, tb))))
 
@@ -133,9 +165,23 @@ def _redacting_thread_excepthook(args: threading.ExceptHookArgs) -> None:
     sys.stderr.write(redact_text(f"Exception in thread {name}:\n{text}"))
 
 
+def _redacting_handle_error(self: logging.Handler, record: logging.LogRecord) -> None:
+    """``logging.Handler.handleError``, redacted: a handler that fails (a closed stream) while an
+    exception is being handled would print that exception, secrets and all, as the context."""
+    if not logging.raiseExceptions or sys.stderr is None:
+        return
+    try:
+        text = "--- Logging error ---\n" + "".join(traceback.format_exception(*sys.exc_info()))
+        text += f"Message: {record.msg!r}\nArguments: {record.args}\n"
+        sys.stderr.write(redact_text(text))
+    except Exception:  # pragma: no cover - as the standard library: never raise from here
+        pass
+
+
 def install_redaction() -> None:
     """Route the standard library's log records and uncaught exceptions through ``redact_text``."""
     logging.setLogRecordFactory(_redacting_record_factory)
+    logging.Handler.handleError = _redacting_handle_error  # type: ignore[method-assign]
     sys.excepthook = _redacting_excepthook
     threading.excepthook = _redacting_thread_excepthook
 

@@ -7,6 +7,7 @@ Everything here is plain data (pydantic models), so plugins stay testable withou
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kade.errors import PluginLoadError
 
@@ -72,10 +73,6 @@ class Capabilities(_Frozen):
     partial_shipments: bool = True
     #: "every": tracking goes with each shipment; "first": only the first shipment carries it
     tracking: Literal["every", "first"] = "every"
-    #: the plugin marks the order complete only once everything shipped (WooCommerce, Magento...)
-    complete_after_all: bool = False
-    #: the shipment call needs the list of shipped lines (Shopware does not take one)
-    shipment_lines: bool = True
     stock_batch_size: int = Field(default=1, ge=1, le=10_000)
     #: the plugin can stream the store's current stock for the nightly full check (needs ``read_stock``)
     stock_read: bool = False
@@ -87,6 +84,22 @@ class Capabilities(_Frozen):
     #: requests per second per connection, enforced by the core across all workers (None: no limit)
     requests_per_second: float | None = Field(default=None, gt=0)
     request_burst: int = Field(default=1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_removed(cls, data: Any) -> Any:
+        """``complete_after_all`` and ``shipment_lines`` were removed (the core never read them; a
+        plugin acts on ``ShipmentRequest.completes_order`` and ignores ``lines`` it cannot send):
+        a plugin still passing them loads, with a warning, instead of failing validation."""
+        if isinstance(data, dict) and _REMOVED_CAPABILITIES & data.keys():
+            names = ", ".join(sorted(_REMOVED_CAPABILITIES & data.keys()))
+            warnings.warn(f"Capabilities({names}) is no longer used and is ignored; remove it",
+                          DeprecationWarning, stacklevel=2)
+            data = {k: v for k, v in data.items() if k not in _REMOVED_CAPABILITIES}
+        return data
+
+
+_REMOVED_CAPABILITIES = frozenset({"complete_after_all", "shipment_lines"})
 
 
 class PlatformSpec(_Frozen):
@@ -305,7 +318,8 @@ class ShipmentRequest(_Frozen):
     tracking_url: str | None = None
     #: whether this is the first reported shipment of the order
     first: bool = True
-    #: whether every line of the order is shipped after this one
+    #: whether every line of the order is shipped after this one: a platform whose order must be
+    #: set complete (WooCommerce ``completed``, Shopware ``ship``) does it on this, and only this
     completes_order: bool = True
     #: stable across retries, for stores that accept an idempotency key
     idempotency_key: str

@@ -92,3 +92,13 @@ def test_an_unsupported_operation_fails_once_and_is_never_retried(settings, data
         assert "action_unsupported" in kinds and "retries_exhausted" not in kinds
     finally:
         kade.close()
+
+
+def test_removed_capabilities_are_ignored_with_a_warning_not_refused() -> None:
+    """``complete_after_all``/``shipment_lines`` were never read: an older plugin passing them still loads."""
+    with pytest.warns(DeprecationWarning, match="complete_after_all, shipment_lines"):
+        caps = Capabilities(partial_shipments=False, complete_after_all=True, shipment_lines=False)
+    assert caps.partial_shipments is False
+    assert "complete_after_all" not in Capabilities.model_fields and "shipment_lines" not in Capabilities.model_fields
+    with pytest.raises(ValueError, match="not_a_capability"):
+        Capabilities(not_a_capability=True)

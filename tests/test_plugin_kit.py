@@ -83,15 +83,15 @@ class Broken:
 
 VARIANTS = {
     "simulator-ignores-faults": Broken(
-        "simulator", "fault: ScriptedFault | None = state.faults.take(request.method, path)",
-        "fault: ScriptedFault | None = None",
+        "simulator", "return FaultLayer(app, state, error=_error_answer, rate_limited=_rate_limited_answer)",
+        "return app",
         frozenset({"test_unknown_outcome_is_checked_not_duplicated",
                    "test_write_timeout_before_the_store_applied_it_is_sent_again",
                    "test_rate_limit_is_respected_and_the_import_completes",
                    "test_read_timeout_is_retried_and_the_import_completes"})),
     "harness-control-arms-nothing": Broken(
-        "harness", '        self.sim.faults.add(ScriptedFault("timeout_after_apply", r"/api/orders/[^/]+/shipments$", '
-                   'method="POST"))',
+        "harness",
+        '        self.sim.scripted_faults.add(ScriptedFault("timeout_after_apply", SHIPMENTS, method="POST"))',
         "        return None",
         frozenset({"test_unknown_outcome_is_checked_not_duplicated"})),
     "no-check-shipment": Broken(

@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dramatiq
 import pytest
@@ -99,3 +100,78 @@ def test_uncaught_exceptions_are_redacted(monkeypatch: pytest.MonkeyPatch) -> No
 ])
 def test_auth_header_values_and_url_passwords_are_masked_by_pattern(raw: str, kept: str) -> None:
     assert kept in redact_text(raw)
+
+
+
+@contextmanager
+def uvicorn_configured() -> Iterator[None]:
+    """uvicorn's logging as ``kade serve`` sets it up; its handlers write to the current stderr."""
+    import uvicorn
+
+    from kade.logs import uvicorn_log_config
+
+    configure_logging("json", "INFO", force=True)
+    register_secrets([SECRET])
+    uvicorn.Config(lambda scope, receive, send: None, log_level="info", log_config=uvicorn_log_config())
+    try:
+        yield
+    finally:
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).handlers.clear()
+
+
+def _log_through_uvicorn() -> None:
+    try:
+        _fail_login()
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application with %s", SECRET)
+
+
+def test_uvicorn_errors_are_redacted_after_uvicorn_configured_its_logging(
+        capsys: pytest.CaptureFixture[str], root_log: io.StringIO) -> None:
+    with uvicorn_configured():
+        _log_through_uvicorn()
+        # a library logger still reaches the root handler, redacted, after uvicorn's dictConfig
+        logging.getLogger("somelibrary.http").error("token %s", SECRET)
+    text = capsys.readouterr().err
+    assert "Traceback" in text and "bol login failed" in text and "Exception in ASGI application" in text
+    assert "Logging error" not in text
+    assert SECRET not in text and "Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQ" not in text
+    assert f"Basic {MASK}" in text
+    assert f"token {MASK}" in root_log.getvalue() and SECRET not in root_log.getvalue()
+
+
+def test_uvicorn_handlers_redact_even_when_the_record_factory_was_replaced(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A library swapping the process-wide record factory must not switch redaction off."""
+    factory = logging.getLogRecordFactory()
+    with uvicorn_configured():
+        logging.setLogRecordFactory(logging.LogRecord)
+        try:
+            _log_through_uvicorn()
+        finally:
+            logging.setLogRecordFactory(factory)
+    text = capsys.readouterr().err
+    assert "Traceback" in text and "bol login failed" in text and "Logging error" not in text
+    assert SECRET not in text and "Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQ" not in text
+
+
+def test_a_failing_handler_does_not_print_the_exception_it_was_logging(capsys: pytest.CaptureFixture[str]) -> None:
+    """``handleError`` prints the exception being handled as context: that text is redacted too."""
+    configure_logging("json", "INFO", force=True)
+    register_secrets([SECRET])
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    stream.close()
+    logger = logging.getLogger("somelibrary.closed")
+    logger.addHandler(handler)
+    try:
+        try:
+            _fail_login()
+        except RuntimeError:
+            logger.exception("while handling %s", SECRET)
+    finally:
+        logger.removeHandler(handler)
+    text = capsys.readouterr().err
+    assert "Logging error" in text and "bol login failed" in text
+    assert SECRET not in text and "Y2xpZW50LWlkOmNsaWVudC1zZWNyZXQ" not in text

@@ -23,7 +23,7 @@ from kade.app import Kade
 from kade.cli.plugin import plugin_app
 from kade.config import Settings
 from kade.errors import KadeError
-from kade.logs import configure_logging, redact_text
+from kade.logs import configure_logging, redact_text, uvicorn_log_config
 
 app = typer.Typer(help="Kade: the integration hub between your warehouse and your stores.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -176,7 +176,6 @@ def plugins_list() -> None:
                     c = spec.capabilities
                     caps = (
                         f"partial shipments: {'yes' if c.partial_shipments else 'no'}; tracking: {c.tracking}; "
-                        f"complete after all: {'yes' if c.complete_after_all else 'no'}; "
                         f"stock batch: {c.stock_batch_size}; webhooks: {'yes' if c.webhooks else 'no'}"
                     )
                     auth = ", ".join(spec.auth_methods)
@@ -549,7 +548,7 @@ def serve_cmd(
         runtime.start(threads=2)  # embedded: the webhook's import runs in this process
     try:
         uvicorn.run(create_api(kade, runtime, public=public), host=host, port=port, log_level="warning",
-                    access_log=False)
+                    access_log=False, log_config=uvicorn_log_config())
     finally:
         runtime.stop()
         kade.close()

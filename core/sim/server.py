@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from kade.logs import uvicorn_log_config
+
 
 class BackgroundServer:
     """A uvicorn server for one ASGI app on 127.0.0.1, started and stopped from sync code."""
@@ -21,7 +23,8 @@ class BackgroundServer:
                 port = sock.getsockname()[1]
         self.host = host
         self.port = port
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                                log_config=uvicorn_log_config())
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name=f"sim:{port}")
 

@@ -97,8 +97,8 @@ SETTINGS = (
 def kade_register_platforms() -> Iterator[PlatformSpec]:
     yield PlatformSpec(
         name=PLATFORM, title="Lightspeed eCom", auth_methods=AUTH_METHODS, default_auth_method="api_key",
-        capabilities=Capabilities(partial_shipments=False, tracking="every", complete_after_all=True,
-                                  shipment_lines=False, stock_batch_size=STOCK_BATCH, stock_read=True, webhooks=True,
+        capabilities=Capabilities(partial_shipments=False, tracking="every",
+                                  stock_batch_size=STOCK_BATCH, stock_read=True, webhooks=True,
                                   cancel_order=True),
         settings=SETTINGS, credential_fields=dict(CREDENTIAL_FIELDS),
     )

@@ -96,7 +96,7 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
         auth_methods=AUTH_METHODS,
         default_auth_method=OAUTH1,
         capabilities=Capabilities(
-            partial_shipments=True, tracking="every", complete_after_all=False, shipment_lines=True,
+            partial_shipments=True, tracking="every",
             stock_batch_size=BATCH_SIZE, stock_read=True, webhooks=False, cancel_order=True,
             requests_per_second=10, request_burst=10,
         ),

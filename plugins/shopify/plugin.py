@@ -131,8 +131,6 @@ def kade_register_platforms() -> Iterable[PlatformSpec]:
         capabilities=Capabilities(
             partial_shipments=True,
             tracking="every",
-            complete_after_all=False,
-            shipment_lines=True,
             stock_batch_size=STOCK_BATCH,
             stock_read=True,
             webhooks=True,

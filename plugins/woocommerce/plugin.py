@@ -145,8 +145,6 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
         capabilities=Capabilities(
             partial_shipments=True,
             tracking="every",
-            complete_after_all=True,
-            shipment_lines=True,
             stock_batch_size=BATCH_SIZE,
             stock_read=True,
             webhooks=True,

@@ -108,7 +108,8 @@ def mutate(data: st.DataObject, payload: dict[str, Any]) -> dict[str, Any]:
         if how == "delete" and isinstance(parent, dict):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = data.draw(HOSTILE, label="value")
+            # a copy: drawn values may be shared constants, and a later mutation must not change them
+            parent[path[-1]] = copy.deepcopy(data.draw(HOSTILE, label="value"))
     return payload
 
 

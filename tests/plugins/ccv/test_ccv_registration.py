@@ -10,7 +10,7 @@ from kade.testing.harnesses import harness_class
 def test_the_platform_and_its_harness_are_registered() -> None:
     spec = make_plugin_manager(strict=True).platform("ccv").spec
     caps = spec.capabilities
-    assert (caps.partial_shipments, caps.tracking, caps.shipment_lines) == (False, "first", False)
+    assert (caps.partial_shipments, caps.tracking) == (False, "first")
     assert caps.stock_read and caps.cancel_order and not caps.webhooks
     assert spec.auth_methods == ("api_key", "app")
     assert spec.credential_fields["app"] == ("public_key", "secret_key")

@@ -12,7 +12,7 @@ from kade.types import ConnectionContext, OrderQuery
 def test_platform_spec_declares_no_partial_shipments() -> None:
     spec = make_plugin_manager().platform("lightspeed").spec
     caps = spec.capabilities
-    assert (caps.partial_shipments, caps.shipment_lines, caps.webhooks, caps.stock_read) == (False, False, True, True)
+    assert (caps.partial_shipments, caps.webhooks, caps.stock_read) == (False, True, True)
     assert spec.auth_methods == ("api_key", "app") and spec.default_auth_method == "api_key"
     assert spec.credential_fields["app"] == ("app_key", "app_secret", "shop_token")
     page_size = spec.setting("page_size")

@@ -16,7 +16,7 @@ def test_platform_spec():
     assert spec.name == "shopify"
     assert set(spec.auth_methods) == {"admin_token", "client_credentials"}
     caps = spec.capabilities
-    assert caps.partial_shipments and caps.tracking == "every" and not caps.complete_after_all
+    assert caps.partial_shipments and caps.tracking == "every"
     assert caps.stock_batch_size == 250 and caps.webhooks and caps.stock_read and caps.cancel_order
     assert spec.setting("location_id") is not None and spec.setting("shop_domain") is not None
     assert spec.setting("notify_customer").parse("no") is False

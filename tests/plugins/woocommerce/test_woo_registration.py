@@ -23,7 +23,7 @@ def test_platform_spec() -> None:
     assert spec.name == "woocommerce"
     assert spec.auth_methods == ("basic", "oauth1", "wc_auth")
     caps = spec.capabilities
-    assert (caps.partial_shipments, caps.tracking, caps.complete_after_all) == (True, "every", True)
+    assert (caps.partial_shipments, caps.tracking) == (True, "every")
     assert (caps.stock_batch_size, caps.webhooks) == (100, True)
     tracking = spec.setting("shipment_tracking_extension")
     assert tracking is not None and tracking.choices == ("auto", "on", "off") and tracking.default == "auto"
