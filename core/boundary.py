@@ -5,7 +5,8 @@ PostgreSQL's ``integer``, a price past ``numeric(14, 4)``, a NUL byte or a lone 
 PostgreSQL refuses in text, a timestamp that overflows when converted to UTC. SQLite would take
 most of these and PostgreSQL would fail the whole page, so the limits here are Kade's, derived
 from the models, and the same on every backend and for every platform. The ingest applies them
-to each order before it writes; an order that fails is quarantined with the reason returned here.
+to each order before it writes, the catalogue import to each store product; a record that
+fails is quarantined with the reason returned here.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kade.models import MONEY, Order, OrderLine, ProductLink, Quarantine
-from kade.types import Address, RemoteOrder, RemoteOrderLine
+from kade.models import MONEY, Order, OrderLine, Product, ProductLink, Quarantine
+from kade.types import Address, RemoteOrder, RemoteOrderLine, RemoteProduct
 
 #: PostgreSQL ``integer`` (every quantity column)
 INT_MAX = 2**31 - 1
@@ -41,6 +42,9 @@ SKU = _length(OrderLine.__table__.c.sku)  # type: ignore[attr-defined]
 EAN = _length(OrderLine.__table__.c.ean)  # type: ignore[attr-defined]
 NAME = _length(OrderLine.__table__.c.name)  # type: ignore[attr-defined]
 PRODUCT_ID = _length(ProductLink.__table__.c.remote_id)  # type: ignore[attr-defined]
+PRODUCT_SKU = _length(ProductLink.__table__.c.remote_sku)  # type: ignore[attr-defined]
+PRODUCT_EAN = _length(ProductLink.__table__.c.remote_ean)  # type: ignore[attr-defined]
+PRODUCT_NAME = _length(Product.__table__.c.name)  # type: ignore[attr-defined]
 QUARANTINE_ID = _length(Quarantine.__table__.c.remote_id)  # type: ignore[attr-defined]
 
 
@@ -177,3 +181,32 @@ def fit(order: RemoteOrder) -> RemoteOrder:
     )
     return order.model_copy(update={"total": order.total.quantize(MONEY_QUANTUM), "lines": lines,
                                     "raw": clean_json(order.raw)})
+
+
+def _check_stock(value: int | None) -> str | None:
+    if value is not None and abs(value) > INT_MAX:
+        return f"stock {value} is outside what Kade can store (±{INT_MAX})"
+    return None
+
+
+def check_product(product: RemoteProduct) -> str | None:
+    """Why a store's catalogue product cannot be stored as it is; None when every field fits.
+
+    Its SKU and barcode become a warehouse product's and a link's, so they get the columns'
+    limits; a warehouse product made from a link gets its price, so the price gets the money one.
+    """
+    checks = (
+        _check_text(product.remote_id, "product id", PRODUCT_ID),
+        _check_text(product.sku, "SKU", min(PRODUCT_SKU, SKU)),
+        _check_text(product.ean, "barcode", PRODUCT_EAN),
+        _check_text(product.name, "name", None),
+        _check_money(product.price, "price") if product.price is not None else None,
+        _check_stock(product.stock),
+    )
+    return next((c for c in checks if c is not None), None)
+
+
+def fit_product(product: RemoteProduct) -> RemoteProduct:
+    """``product`` shaped like ``fit`` shapes an order: price rounded to the stored scale, name cut."""
+    price = product.price.quantize(MONEY_QUANTUM) if product.price is not None else None
+    return product.model_copy(update={"price": price, "name": product.name[:PRODUCT_NAME]})

@@ -2,7 +2,8 @@
 
 Links are made by the connection's matching order (product code then barcode, or the reverse;
 several matches → the first). Unknown store products become warehouse products unless product
-import is off for the connection.
+import is off for the connection. Each product first passes the boundary checks orders pass
+(``kade.boundary``): one the schema cannot hold is quarantined and the rest of its page imports.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from sqlmodel import col, select
 
 from kade.app import Kade
 from kade.audit import record_event
+from kade.boundary import check_product, fit_product
 from kade.db import refresh_statistics
-from kade.models import ProductLink, Quarantine, jsonable
+from kade.ingest.quarantine import quarantine
+from kade.models import ProductLink
 from kade.products import find_or_create_product
+from kade.types import RejectedRecord, RemoteProduct
 
 #: linking this many products refreshes the tables' statistics (a store's first catalogue import)
 BULK_ANALYZE = 2000
@@ -42,10 +46,18 @@ def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
         page = platform.import_products(ctx, token)
         with kade.db.transaction() as session:
             for rejected in page.rejected:
-                session.add(Quarantine(connection_id=connection_id, kind="product", remote_id=rejected.remote_id,
-                                       reason=rejected.reason, raw=jsonable(rejected.raw)))
+                quarantine(session, connection, "product", rejected)
                 stats.quarantined += 1
-            remote_ids = [p.remote_id for p in page.products]
+            products: list[RemoteProduct] = []
+            for remote in page.products:
+                reason = check_product(remote)
+                if reason is None:
+                    products.append(fit_product(remote))
+                    continue
+                quarantine(session, connection, "product", RejectedRecord(
+                    remote_id=remote.remote_id, reason=reason, raw=remote.model_dump()))
+                stats.quarantined += 1
+            remote_ids = [p.remote_id for p in products]
             links = {
                 link.remote_id: link
                 for link in session.exec(
@@ -53,7 +65,7 @@ def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
                                               col(ProductLink.remote_id).in_(remote_ids))
                 ).all()
             }
-            for remote in page.products:
+            for remote in products:
                 link = links.get(remote.remote_id)
                 if link is not None and link.product_id is not None:
                     link.manages_stock = remote.manages_stock

@@ -1,9 +1,11 @@
 """What the warehouse reads: the order feed, one order in full, products by page, connection status.
 
-The feed lists a tenant's orders by (``updated_at``, id) after an opaque cursor, so a WMS that
-keeps its last cursor sees every order that is new or changed since, once per change. The
-queries return plain dicts (Core selects, no ORM objects): the feed is read by the thousand
-per second, and the HTTP API and the console show the same shapes.
+The feed lists a tenant's orders by ``change_seq`` after an opaque cursor, so a WMS that keeps
+its last cursor sees every order that is new or changed since, once per change. ``change_seq`` is
+handed out by the database in commit order (migration 0007), so a transaction that commits late
+can never land behind a point a reader has already passed, as it could when the feed paged by
+``updated_at``. The queries return plain dicts (Core selects, no ORM objects): the feed is read by
+the thousand per second, and the HTTP API and the console show the same shapes.
 """
 
 from __future__ import annotations
@@ -48,22 +50,23 @@ def _unb64(cursor: str) -> str:
         raise CursorError("cursor is not one Kade handed out") from None
 
 
-def encode_order_cursor(updated_at: datetime, order_id: int) -> str:
-    return _b64(f"o1|{updated_at.astimezone(UTC).isoformat()}|{order_id}")
+def encode_order_cursor(change_seq: int) -> str:
+    return _b64(f"o2|{change_seq}")
 
 
-def decode_order_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_order_cursor(cursor: str) -> int:
     parts = _unb64(cursor).split("|")
+    if len(parts) == 3 and parts[0] == "o1":
+        raise CursorError("cursor is from the feed's earlier (updated_at) format; start again without a cursor")
     try:
-        if len(parts) != 3 or parts[0] != "o1":
+        if len(parts) != 2 or parts[0] != "o2":
             raise ValueError
-        at = datetime.fromisoformat(parts[1])
-        order_id = int(parts[2])
-        if at.tzinfo is None or not 0 <= order_id < 2**63:
+        change_seq = int(parts[1])
+        if not 0 <= change_seq < 2**63:
             raise ValueError
     except ValueError:
         raise CursorError("cursor is not one Kade handed out") from None
-    return at, order_id
+    return change_seq
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -78,14 +81,14 @@ def iso(value: datetime | None) -> str | None:
 
 _ORDER_COLUMNS: tuple[Any, ...] = (Order.id, Order.connection_id, Order.remote_id, Order.number, Order.status,
                   Order.cancellation_requested, Order.currency, Order.total, Order.picked,
-                  Order.remote_created_at, Order.updated_at, Order.imported_at)
+                  Order.remote_created_at, Order.updated_at, Order.imported_at, Order.change_seq)
 _LINE_COLUMNS: tuple[Any, ...] = (OrderLine.order_id, OrderLine.id, OrderLine.sku, OrderLine.ean, OrderLine.name,
                  OrderLine.quantity, OrderLine.quantity_shipped, OrderLine.quantity_cancelled, OrderLine.unit_price)
 
 
 def _order_dict(row: Sequence[Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
     (order_id, connection_id, remote_id, number, status, cancel_req, currency, total, picked,
-     created, updated, imported) = row
+     created, updated, imported, _change_seq) = row
     return {"id": order_id, "connection_id": connection_id, "remote_id": remote_id, "number": number,
             "state": str(status), "cancellation_requested": bool(cancel_req), "currency": currency,
             "total": _money(total), "picked": bool(picked), "created_at": iso(created),
@@ -113,22 +116,20 @@ def order_feed(session: Session, tenant_id: int, *, cursor: str | None = None,
     limit = max(1, min(limit, MAX_PAGE))
     query = sa.select(*_ORDER_COLUMNS).where(col(Order.tenant_id) == tenant_id)
     if cursor:
-        at, after_id = decode_order_cursor(cursor)
-        query = query.where(sa.or_(col(Order.updated_at) > at,
-                                   sa.and_(col(Order.updated_at) == at, col(Order.id) > after_id)))
+        query = query.where(col(Order.change_seq) > decode_order_cursor(cursor))
+    # 0: stamped when its transaction commits, which has not happened yet (only its own session sees it)
+    query = query.where(col(Order.change_seq) > 0)
     if states:
         query = query.where(col(Order.status).in_([s.value for s in states]))
     if connection_id is not None:
         query = query.where(col(Order.connection_id) == connection_id)
-    rows = session.execute(query.order_by(col(Order.updated_at), col(Order.id)).limit(limit + 1)).all()
+    rows = session.execute(query.order_by(col(Order.change_seq)).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     lines = _lines(session, [r[0] for r in rows])
     orders = [_order_dict(r, lines[r[0]]) for r in rows]
     if rows:
-        last = rows[-1]
-        updated = last[10] if last[10].tzinfo else last[10].replace(tzinfo=UTC)
-        next_cursor: str | None = encode_order_cursor(updated, last[0])
+        next_cursor: str | None = encode_order_cursor(rows[-1][12])
     else:
         next_cursor = cursor
     return orders, next_cursor, more

@@ -205,8 +205,8 @@ class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         sa.UniqueConstraint("connection_id", "remote_id", name="uq_order_connection_remote"),
-        #: the warehouse's order feed reads by (tenant, updated_at, id)
-        sa.Index("ix_order_tenant_updated", "tenant_id", "updated_at", "id"),
+        #: the warehouse's order feed reads by (tenant, change_seq); see docs/decisions/order-feed-change-sequence.md
+        sa.Index("ix_order_tenant_change_seq", "tenant_id", "change_seq"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -229,6 +229,9 @@ class Order(SQLModel, table=True):
     remote_digest: str = Field(default="", max_length=64)
     imported_at: datetime = _now_ts()
     updated_at: datetime = _now_ts()
+    #: commit-ordered change number, set by the database (migration 0007), never by Kade's code
+    change_seq: int = Field(default=0, sa_type=sa.BigInteger, index=True,
+                            sa_column_kwargs={"server_default": "0"})
 
 
 class OrderLine(SQLModel, table=True):

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
-from kade.errors import UserError
+from kade.errors import NotFoundError, UserError
 from kade.executor import Outcome, backoff, claim
 from kade.http import HostRouter
 from kade.logs import redact_text
@@ -87,8 +87,11 @@ def _check_events(events: Sequence[str]) -> list[str]:
 def add_subscription(session: Session, vault: Vault, tenant: Tenant, url: str,
                      events: Sequence[str]) -> tuple[WebhookSubscription, str]:
     """Subscribe ``url`` to ``events``; returns the subscription and its signing secret (shown once)."""
-    parsed = httpx.URL(url) if url.startswith(("http://", "https://")) else None
-    if parsed is None or not parsed.host:
+    try:
+        parsed = httpx.URL(url) if url.startswith(("http://", "https://")) else None
+    except (httpx.InvalidURL, ValueError):  # a bad port, host or character (UnicodeError is a ValueError)
+        parsed = None
+    if parsed is None or not parsed.host or not 0 < (parsed.port or 80) < 65536:
         raise UserError(f"webhook URL {url!r} must be an absolute http:// or https:// URL")
     assert tenant.id is not None
     secret = "whsec_" + secrets.token_urlsafe(32)
@@ -112,7 +115,7 @@ def list_subscriptions(session: Session, tenant: Tenant) -> list[WebhookSubscrip
 def get_subscription(session: Session, tenant: Tenant, subscription_id: int) -> WebhookSubscription:
     sub = session.get(WebhookSubscription, subscription_id)
     if sub is None or sub.tenant_id != tenant.id or sub.removed_at is not None:
-        raise UserError(f"tenant {tenant.slug!r} has no webhook subscription {subscription_id}")
+        raise NotFoundError(f"tenant {tenant.slug!r} has no webhook subscription {subscription_id}")
     return sub
 
 
@@ -318,6 +321,9 @@ def replay(session: Session, tenant: Tenant, *, action_ids: Sequence[int] = (), 
                                  col(Action.status) != ActionStatus.RUNNING)
     if action_ids:
         query = query.where(col(Action.id).in_(list(action_ids)))
+        if subscription_id is not None:
+            get_subscription(session, tenant, subscription_id)
+            query = query.where(col(Action.idempotency_key).like(f"webhook:{subscription_id}:%"))
     elif subscription_id is not None and since is not None:
         get_subscription(session, tenant, subscription_id)
         query = query.where(col(Action.idempotency_key).like(f"webhook:{subscription_id}:%"),
@@ -328,7 +334,7 @@ def replay(session: Session, tenant: Tenant, *, action_ids: Sequence[int] = (), 
     if action_ids and len(rows) != len(set(action_ids)):
         found = {r.id for r in rows}
         missing = [str(i) for i in action_ids if i not in found]
-        raise UserError(f"tenant {tenant.slug!r} has no replayable delivery {', '.join(missing)}")
+        raise NotFoundError(f"tenant {tenant.slug!r} has no replayable delivery {', '.join(missing)}")
     now = utcnow()
     for row in rows:
         row.status, row.attempts, row.next_attempt_at = ActionStatus.PENDING, 0, now

@@ -138,12 +138,31 @@ def retry_failed_actions(session: Session, ids: Sequence[int] = (), *, all_faile
     return retry_actions(session, rows)
 
 
-def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan) -> RecoveryResult:
+def _wait_for_stock(kade: Kade, ids: list[int], timeout: float) -> None:
+    """Until no stock action of these connections is pending or running (or ``timeout`` passed)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with kade.db.session() as session:
+            left = session.exec(select(func.count()).select_from(Action).where(
+                col(Action.connection_id).in_(ids), col(Action.kind) == ActionKind.STOCK,
+                col(Action.status).in_([ActionStatus.PENDING, ActionStatus.RUNNING]))).one()
+        if int(left) == 0:
+            return
+        time.sleep(0.05)
+
+
+def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
+                 stock_first: float = 0.0) -> RecoveryResult:
     """Carry out ``plan``: imports first, then the window's failed actions and every pending one.
 
     Only connections that are active now are driven; a connection still in ``needs_reauth`` or
     paused keeps its backlog (the plan shows it) until it is active again. The order is the
     broker's too: the ``orders`` queue outranks ``stock`` and ``shipments`` (``KADE_QUEUE_ORDER``).
+    Queue priority alone lets a shipment overtake a stock push that is still being paced by the
+    store's rate limit; with ``stock_first`` > 0 the shipments and cancellations are sent only
+    once the stock phase has settled (or after that many seconds), so rule R10 holds strictly.
     Without ``actors`` (the embedded mode, whose broker lives in the ``kade worker`` process) only
     the database is changed: that process's sweep sends the actions and its scheduler polls.
     """
@@ -174,6 +193,8 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan) -> Recov
     for kind in DRAIN_ORDER:
         batch = [int(i) for i, k in pending if k == kind and i is not None]
         dispatched[kind.value] = dispatch(kade, actors, batch)
+        if kind == ActionKind.STOCK and stock_first > 0:
+            _wait_for_stock(kade, ids, stock_first)
     return RecoveryResult(imports_requested=len(ids), retried=retried, dispatched=dispatched)
 
 

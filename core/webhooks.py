@@ -175,13 +175,18 @@ def request_import(session: Session, connection: Connection, *, delivery_id: str
 
 
 def run_import_request(kade: Kade, action_id: int) -> object:
-    """Run a queued import (the executor's runner for ``import_orders`` actions)."""
+    """Run a queued import (the executor's runner for ``import_orders`` actions).
+
+    Like every runner it renews its claim while the import runs and writes the outcome only if
+    it still holds the claim: a claim the sweeper took back belongs to another worker.
+    """
     from kade import ingest
-    from kade.executor import Outcome, _finish, claim, handle_failure
+    from kade.executor import KeepClaimed, Outcome, _finish, _lost, claim, handle_failure, new_claim, owned
     from kade.models import ActionStatus
 
+    owner = new_claim()
     with kade.db.transaction() as session:
-        action = claim(session, action_id)
+        action = claim(session, action_id, owner=owner)
         if action is None:
             return Outcome("skipped")
         action.idempotency_key = f"import_orders:{action.connection_id}:run:{action.id}"
@@ -189,17 +194,21 @@ def run_import_request(kade: Kade, action_id: int) -> object:
         connection_id = action.connection_id
         assert connection_id is not None  # an import request always names its connection
     try:
-        stats = ingest.import_orders(kade, connection_id)
+        with KeepClaimed(kade, owner):
+            stats = ingest.import_orders(kade, connection_id)
     except PlatformError as exc:
         with kade.db.transaction() as session:
-            row = session.get(Action, action_id)
+            row = owned(session, action_id, owner)
+            if row is None:
+                return _lost(action_id)
             conn = session.get(Connection, connection_id)
-            assert row is not None and conn is not None
+            assert conn is not None
             outcome: object = handle_failure(kade, session, row, conn, exc)
         return outcome
     with kade.db.transaction() as session:
-        row = session.get(Action, action_id)
-        assert row is not None
+        row = owned(session, action_id, owner)
+        if row is None:
+            return _lost(action_id)
         _finish(session, row, ActionStatus.DONE)
     return Outcome("done", f"{stats.created} new, {stats.updated} changed")
 

@@ -11,15 +11,17 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from kade.config import Settings
+from kade.errors import PlatformError
 from kade.executor import KeepClaimed, claim, flush_stock, new_claim, run_shipment
 from kade.ingest import import_orders
 from kade.manager import Platform
-from kade.models import Action, ActionKind, ActionStatus, Notification, Order, Product, ProductLink, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, Notification, Order, Product, ProductLink, utcnow
 from kade.runtime import Runtime
 from kade.scheduler import Scheduler
 from kade.shipments import create_shipment
 from kade.stock import set_stock
 from kade.sweeper import sweep
+from kade.webhooks import request_import, run_import_request
 from tests.support.factories import make_connection, tenant_of
 
 
@@ -52,6 +54,56 @@ def test_a_worker_whose_claim_was_swept_during_its_call_writes_nothing(kade, sto
     with kade.db.session() as session:
         action = session.get(Action, action_id)
     assert (action.status, action.claimed_by) == (ActionStatus.RUNNING, "second-worker")
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["import-succeeds", "import-fails"])
+def test_a_queued_import_whose_claim_was_swept_during_its_run_writes_nothing(kade, store, monkeypatch,
+                                                                           fails: bool) -> None:
+    conn = make_connection(kade)
+    store.add_order("R1", [("A", None, 1)])
+    with kade.db.transaction() as session:
+        action_id = request_import(session, session.get(Connection, conn.id)).id
+    rt = Runtime(kade)
+    original = Platform.import_orders
+
+    def slow_import(self, ctx, query):
+        # While the store is read, the sweeper takes the claim back and another worker claims it.
+        sweep(kade, rt.actors, lease=0)
+        with kade.db.transaction() as session:
+            assert claim(session, action_id, owner="second-worker") is not None
+        if fails:
+            raise PlatformError("store unavailable", status_code=503)
+        return original(self, ctx, query)
+
+    monkeypatch.setattr(Platform, "import_orders", slow_import)
+    assert run_import_request(kade, action_id).status == "lost"
+    with kade.db.session() as session:
+        action = session.get(Action, action_id)
+    assert (action.status, action.claimed_by) == (ActionStatus.RUNNING, "second-worker")
+
+
+def test_a_queued_import_renews_its_own_claim_while_the_store_is_read(kade, store, monkeypatch) -> None:
+    conn = make_connection(kade)
+    with kade.db.transaction() as session:
+        action_id = request_import(session, session.get(Connection, conn.id)).id
+    renewing: list[str] = []
+    seen: list[tuple[str | None, list[str]]] = []
+    real_enter, original = KeepClaimed.__enter__, Platform.import_orders
+
+    def enter(self):
+        renewing.append(self.owner)
+        return real_enter(self)
+
+    def import_orders(self, ctx, query):
+        with kade.db.session() as session:
+            seen.append((session.get(Action, action_id).claimed_by, list(renewing)))
+        return original(self, ctx, query)
+
+    monkeypatch.setattr(KeepClaimed, "__enter__", enter)
+    monkeypatch.setattr(Platform, "import_orders", import_orders)
+    assert run_import_request(kade, action_id).status == "done"
+    (claimed_by, renewed), *_ = seen
+    assert claimed_by is not None and renewed == [claimed_by]
 
 
 def test_a_long_call_keeps_its_claim_alive(kade, store) -> None:

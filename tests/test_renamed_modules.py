@@ -20,8 +20,8 @@ def test_old_module_names_still_import_with_a_warning(old: str, new: str, name: 
 
 
 @pytest.mark.parametrize(("old", "new"), [
-    ("OrderStatus", "RemoteOrderStatus"),
-    ("ShipmentState", "RemoteShipmentState"),
+    ("RemoteOrderStatus", "RemoteOrderStatus"),
+    ("RemoteShipmentState", "RemoteShipmentState"),
     ("ShipmentLine", "ShipmentRequestLine"),
 ])
 def test_old_boundary_type_names_are_aliases(old: str, new: str) -> None:

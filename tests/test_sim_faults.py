@@ -188,7 +188,22 @@ def _magento() -> tuple[Any, Any, str, str]:
     return app, app.state.sim, "https://shop.magento.test", "/rest/default/V1/orders"
 
 
-@pytest.mark.parametrize("make", [_bol, _woo, _shopify, _magento], ids=["bol", "woocommerce", "shopify", "magento"])
+def _lightspeed() -> tuple[Any, Any, str, str]:
+    from kade.plugins.lightspeed.simulator import create_app
+
+    app = create_app()
+    return app, app.sim, "https://api.webshopapp.com", "/nl/orders.json"
+
+
+def _shopware() -> tuple[Any, Any, str, str]:
+    from kade.plugins.shopware.simulator import create_app
+
+    app = create_app()
+    return app, app.sim, "https://shop.example", "/api/search/order"
+
+
+@pytest.mark.parametrize("make", [_bol, _woo, _shopify, _magento, _lightspeed, _shopware],
+                         ids=["bol", "woocommerce", "shopify", "magento", "lightspeed", "shopware"])
 def test_every_simulator_runs_behind_the_fault_layer(make: Any) -> None:
     app, sim, base_url, path = make()
     assert isinstance(app, FaultLayer) or isinstance(getattr(app, "_faults", None), FaultLayer)

@@ -23,7 +23,7 @@ from tests.support.factories import make_connection
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The import's backoff pauses, recorded instead of slept."""
     waited: list[float] = []
-    monkeypatch.setattr(ingest, "time", SimpleNamespace(sleep=waited.append))
+    monkeypatch.setattr(ingest.loop, "time", SimpleNamespace(sleep=waited.append))
     return waited
 
 

@@ -6,7 +6,6 @@ real service. These pieces make the strictness the same everywhere.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import threading
@@ -16,15 +15,21 @@ from dataclasses import dataclass, field
 
 
 class SimClock:
-    """Wall-clock time that tests can move forward (token expiry, async processing)."""
+    """Wall-clock time that tests can move forward (token expiry, async processing).
 
-    def __init__(self, start: float | None = None) -> None:
-        self._offset = 0.0 if start is None else start - time.time()
+    A ``frozen`` clock moves only when advanced: what a test asserts about windows and waits
+    (``Retry-After``, rate-limit resets) then cannot drift with how busy the machine is.
+    """
+
+    def __init__(self, start: float | None = None, *, frozen: bool = False) -> None:
+        self._frozen_at = (time.time() if start is None else start) if frozen else None
+        self._offset = 0.0 if start is None or frozen else start - time.time()
         self._lock = threading.Lock()
 
     def now(self) -> float:
         with self._lock:
-            return time.time() + self._offset
+            base = time.time() if self._frozen_at is None else self._frozen_at
+            return base + self._offset
 
     def advance(self, seconds: float) -> None:
         with self._lock:
@@ -98,12 +103,6 @@ class Faults:
 
     def roll(self, rate: float) -> bool:
         return rate > 0 and self._rng.random() < rate
-
-
-async def maybe_delay(faults: Faults, path: str) -> None:
-    """Slow the answer down when the fault plan says so (simulators not yet on ``FaultLayer``)."""
-    if faults.applies(path) and faults.roll(faults.slow_rate):
-        await asyncio.sleep(faults.slow_seconds)
 
 
 @dataclass

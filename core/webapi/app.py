@@ -9,6 +9,7 @@ answered exactly like a missing one. Operator keys use ``/operator/...``.
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -21,6 +22,7 @@ from kade.apikeys import Principal, authenticate
 from kade.app import Kade
 from kade.feed import (
     connection_statuses,
+    iso,
     order_detail,
     order_feed,
     product_page,
@@ -36,7 +38,7 @@ from kade.webapi.problems import ProblemError, install, responses
 
 DESCRIPTION = """\
 The warehouse's side of Kade: push products and stock, read the order feed, report shipments and
-cancellations, read notifications and connection status.
+cancellations, read notifications and connection status; manage the signed webhooks Kade sends.
 
 Authenticate with `Authorization: Bearer <key>`; keys come from `kade apikey create`. A `read` key
 may only GET; a `write` key may do everything for its tenant; an `operator` key uses `/operator/...`.
@@ -99,6 +101,7 @@ After = Annotated[int, Query(ge=0, le=2**63 - 1, description="only ids above thi
 OpenOnly = Annotated[bool, Query(alias="open", description="only those not cleared")]
 Unacked = Annotated[bool, Query(description="only those nobody acknowledged")]
 NoteId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+SubscriptionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -265,6 +268,81 @@ def warehouse_api(kade: Kade) -> FastAPI:
         """This tenant's store connections and their status."""
         with kade.db.session() as session:
             return JSONResponse({"items": connection_statuses(session, p.tenant_id)})
+
+    # ----------------------------------------------------------------------------------- webhooks
+
+    def _webhook(sub: Any) -> dict[str, Any]:
+        return {"id": sub.id, "url": sub.url, "events": sub.events, "created_at": iso(sub.created_at)}
+
+    @api.post("/webhooks", status_code=201, response_model=s.WebhookCreated, responses=responses("rejected"),
+              tags=["webhooks"])
+    def add_webhook(p: Writer, body: s.WebhookIn) -> Any:
+        """Subscribe a URL to events (like `kade webhook add`); the signing secret is in this answer only."""
+        from kade.outbound import add_subscription
+
+        with kade.db.transaction() as session:
+            sub, secret = add_subscription(session, kade.vault, tenant(session, p), body.url, list(body.events))
+            return JSONResponse({**_webhook(sub), "secret": secret}, status_code=201)
+
+    @api.get("/webhooks", response_model=s.WebhookList, responses=responses(), tags=["webhooks"])
+    def list_webhooks(p: Reader) -> Any:
+        """This tenant's subscriptions (never their secrets)."""
+        from kade.outbound import list_subscriptions
+
+        with kade.db.session() as session:
+            return JSONResponse({"items": [_webhook(sub) for sub in list_subscriptions(session, tenant(session, p))]})
+
+    @api.delete("/webhooks/{subscription_id}", response_model=s.WebhookRemoved, responses=responses("not-found"),
+                tags=["webhooks"])
+    def remove_webhook(p: Writer, subscription_id: SubscriptionId) -> Any:
+        """Remove a subscription; its undelivered events are cancelled."""
+        from kade.outbound import remove_subscription
+
+        with kade.db.transaction() as session:
+            dropped = remove_subscription(session, tenant(session, p), subscription_id)
+        return {"id": subscription_id, "dropped": dropped}
+
+    @api.get("/webhooks/{subscription_id}/deliveries", response_model=s.DeliveryList,
+             responses=responses("not-found"), tags=["webhooks"])
+    def webhook_deliveries(p: Reader, subscription_id: SubscriptionId,
+                           failed: Annotated[bool, Query(description="only those given up on")] = False,
+                           limit: Limit = 50) -> Any:
+        """A subscription's delivery log, newest first, with the last answer of each."""
+        from kade.outbound import attempts_of, get_subscription, list_deliveries
+
+        items = []
+        with kade.db.session() as session:
+            owner = tenant(session, p)
+            get_subscription(session, owner, subscription_id)
+            for action, event in list_deliveries(session, owner, subscription_id=subscription_id, failed=failed,
+                                                 limit=limit):
+                assert action.id is not None
+                tries = attempts_of(session, action.id)
+                last = tries[-1] if tries else None
+                items.append({"id": action.id, "subscription_id": subscription_id, "event_id": event.event_id,
+                              "type": event.type, "status": str(action.status), "attempts": len(tries),
+                              "last_status_code": last.status_code if last else None,
+                              "last_error": last.error if last else None, "created_at": iso(action.created_at),
+                              "last_attempt_at": iso(last.at) if last else None})
+        return JSONResponse({"items": items})
+
+    @api.post("/webhooks/{subscription_id}/replay", status_code=202, response_model=s.ReplayResult,
+              responses=responses("not-found", "rejected"), tags=["webhooks"])
+    def replay_webhook(p: Writer, subscription_id: SubscriptionId, body: s.ReplayIn) -> Any:
+        """Send deliveries of a subscription again, with their original event ids (receivers dedupe by them)."""
+        from kade.outbound import replay
+
+        if (body.delivery_ids is None) == (body.since is None):
+            raise ProblemError("validation", "give delivery_ids or since (one of them)",
+                               errors=[{"field": "delivery_ids", "location": "body",
+                                        "message": "exactly one of delivery_ids and since"}])
+        since = body.since
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        with kade.db.transaction() as session:
+            queued = replay(session, tenant(session, p), action_ids=body.delivery_ids or [],
+                            subscription_id=subscription_id, since=since)
+        return JSONResponse({"queued": queued}, status_code=202)
 
     # ---------------------------------------------------------------------------------- operator
 

@@ -220,3 +220,62 @@ class HealthOut(BaseModel):
     pending: int
     failed: int
     oldest_pending_seconds: float | None
+
+
+# --------------------------------------------------------------------------------------- webhooks
+
+EventType = Literal["orders.created", "orders.changed", "orders.cancelled", "shipments.confirmed",
+                    "shipments.refused", "notifications.created", "connections.status_changed"]
+WebhookUrl = Annotated[str, StringConstraints(min_length=8, max_length=1000, pattern=r"^https?://[^\x00\s]+$")]
+
+
+class WebhookIn(Strict):
+    url: WebhookUrl = Field(description="absolute http(s) URL that receives the signed events")
+    events: list[EventType] = Field(min_length=1, max_length=20)
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="the signing secret; shown only in this answer")
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+
+
+class WebhookRemoved(BaseModel):
+    id: int
+    dropped: int = Field(description="undelivered events cancelled with it")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    subscription_id: int
+    event_id: str
+    type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]
+
+
+class ReplayIn(Strict):
+    delivery_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        default=None, min_length=1, max_length=1000, description="these deliveries of the subscription")
+    since: datetime | None = Field(default=None, description="or every delivery of it created since then")
+
+
+class ReplayResult(BaseModel):
+    queued: int

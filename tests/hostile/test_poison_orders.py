@@ -70,7 +70,7 @@ def test_each_poison_order_is_quarantined_and_the_rest_of_its_page_imports(repla
 
 def test_a_page_the_checks_let_through_is_saved_order_by_order(replay_kade, replay_store, monkeypatch) -> None:
     """Whatever the checks miss, the database refusal costs only the one order."""
-    monkeypatch.setattr(ingest, "check_order", lambda order: None)
+    monkeypatch.setattr(ingest.apply, "check_order", lambda order: None)
     conn = make_connection(replay_kade, platform="replay", settings={})
     bad = POISON["created before year 1 in UTC"]
     good = [order(f"G{i}", minute=i) for i in range(3)]

@@ -27,6 +27,11 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("get", "/notifications"): None,
     ("post", "/notifications/{notification_id}/ack"): None,
     ("get", "/connections"): None,
+    ("post", "/webhooks"): "last",  # checked on its own, at the end
+    ("get", "/webhooks"): None,
+    ("delete", "/webhooks/{subscription_id}"): None,
+    ("get", "/webhooks/{subscription_id}/deliveries"): None,
+    ("post", "/webhooks/{subscription_id}/replay"): {"since": "2000-01-01T00:00:00+00:00"},
     ("get", "/operator/tenants"): None,
     ("get", "/operator/connections"): None,
     ("get", "/operator/notifications"): None,
@@ -72,10 +77,12 @@ def test_tenant_a_cannot_reach_tenant_b(client, world, kade) -> None:
                 url = path.replace("{notification_id}", str(b.notification_ids[0]))
                 assert call(method, url, key).status_code == 403
             continue
-        if "{order_id}" in path or "{notification_id}" in path:
-            ids = b.order_ids if "{order_id}" in path else b.notification_ids
+        if "{order_id}" in path or "{notification_id}" in path or "{subscription_id}" in path:
+            ids = (b.order_ids if "{order_id}" in path else b.notification_ids if "{notification_id}" in path
+                   else b.subscription_ids)
             for guessed in ids:
-                url = path.replace("{order_id}", str(guessed)).replace("{notification_id}", str(guessed))
+                url = (path.replace("{order_id}", str(guessed)).replace("{notification_id}", str(guessed))
+                       .replace("{subscription_id}", str(guessed)))
                 r = call(method, url, a.write_key, **({"json": body} if isinstance(body, dict) else {}))
                 assert r.status_code == 404 and r.json()["type"] == "urn:kade:problem:not-found", (url, r.text)
                 if method == "get":
@@ -90,15 +97,22 @@ def test_tenant_a_cannot_reach_tenant_b(client, world, kade) -> None:
     r = call("post", "/stock", a.write_key, json={"items": [{"sku": sku, "quantity": 1} for sku in b.skus]})
     assert r.status_code == 422 and r.json()["type"] == "urn:kade:problem:rejected"
     answers.pop()  # the refusal names the SKUs A sent, which is no leak
+    # B's deliveries through A's own subscription: not A's, so not found, and not queued again
+    r = call("post", f"/webhooks/{a.subscription_ids[0]}/replay", a.write_key,
+             json={"delivery_ids": b.delivery_ids})
+    assert r.status_code == 404 and r.json()["type"] == "urn:kade:problem:not-found", r.text
+    answers.pop()  # the refusal names the ids A sent
     for text in answers:
         assert MARKER not in text
+    r = call("post", "/webhooks", a.write_key, json={"url": "https://wms.example/a2", "events": ["orders.changed"]})
+    assert r.status_code == 201 and r.json()["secret"].startswith("whsec_")
     # A may use the same SKU in its own catalogue; B's product stays as it was
     r = call("post", "/products", a.write_key, json={"items": [{"sku": b.skus[0], "name": "A's own"}]})
     assert r.json() == {"created": 1, "updated": 0}
     after = _snapshot(kade)
     for table, rows in before.items():
-        if table == "products":
-            assert set(rows) <= set(after[table])  # one product added, for A
+        if table in ("products", "webhook_subscriptions"):
+            assert set(rows) <= set(after[table])  # one product and one subscription added, for A
             assert len(after[table]) == len(rows) + 1
         elif table not in ("idempotent_requests",):
             assert after[table] == rows, table

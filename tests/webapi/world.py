@@ -15,7 +15,8 @@ from kade.app import Kade
 from kade.audit import notify
 from kade.catalog import import_store_products
 from kade.ingest import import_orders
-from kade.models import Notification, Order
+from kade.models import Action, ActionKind, Notification, Order
+from kade.outbound import add_subscription, emit
 from kade.products import import_products
 from kade.tenants import get_tenant
 from tests.support.factories import make_connection
@@ -33,6 +34,8 @@ class Side:
     skus: list[str] = field(default_factory=list)
     write_key: str = ""
     read_key: str = ""
+    subscription_ids: list[int] = field(default_factory=list)
+    delivery_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -69,7 +72,14 @@ def _side(kade: Kade, store: FakeStore, slug: str, prefix: str, orders: int) -> 
                                          .order_by(col(Notification.id))).all() if n is not None]
         write = create_key(session, tenant, "write").token
         read = create_key(session, tenant, "read").token
-    return Side(slug, conn.id, order_ids, notes, skus, write, read)
+        sub, _secret = add_subscription(session, kade.vault, tenant, f"https://wms.example/{prefix}/hook",
+                                        ["orders.created"])
+        assert sub.id is not None
+        emit(session, tenant.id, "orders.created", f"order:{order_ids[0]}", {"order": {"number": f"{prefix}-R0"}})
+        deliveries = [d for d in session.exec(select(Action.id).where(Action.kind == ActionKind.WEBHOOK,
+                                                                      Action.tenant_id == tenant.id)).all()
+                      if d is not None]
+    return Side(slug, conn.id, order_ids, notes, skus, write, read, [sub.id], deliveries)
 
 
 def build_world(kade: Kade, store: FakeStore, *, orders: int = 3) -> World:

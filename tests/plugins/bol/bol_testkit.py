@@ -81,8 +81,8 @@ BolFactory = Callable[..., Bol]
 CLOCKS: list[SimClock] = []
 
 
-def make_bol(**state_options: Any) -> tuple[Bol, SimTransport]:
-    clock = SimClock(start=START)
+def make_bol(*, clock: SimClock | None = None, **state_options: Any) -> tuple[Bol, SimTransport]:
+    clock = clock or SimClock(start=START)
     CLOCKS.append(clock)
     sim = BolSimState(clock=clock, **state_options)
     sim.add_retailer_client(*RETAILER)

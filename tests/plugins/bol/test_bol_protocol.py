@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pluggy
 import pytest
-from bol_testkit import RETAILER, Bol, BolFactory
+from bol_testkit import RETAILER, START, Bol, BolFactory
 
 from kade.errors import AuthRejected, NotFound, OutcomeUnknown, RateLimited, RejectedByStore, TransientError
 from kade.hookspecs import PROJECT
@@ -15,7 +15,7 @@ from kade.plugins.bol.client import BolClient
 from kade.plugins.bol.protocol import CSV_TYPE, JSON_TYPE
 from kade.plugins.bol.simulator import create_app
 from kade.plugins.bol.transporters import TRANSPORTER_CODES, UnknownCarrierError, transporter_code
-from kade.sim.base import Faults
+from kade.sim.base import Faults, SimClock
 from kade.types import CancelRequest, OrderQuery, ShipmentRequest, ShipmentRequestLine
 
 
@@ -44,7 +44,9 @@ def test_short_rate_limits_are_waited_out_inside_the_call(bol: Bol, waits: list[
     assert bol.sim.limiter.rejected >= 1
 
 
-def test_rate_limit_headers(bol: Bol) -> None:
+def test_rate_limit_headers(bol_factory: BolFactory) -> None:
+    # A frozen clock: the 60-second window cannot shrink by the time the requests take.
+    bol = bol_factory(clock=SimClock(start=START, frozen=True), process_delay=0.0)
     response = bol.http.get("/retailer/orders", headers={"Accept": JSON_TYPE, **bearer(bol)})
     assert response.headers["X-RateLimit-Limit"] == "25"
     assert response.headers["X-RateLimit-Remaining"] == "24"
@@ -55,6 +57,10 @@ def test_rate_limit_headers(bol: Bol) -> None:
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "60"
     assert response.json()["detail"] == "Too many requests, retry in 60 seconds."
+    bol.clock.advance(59.5)
+    assert bol.http.get("/retailer/orders", headers={"Accept": JSON_TYPE, **bearer(bol)}).headers["Retry-After"] == "1"
+    bol.clock.advance(0.5)
+    assert bol.http.get("/retailer/orders", headers={"Accept": JSON_TYPE, **bearer(bol)}).status_code == 200
 
 
 def test_server_errors_are_transient(bol: Bol) -> None:

@@ -1,0 +1,96 @@
+"""Outage recovery: stores down for three simulated hours across many connections, then back.
+
+Half the stores answer 503 to everything, the other half refuse the token (401 → ``needs_reauth``);
+meanwhile orders arrive in the stores and stock changes and shipments pile up in Kade. The clock is
+moved, not waited for (``tests.support.outage``): retries run out as they would over three hours.
+Then the stores are back, the operator re-authorises, reads the dry-run plan and runs the recovery
+(``kade.recovery.run_recovery``); the drain is timed against the time the stores' own declared rate
+limit (``fakehttp_limited``: 20 requests/s per connection, burst 1) needs for what each connection
+must fetch and send — connections drain in parallel, so the slowest connection sets the bound.
+
+In-process worker threads on the Redis broker, PostgreSQL, fake HTTP stores on this machine.
+
+Run: ``.venv/bin/python benchmarks/bench_outage.py [--shops 10] [--products 200] [--threads 16]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import redis
+from _common import REDIS_URL, make_kade, temp_database, verdict
+
+from kade.runtime import Runtime
+from tests.e2e.harness import assert_stock_converged
+from tests.support import fakehttp
+from tests.support.outage import close_shops, open_shops, outage, recover
+
+TARGET_RATIO = 1.1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shops", type=int, default=10)
+    parser.add_argument("--products", type=int, default=200)
+    parser.add_argument("--orders-per-tick", type=int, default=10)
+    parser.add_argument("--stock-per-tick", type=int, default=30)
+    parser.add_argument("--shipments-per-tick", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=16)
+    args = parser.parse_args()
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    print(f"load before: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp, temp_database() as url:
+        kade = make_kade(url, Path(tmp), plugins=[(fakehttp, fakehttp.PLATFORM)], redis_url=REDIS_URL,
+                         broker_url=REDIS_URL, stock_window=1.0)
+        runtime = Runtime(kade)
+        shops = open_shops(kade, args.shops, products=args.products, orders=40)
+        try:
+            runtime.start(threads=args.threads, tick=0)
+            began = time.monotonic()
+            since = outage(kade, runtime, shops, orders_per_tick=args.orders_per_tick,
+                           stock_per_tick=args.stock_per_tick, shipments_per_tick=args.shipments_per_tick)
+            print(f"outage replayed: 18 ticks of 10 simulated minutes in {time.monotonic() - began:.1f}s")
+            report = recover(kade, runtime, shops, since, timeout=900)
+        finally:
+            runtime.stop()
+            close_shops(shops)
+        totals = Counter(report.plan.totals())
+        failed = Counter[str]()
+        for gap in report.plan.connections:
+            failed.update(gap.failed)
+        statuses = Counter(g.status for g in report.plan.connections)
+        print(f"dry run: {dict(statuses)} connections; to send {dict(totals)}; of which retries ran out "
+              f"{dict(failed)}")
+        twice = sum(sum(1 for n in s.store.report_counts().values() if n > 1) for s in shops)
+        reported = sum(len(s.store.report_counts()) for s in shops)
+        converged = 0
+        for shop in shops:
+            converged += assert_stock_converged(kade, shop.store, shop.connection_id)
+        in_order = sum(1 for o, s, sh in report.first_calls if o < s < sh)
+        ratio = report.drain_seconds / report.rate_limit_seconds if report.rate_limit_seconds else float("inf")
+        print(f"shipments reported: {reported}, twice: {twice}; store stock equals warehouse for {converged} links")
+        print(f"connections whose first order page < first stock push < first shipment: "
+              f"{in_order}/{len(shops)}")
+        print(f"requests to the stores during the drain: {report.requests} "
+              f"({report.requests / report.drain_seconds:.0f}/s over all stores)")
+        for name, k in (("order page", 0), ("stock push", 1), ("shipment report", 2)):
+            firsts = [f[k] for f in report.first_calls]
+            lasts = [f[k] for f in report.last_calls]
+            print(f"  {name:16} first {min(firsts):5.2f}s .. {max(firsts):5.2f}s, "
+                  f"last {min(lasts):5.2f}s .. {max(lasts):5.2f}s after the start")
+        print(f"drain: {report.drain_seconds:.1f}s; the stores' rate limits allow {report.rate_limit_seconds:.1f}s; "
+              f"ratio {ratio:.2f} (target ≤ {TARGET_RATIO}) {verdict(ratio, TARGET_RATIO, higher_is_better=False)}")
+        print(f"load after: {os.getloadavg()[0]:.1f} (1 min)")
+        kade.close()
+    client.flushdb()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
