@@ -62,7 +62,7 @@ def _clean(row: dict[str, Any], lineno: int) -> dict[str, Any]:
     return out
 
 
-def import_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+def upsert_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
     """Upsert warehouse products by SKU. Validates every row before writing any (all or nothing)."""
     assert tenant.id is not None
     cleaned = [_clean(row, n) for n, row in enumerate(rows, start=2)]
@@ -92,6 +92,11 @@ def import_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, A
         session.add(product)
     record_event(session, "products_imported", "ok", f"{created} created, {updated} updated", tenant_id=tenant.id)
     return created, updated
+
+
+#: deprecated name of :func:`upsert_products` (``import_products`` is also a hook, an actor and a
+#: connection setting; this is the warehouse's own product rows from a file or the HTTP API)
+import_products = upsert_products
 
 
 def get_product(session: Session, tenant: Tenant, sku: str) -> Product:

@@ -28,3 +28,9 @@ def test_old_boundary_type_names_are_aliases(old: str, new: str) -> None:
     import kade.types
 
     assert getattr(kade.types, old) is getattr(kade.types, new)
+
+
+def test_the_product_upsert_keeps_its_old_name() -> None:
+    import kade.products
+
+    assert kade.products.import_products is kade.products.upsert_products

@@ -24,12 +24,12 @@ def product_import(
     if (file is None) == (connection is None):
         raise Exit2("give either a product FILE or --connection NAME")
     if file is not None:
-        from kade.products import import_products, read_product_file
+        from kade.products import read_product_file, upsert_products
         from kade.tenants import get_tenant
 
         rows = list(read_product_file(file))  # read and checked before any database work
         with session_for() as (_, session):
-            created, updated = import_products(session, get_tenant(session, tenant), rows)
+            created, updated = upsert_products(session, get_tenant(session, tenant), rows)
         say(f"{created} products created, {updated} updated")
         return
     from kade.catalog import import_store_products

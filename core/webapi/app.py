@@ -1,7 +1,7 @@
 """The warehouse's HTTP API (``/api/v1`` of ``kade serve``).
 
 Routes only translate: every one calls the core function the CLI calls (``set_stocks``,
-``create_shipment``, ``cancel_in_store``, ``import_products``...) inside one transaction, so a
+``create_shipment``, ``cancel_in_store``, ``upsert_products``...) inside one transaction, so a
 rule lives in one place. Tenant keys see their own tenant only; another tenant's object is
 answered exactly like a missing one. Operator keys use ``/operator/...``.
 """
@@ -160,11 +160,11 @@ def warehouse_api(kade: Kade) -> FastAPI:
               tags=["products"])
     def upsert_products(p: Writer, body: s.ProductUpsert) -> Any:
         """Create or update products by SKU (all validated first: one bad item refuses the batch)."""
-        from kade.products import import_products
+        from kade.products import upsert_products
 
         with kade.db.transaction() as session:
             rows = [item.model_dump(exclude_unset=True) for item in body.items]
-            created, updated = import_products(session, tenant(session, p), rows)
+            created, updated = upsert_products(session, tenant(session, p), rows)
         return {"created": created, "updated": updated}
 
     # -------------------------------------------------------------------------------------- stock

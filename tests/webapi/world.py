@@ -17,7 +17,7 @@ from kade.catalog import import_store_products
 from kade.ingest import import_orders
 from kade.models import Action, ActionKind, Notification, Order
 from kade.outbound import add_subscription, emit
-from kade.products import import_products
+from kade.products import upsert_products
 from kade.tenants import get_tenant
 from tests.support.factories import make_connection
 from tests.support.fakeplatform import FakeStore
@@ -51,7 +51,7 @@ def _side(kade: Kade, store: FakeStore, slug: str, prefix: str, orders: int) -> 
     skus = [f"{prefix}-{i}" for i in range(1, 4)]
     with kade.db.transaction() as session:
         tenant = get_tenant(session, slug)
-        import_products(session, tenant, [{"sku": sku, "ean": f"87{i}{len(prefix)}", "name": f"{prefix} item {i}",
+        upsert_products(session, tenant, [{"sku": sku, "ean": f"87{i}{len(prefix)}", "name": f"{prefix} item {i}",
                                            "price": "9.95", "stock": 5} for i, sku in enumerate(skus)])
     store.products.clear()
     for sku in skus:
