@@ -6,7 +6,7 @@ deep nesting, duplicate line ids — plus huge valid orders. Each page goes thro
 translation (as its ``import_orders`` loop does it) and then the real import on SQLite and
 PostgreSQL. Asserted: the mapping refuses only with what the plugin's loop catches, the import
 raises nothing, every refused record is quarantined with a reason, every good record is imported.
-``KADE_HOSTILE_EXAMPLES`` sets the number of pages per platform and database (default 60).
+``KADE_HOSTILE_EXAMPLES`` sets the number of pages per platform and database (default 30).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.support.factories import make_connection
 
 #: hostile pages and records run per platform, reported at the end of the session
 CASES: Counter[str] = Counter()
-EXAMPLES = int(os.environ.get("KADE_HOSTILE_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("KADE_HOSTILE_EXAMPLES", "30"))
 _names = itertools.count()
 
 
