@@ -269,3 +269,17 @@ def test_recover_dry_run_shows_the_plan_and_bad_times_are_one_line(cli, tmp_path
     assert_user_error(cli("recover", "--since", "2026-01-01T00:00:00"), "time zone")
     assert_user_error(cli("recover", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"),
                       "before")
+
+
+def test_recover_and_webhook_deliveries_print_json(cli, tmp_path) -> None:
+    _ready(cli, tmp_path)
+    assert cli("plugins", "enable", "acme", "--tenant", "shop")[0] == 0
+    assert cli("connection", "add", "acme", "main", "--tenant", "shop", "--url", "https://acme.example",
+               "--credentials", _creds(tmp_path, {"api_key": "k-123456"}))[0] == 0
+    code, out, _ = cli("recover", "--since", "2026-01-01T00:00:00Z", "--dry-run", "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["dry_run"] is True and plan["totals"] == {}
+    assert [(c["name"], c["platform"], c["status"]) for c in plan["connections"]] == [("main", "acme", "new")]
+    code, out, _ = cli("webhook", "deliveries", "--tenant", "shop", "--json")
+    assert code == 0 and json.loads(out) == {"deliveries": []}

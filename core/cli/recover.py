@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kade.cli.common import Exit2, err, make_kade, out, table
+from kade.cli.common import Exit2, JsonOpt, err, make_kade, out, print_json, table
 
 commands: typer.Typer = typer.Typer()  # top-level: ``kade recover``
 
@@ -28,6 +28,7 @@ def recover(
     until: Annotated[str | None, typer.Option(help="end of the outage (default: now)")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="only this tenant")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="only show what would be sent")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show what each connection missed between --since and --until, then re-drive exactly that:
     orders first, then stock, then shipments and cancellations."""
@@ -42,6 +43,15 @@ def recover(
         with kade.db.session() as session:
             tenant_id = get_tenant(session, tenant).id if tenant else None
             plan = plan_recovery(session, start, end, tenant_id=tenant_id)
+        document = {
+            "since": plan.since, "until": plan.until, "dry_run": dry_run, "totals": plan.totals(),
+            "connections": [{"id": g.connection_id, "tenant": g.tenant, "name": g.name, "platform": g.platform,
+                             "status": g.status, "import_since": g.import_since, "pending": g.pending,
+                             "failed": g.failed} for g in plan.connections],
+        }
+        if as_json and dry_run:
+            print_json(document)
+            return
         t = table(f"Recovery {plan.since.isoformat(timespec='seconds')} → {plan.until.isoformat(timespec='seconds')}",
                   "id", "tenant", "connection", "platform", "status", "orders again since", "pending", "failed")
         for gap in plan.connections:
@@ -51,7 +61,8 @@ def recover(
                       ", ".join(f"{k} {n}" for k, n in sorted(gap.failed.items())) or "-")
         for column in t.columns:
             column.highlight = False
-        out.print(t, markup=False)
+        if not as_json:
+            out.print(t, markup=False)
         totals = plan.totals()
         summary = ", ".join(f"{kind} {n}" for kind, n in sorted(totals.items())) or "nothing"
         if dry_run:
@@ -64,6 +75,10 @@ def recover(
             result = run_recovery(kade, None, plan)
         else:
             result = run_recovery(kade, Runtime(kade).actors, plan)
+        if as_json:
+            print_json({**document, "result": {"imports_requested": result.imports_requested,
+                                               "retried": result.retried, "dispatched": result.dispatched}})
+            return
         out.print(f"imports requested for {result.imports_requested} connection(s); {result.retried} failed "
                   f"action(s) retried; dispatched: "
                   + (", ".join(f"{k} {n}" for k, n in result.dispatched.items() if n) or "nothing"), markup=False)

@@ -68,22 +68,30 @@ def deliveries(
     subscription: Annotated[int | None, typer.Option(help="only this subscription")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="only deliveries given up on")] = False,
     limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
 ) -> None:
     """The delivery log, newest first: event, status, attempts and the last answer."""
-    from kade.cli.common import out, session_for, table
+    from kade.cli.common import out, print_json, session_for, table
     from kade.outbound import attempts_of, list_deliveries
     from kade.tenants import get_tenant
 
     with session_for() as (_, session):
         t = table("Webhook deliveries", "delivery", "event", "type", "status", "attempts", "last answer", "at")
+        items = []
         for action, event in list_deliveries(session, get_tenant(session, tenant), subscription_id=subscription,
                                              failed=failed, limit=limit):
             assert action.id is not None
             tries = attempts_of(session, action.id)
             last = tries[-1] if tries else None
             answer = "" if last is None else (last.error or f"HTTP {last.status_code}")
+            at = last.at if last else action.created_at
+            items.append({"id": action.id, "event_id": event.event_id, "type": event.type, "status": action.status,
+                          "attempts": len(tries), "last_answer": answer, "at": at})
             t.add_row(str(action.id), event.event_id, event.type, action.status, str(len(tries)), answer,
-                      (last.at if last else action.created_at).isoformat(timespec="seconds"))
+                      at.isoformat(timespec="seconds"))
+        if as_json:
+            print_json({"deliveries": items})
+            return
         out.print(t)
 
 
