@@ -38,3 +38,14 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header by case-insensitive name from any mapping (webhook deliveries, responses)."""
     wanted = name.lower()
     return next((str(v) for k, v in headers.items() if k.lower() == wanted), None)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def flag_setting(settings: Mapping[str, object], name: str, default: bool) -> bool:
+    """A yes/no connection setting, whether stored typed (``True``) or as text (``"on"``)."""
+    value = settings.get(name, default)
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return bool(value)

@@ -121,3 +121,4 @@ def test_write_can_be_said_per_call_for_apis_that_read_over_post() -> None:
     with pytest.raises(TransientError) as caught:
         send(client, "POST", "/graphql.json", errors=errors, write=False)
     assert not isinstance(caught.value, OutcomeUnknown)
+

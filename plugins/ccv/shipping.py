@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from kade.errors import OutcomeUnknown, RejectedByStore, TransientError
+from kade.mapping import flag_setting
 from kade.plugins.ccv.client import CcvClient, numeric_id
 from kade.plugins.ccv.mapping import CANCELLED, SENT, SHIPPED_STATUSES
 from kade.types import (
@@ -28,10 +29,7 @@ log = structlog.get_logger(__name__)
 
 
 def flag(ctx: ConnectionContext, name: str, default: bool) -> bool:
-    value = ctx.settings.get(name, default)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    return flag_setting(ctx.settings, name, default)
 
 
 def _order(client: CcvClient, order_id: int) -> dict[str, Any]:

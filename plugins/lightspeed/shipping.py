@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from kade.errors import NotFound, OutcomeUnknown, RejectedByStore, TransientError
+from kade.mapping import flag_setting
 from kade.plugins.lightspeed.client import MAX_PAGE, LightspeedClient, unwrap
 from kade.types import (
     CancelRequest,
@@ -27,10 +28,7 @@ log = structlog.get_logger(__name__)
 
 
 def flag(ctx: ConnectionContext, name: str, default: bool) -> bool:
-    value = ctx.settings.get(name, default)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    return flag_setting(ctx.settings, name, default)
 
 
 def remote_id(value: str, what: str) -> int:

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from kade.errors import AuthRejected, NotFound, OutcomeUnknown, RejectedByStore, TransientError
 from kade.hookspecs import hookimpl
-from kade.mapping import MappingError
+from kade.mapping import MappingError, flag_setting
 from kade.plugins.magento.auth import AUTH_METHODS, BEARER, CREDENTIAL_FIELDS, OAUTH1
 from kade.plugins.magento.client import MagentoClient, criteria
 from kade.plugins.magento.mapping import (
@@ -110,10 +110,7 @@ def _mine(ctx: ConnectionContext) -> bool:
 
 
 def _flag(ctx: ConnectionContext, name: str, default: bool) -> bool:
-    value = ctx.settings.get(name, default)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    return flag_setting(ctx.settings, name, default)
 
 
 def _msi(ctx: ConnectionContext) -> bool:

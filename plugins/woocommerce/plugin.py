@@ -38,7 +38,7 @@ from kade.errors import (
     WebhookRejected,
 )
 from kade.hookspecs import hookimpl
-from kade.mapping import MappingError, header
+from kade.mapping import MappingError, flag_setting, header
 from kade.plugins.woocommerce.client import TRACKING_API, WooClient
 from kade.plugins.woocommerce.mapping import (
     CANCELLED_STATUSES,
@@ -474,10 +474,7 @@ def _mentions(text: str, shipment: ShipmentRequest) -> bool:
 
 
 def _flag(ctx: ConnectionContext, name: str, default: bool) -> bool:
-    value = ctx.settings.get(name, default)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    return flag_setting(ctx.settings, name, default)
 
 
 def _uses_tracking_extension(ctx: ConnectionContext, client: WooClient, order_id: int) -> bool:
