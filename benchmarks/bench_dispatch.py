@@ -1,8 +1,10 @@
 """Kade's per-action overhead: a no-op action through the outbox path vs a bare Dramatiq actor.
 
-Kade path, per action: commit the outbox row (its own transaction, as a caller would), dispatch
-(mark enqueued, send the message), then on the worker: claim, load connection and order, check
-the origin rule, call the plugin (the in-memory fake: no I/O), record the outcome and an event.
+Kade path, per action: commit the outbox row (its own transaction, as a caller would; the row
+is marked sent in it and the message goes to the broker when it commits, as in every process
+with a broker), then on the worker: claim and load the action in one statement, load connection
+and order, check the origin rule, call the plugin (the in-memory fake: no I/O), record the
+outcome and an event.
 Bare path: ``actor.send()`` and a worker running an empty function. Same Redis, same process,
 same 4 worker threads; PostgreSQL for Kade's rows.
 
@@ -88,12 +90,8 @@ def main() -> int:
             started = time.perf_counter()
             for order_id in order_ids:
                 with kade.db.transaction() as session:
-                    action, _ = add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id or 0,
-                                           kind=ActionKind.CANCEL, key=f"cancel:{order_id}",
-                                           payload={"order_id": order_id, "reason": "bench"})
-                    session.flush()
-                    action_id = action.id
-                runtime.dispatch([action_id or 0])
+                    add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id or 0, kind=ActionKind.CANCEL,
+                               key=f"cancel:{order_id}", payload={"order_id": order_id, "reason": "bench"})
             enqueue_s = time.perf_counter() - started
             wait(settled)
             kade_s = time.perf_counter() - started

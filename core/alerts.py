@@ -18,8 +18,9 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import record_event
+from kade.claims import claim
 from kade.errors import UserError
-from kade.executor import Outcome, backoff, claim
+from kade.executor import Outcome, backoff
 from kade.logs import redact_text
 from kade.models import Action, ActionKind, ActionStatus, AlertChannel, Notification, Tenant, utcnow
 from kade.secrets import Vault

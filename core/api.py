@@ -115,7 +115,7 @@ def webhook_router(kade: Kade, runtime: Runtime) -> APIRouter:
         except UserError as exc:
             WEBHOOKS.labels("refused").inc()
             return JSONResponse({"detail": str(exc)}, status_code=422)
-        if outcome.action_ids:
+        if outcome.action_ids and not runtime.sends_on_commit:  # else sent as the request committed
             try:
                 await run_in_threadpool(runtime.dispatch, outcome.action_ids)
             except Exception as exc:  # the request is committed: the sweeper re-drives it

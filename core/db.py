@@ -6,7 +6,8 @@ that is not at the newest revision, with one line saying what to run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from kade.config import Settings
 from kade.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: ``Session.info`` keys: what waits for the commit, and who takes it then
+AFTER_COMMIT = "kade.after_commit"
+AFTER_COMMIT_HANDLER = "kade.after_commit_handler"
+AfterCommitHandler = Callable[[list[Any]], None]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -109,6 +114,41 @@ def bookkeeping(session: Session) -> None:
         session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
 
+def after_commit(session: Session, item: Any) -> bool:
+    """Hand ``item`` to the session's after-commit handler once this transaction commits.
+
+    False (and nothing queued) when the session has no handler — a process without a broker
+    (a CLI command in the embedded mode): then the sweeper is the one that sends.
+    """
+    queue: list[Any] | None = session.info.get(AFTER_COMMIT)
+    if queue is None:
+        return False
+    queue.append(item)
+    return True
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    queue: list[Any] | None = session.info.get(AFTER_COMMIT)
+    if not queue or session.in_nested_transaction():  # a savepoint's release is no commit yet
+        return
+    items = list(queue)
+    queue.clear()
+    try:
+        session.info[AFTER_COMMIT_HANDLER](items)
+    except Exception as exc:  # committed is committed: the sweeper re-drives what was not sent
+        logging.getLogger(__name__).warning("after-commit handler failed: %s: %s", type(exc).__name__, exc)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    # A savepoint rolled back may drop an action queued inside it; sending it anyway costs one
+    # message that finds no row. Only the whole transaction's rollback empties the queue.
+    queue: list[Any] | None = session.info.get(AFTER_COMMIT)
+    if queue and not session.in_nested_transaction():
+        queue.clear()
+
+
 def refresh_statistics(session: Session, *tables: str) -> None:
     """ANALYZE after a bulk load, so the next look-ups are planned for the table's real size."""
     if session.get_bind().dialect.name == "postgresql":
@@ -122,6 +162,9 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        #: called with what a transaction queued through ``after_commit`` once it commits (the
+        #: runtime sends fresh outbox actions to the broker this way); None: nothing is queued
+        self.after_commit_handler: AfterCommitHandler | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -132,7 +175,9 @@ class Database:
         return self.engine.dialect.name
 
     def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        handler = self.after_commit_handler
+        info = {AFTER_COMMIT: [], AFTER_COMMIT_HANDLER: handler} if handler is not None else None
+        return Session(self.engine, expire_on_commit=False, info=info)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

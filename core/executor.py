@@ -15,11 +15,9 @@ Every step that matters is committed before the next one starts:
 from __future__ import annotations
 
 import random
-import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
+from kade.claims import KeepClaimed, claim, finish_owned, new_claim, owned
 from kade.errors import (
     AuthRejected,
     PlatformError,
@@ -80,81 +79,6 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter between ``MIN_BACKOFF`` and ``MAX_BACKOFF`` seconds."""
     ceiling = min(MAX_BACKOFF, MIN_BACKOFF * (2 ** max(0, attempts - 1)))
     return (rng or random).uniform(ceiling / 2, ceiling)
-
-
-def new_claim() -> str:
-    """A claim token: who holds a running action, checked again by whoever writes its outcome."""
-    return uuid.uuid4().hex
-
-
-def claim(session: Session, action_id: int, now: datetime | None = None, owner: str | None = None) -> Action | None:
-    """Take a due pending action for this worker, or None if it is not due or someone has it.
-
-    The returned action's ``claimed_by`` is this claim; only its holder may finish or release it.
-    """
-    now = now or utcnow()
-    result = session.execute(
-        sa.update(Action)
-        .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.PENDING,
-               col(Action.next_attempt_at) <= now)
-        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
-                claimed_by=owner or new_claim())
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    action = session.get(Action, action_id, populate_existing=True)
-    return action
-
-
-def owned(session: Session, action_id: int, owner: str) -> Action | None:
-    """The action, locked, if ``owner`` still holds its claim; None when the sweeper took it back
-    (the call outlived its lease) — then another worker may own it, and this one writes nothing."""
-    action = session.exec(
-        select(Action).where(col(Action.id) == action_id, col(Action.status) == ActionStatus.RUNNING,
-                             col(Action.claimed_by) == owner)
-        .with_for_update().execution_options(populate_existing=True)
-    ).first()
-    if action is None:
-        log.warning("claim_lost", action_id=action_id, hint="reclaimed while its call ran; outcome not written")
-    return action
-
-
-class KeepClaimed:
-    """Renew a claim while a long store call runs, so the sweeper never takes it back meanwhile.
-
-    A background thread touches the claimed actions every third of the sweep age; the renewal
-    is conditional on the claim, so it cannot revive an action someone else owns.
-    """
-
-    def __init__(self, kade: Kade, owner: str) -> None:
-        self.kade = kade
-        self.owner = owner
-        self.every = kade.settings.sweep_after / 3
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"keep-claimed-{owner[:8]}", daemon=True)
-
-    def __enter__(self) -> KeepClaimed:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def renew(self) -> int:
-        with self.kade.db.transaction() as session:
-            result = session.execute(
-                sa.update(Action).where(col(Action.claimed_by) == self.owner,
-                                        col(Action.status) == ActionStatus.RUNNING)
-                .values(updated_at=utcnow()).execution_options(synchronize_session=False))
-            return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self.renew()
-            except Exception as exc:  # the next round tries again; the lease has slack for it
-                log.warning("claim_renew_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _lost(action_id: int) -> Outcome:
@@ -270,10 +194,6 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
         action = claim(session, action_id, owner=owner)
         if action is None:
             return Outcome("skipped", "not due or taken by another worker")
-    with kade.db.transaction() as session:
-        action = owned(session, action_id, owner)
-        if action is None:
-            return _lost(action_id)
         connection = session.get(Connection, action.connection_id)
         shipment = session.get(Shipment, action.payload["shipment_id"])
         assert connection is not None and shipment is not None
@@ -319,16 +239,17 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
                          connection_id=conn.id, action_id=action.id)
             return outcome
     with kade.db.transaction() as session:
-        action = owned(session, action_id, owner)
-        if action is None:
-            return _lost(action_id)
         if result.state == RemoteShipmentState.PENDING:
+            action = owned(session, action_id, owner)
+            if action is None:
+                return _lost(action_id)
             action.remote_reference = result.remote_reference
             _release(session, action, delay=PENDING_RECHECK, count_attempt=False)
             record_event(session, "shipment_report", "pending", f"order {order.number}: store is processing",
                          tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
             return Outcome("pending")
-        _finish(session, action, ActionStatus.DONE, reference=result.remote_reference)
+        if not finish_owned(session, action_id, owner, ActionStatus.DONE, reference=result.remote_reference):
+            return _lost(action_id)
         for item in batch:
             row = session.get(Shipment, item.id)
             assert row is not None
@@ -340,7 +261,7 @@ def run_shipment(kade: Kade, action_id: int) -> Outcome:
         record_event(session, "shipment_report", "ok",
                      f"order {order.number}: {sum(li.quantity for li in request.lines)} item(s), "
                      f"{request.carrier} {request.tracking_code or ''}".strip(),
-                     tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
+                     tenant_id=connection.tenant_id, connection_id=connection.id, action_id=action_id)
     return Outcome("done")
 
 
@@ -389,14 +310,15 @@ def run_cancel(kade: Kade, action_id: int) -> Outcome:
         if connection.status not in SENDING:
             _release(session, action, delay=kade.settings.sweep_after, count_attempt=False)
             return Outcome("waiting")
+        reason = str(action.payload.get("reason", "out_of_stock"))
+        tenant_id = action.tenant_id
         session.expunge(connection)
         session.expunge(order)
     platform = kade.pm.platform(connection.platform)
     try:
         with KeepClaimed(kade, owner):
             platform.cancel_order(kade.context(connection), CancelRequest(
-                order_remote_id=order.remote_id, order_number=order.number,
-                reason=str(action.payload.get("reason", "out_of_stock"))))
+                order_remote_id=order.remote_id, order_number=order.number, reason=reason))
     except Exception as exc:
         with kade.db.transaction() as session:
             action = owned(session, action_id, owner)
@@ -409,12 +331,10 @@ def run_cancel(kade: Kade, action_id: int) -> Outcome:
                          connection_id=conn.id, action_id=action.id)
             return outcome
     with kade.db.transaction() as session:
-        action = owned(session, action_id, owner)
-        if action is None:
+        if not finish_owned(session, action_id, owner, ActionStatus.DONE):
             return _lost(action_id)
-        _finish(session, action, ActionStatus.DONE)
         record_event(session, "order_cancel", "ok", f"order {order.number} cancelled in the store",
-                     tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
+                     tenant_id=tenant_id, connection_id=connection.id, action_id=action_id)
     return Outcome("done")
 
 
@@ -482,6 +402,13 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
     owner = new_claim()
     connection = kade.load_connection(connection_id)
     if connection.status not in SENDING or not connection.send_stock:
+        # This message is used up: unmark the due pushes, so the sweep sends them as soon as the
+        # connection may send again rather than a whole sweep age later.
+        with kade.db.transaction() as session:
+            session.execute(sa.update(Action).where(
+                col(Action.connection_id) == connection_id, col(Action.kind) == ActionKind.STOCK,
+                col(Action.status) == ActionStatus.PENDING, col(Action.enqueued_at).is_not(None))
+                .values(enqueued_at=None).execution_options(synchronize_session=False))
         return StockFlush(outcome="waiting")
     platform = kade.pm.platform(connection.platform)
     size = platform.spec.capabilities.stock_batch_size
@@ -660,14 +587,20 @@ RUNNERS: dict[str, Any] = {
 }
 
 
-def run_action(kade: Kade, action_id: int) -> Outcome:
-    """Run one action by id (shipment, cancellation); stock goes through ``flush_stock``."""
-    with kade.db.session() as session:
-        action = session.get(Action, action_id)
-        if action is None:
-            return Outcome("gone")
-        kind = action.kind
-        connection_id = action.connection_id
+def run_action(kade: Kade, action_id: int, *, kind: ActionKind | None = None) -> Outcome:
+    """Run one action by id; stock goes through ``flush_stock``.
+
+    The actor of each kind passes ``kind`` (the message came to that kind's queue), which saves
+    looking the row up before claiming it; the older all-kinds actor leaves it out.
+    """
+    connection_id = None
+    if kind is None:
+        with kade.db.session() as session:
+            action = session.get(Action, action_id)
+            if action is None:
+                return Outcome("gone")
+            kind = action.kind
+            connection_id = action.connection_id
     if kind == ActionKind.STOCK:
         assert connection_id is not None
         flushed = flush_stock(kade, connection_id)

@@ -23,15 +23,29 @@ from kade.app import Kade
 from kade.config import Settings
 from kade.errors import ConfigError
 from kade.logs import get_logger
+from kade.models import ActionKind
 
 log = get_logger(__name__)
 
-QUEUES = ("orders", "stock", "shipments", "maintenance")
+#: one queue per kind of work, in the default priority order (``KADE_QUEUE_ORDER``): alerts must
+#: reach a person even while a backlog drains; then rule R10's recovery order — orders, stock,
+#: shipments; then cancellations to the stores, events to the warehouse, and maintenance
+QUEUES = ("alerts", "orders", "stock", "shipments", "cancellations", "warehouse", "maintenance")
+#: the queues of releases before cancellations, warehouse events and alerts had their own
+LEGACY_QUEUES = ("orders", "stock", "shipments", "maintenance")
 
 
 def queue_priorities(order: str) -> dict[str, int]:
-    """Priority per queue from a comma list, most urgent first (lower number runs first)."""
+    """Priority per queue from a comma list, most urgent first (lower number runs first).
+
+    A list of only the four older queues still works: the newer ones take their default places
+    around them (alerts first, cancellations and warehouse events after shipments).
+    """
     names = [name.strip() for name in order.split(",") if name.strip()]
+    if len(names) == len(LEGACY_QUEUES) and sorted(names) == sorted(LEGACY_QUEUES):
+        names = ["alerts", *names]
+        at = names.index("shipments") + 1
+        names[at:at] = ["cancellations", "warehouse"]
     if sorted(names) != sorted(QUEUES):
         raise ValueError(f"KADE_QUEUE_ORDER must name each of {', '.join(QUEUES)} once, got {order!r}")
     return {name: index * 10 for index, name in enumerate(names)}
@@ -81,16 +95,36 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
 
 @dataclass
 class Actors:
-    """Kade's actors bound to one broker."""
+    """Kade's actors bound to one broker.
+
+    Each kind of outbox action has an actor on a queue of its own, so a backlog of one kind
+    (shipments after an outage) never holds up another (a cancellation, an alert).
+    """
 
     broker: dramatiq.Broker
     import_orders: dramatiq.Actor[..., Any]
+    #: the outbox actions by kind; ``run_action`` is the older all-kinds actor, kept so messages
+    #: queued before an upgrade still run (it looks the kind up first)
+    report_shipment: dramatiq.Actor[..., Any]
+    cancel_order: dramatiq.Actor[..., Any]
+    deliver_webhook: dramatiq.Actor[..., Any]
+    send_alert: dramatiq.Actor[..., Any]
+    import_request: dramatiq.Actor[..., Any]
     run_action: dramatiq.Actor[..., Any]
     flush_stock: dramatiq.Actor[..., Any]
     stock_check: dramatiq.Actor[..., Any]
     import_products: dramatiq.Actor[..., Any]
     check_credentials: dramatiq.Actor[..., Any]
     sweep: dramatiq.Actor[..., Any]
+
+    def for_kind(self, kind: str) -> dramatiq.Actor[..., Any]:
+        """The actor that runs one action of ``kind`` (stock goes through ``flush_stock``)."""
+        return getattr(self, ACTION_ACTORS.get(kind, "run_action"))  # type: ignore[no-any-return]
+
+
+#: the actor attribute of ``Actors`` for each kind of action (ActionKind values)
+ACTION_ACTORS = {"shipment": "report_shipment", "cancel": "cancel_order", "webhook": "deliver_webhook",
+                 "alert": "send_alert", "import_orders": "import_request"}
 
 
 def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: Settings) -> Actors:
@@ -113,6 +147,13 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         outcome = executor.run_action(app(), action_id)
         log.info("action_done", action_id=action_id, outcome=outcome.status)
 
+    def runner(kind: ActionKind) -> Callable[[int], None]:
+        def run(action_id: int) -> None:
+            outcome = executor.run_action(app(), action_id, kind=kind)
+            log.info("action_done", action_id=action_id, kind=kind.value, outcome=outcome.status)
+
+        return run
+
     def flush_stock(connection_id: int) -> None:
         result = executor.flush_stock(app(), connection_id)
         log.info("stock_flushed", connection_id=connection_id, pushed=result.pushed, unchanged=result.unchanged)
@@ -133,6 +174,13 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
     actors = Actors(
         broker=broker,
         import_orders=actor(import_orders, "import_orders", "orders"),
+        report_shipment=actor(runner(ActionKind.SHIPMENT), "report_shipment", "shipments"),
+        cancel_order=actor(runner(ActionKind.CANCEL), "cancel_order", "cancellations"),
+        deliver_webhook=actor(runner(ActionKind.WEBHOOK), "deliver_webhook", "warehouse"),
+        send_alert=actor(runner(ActionKind.ALERT), "send_alert", "alerts"),
+        import_request=actor(runner(ActionKind.IMPORT_ORDERS), "import_request", "orders"),
+        # older messages (one actor for every kind) still arrive after an upgrade: remove after
+        # the next release
         run_action=actor(run_action, "run_action", "shipments"),
         flush_stock=actor(flush_stock, "flush_stock", "stock"),
         stock_check=actor(stock_check, "stock_check", "maintenance"),

@@ -27,8 +27,9 @@ from sqlmodel import Session, col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event
+from kade.claims import claim
 from kade.errors import NotFoundError, UserError
-from kade.executor import Outcome, backoff, claim
+from kade.executor import Outcome, backoff
 from kade.http import HostRouter
 from kade.logs import redact_text
 from kade.models import (

@@ -8,13 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
 from sqlmodel import Session, col, select
 
+from kade.db import AFTER_COMMIT, after_commit
 from kade.models import Action, ActionKind, ActionStatus, utcnow
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """An action just created, to be sent once its transaction commits (``kade.db.after_commit``).
+
+    Stock is announced once per connection (``action_id`` None) with the latest due time: one
+    delayed flush serves every push the transaction queued for that store.
+    """
+
+    kind: ActionKind
+    connection_id: int | None
+    due: datetime
+    action_id: int | None = None
 
 
 def add_action(
@@ -29,30 +46,45 @@ def add_action(
 ) -> tuple[Action, bool]:
     """Insert an action unless one with ``key`` exists; returns (action, created).
 
-    The look-up locks the row (FOR UPDATE). A worker claiming this action right now holds that
-    lock: we wait, then — the worker having renamed the key — find nothing and create a new
-    action, so a value written while the worker was reading the old one is still sent. A
-    worker that comes second skips the locked row (SKIP LOCKED) and takes it next round.
+    One INSERT ... ON CONFLICT DO NOTHING does the common case. The conflict check waits for a
+    transaction that holds a row with this key — a worker claiming it right now, renaming its
+    key — and then inserts, so a value written while that worker reads the old one is still
+    sent. When the key is taken for good, the existing row is locked (FOR UPDATE) and returned:
+    a worker that comes to claim it meanwhile skips it (SKIP LOCKED) and takes it next round.
+
+    When the session can send after its commit (a process with a broker), the new action is
+    marked sent and announced; otherwise the sweeper sends it.
     """
-    existing = session.exec(select(Action).where(Action.idempotency_key == key).with_for_update()).first()
-    if existing is not None:
-        return existing, False
-    action = Action(
-        tenant_id=tenant_id,
-        connection_id=connection_id,
-        kind=kind,
-        idempotency_key=key,
-        payload=payload or {},
-        next_attempt_at=utcnow() + timedelta(seconds=delay),
-    )
-    try:
-        with session.begin_nested():
-            session.add(action)
-    except sa.exc.IntegrityError:
-        # Another transaction created it between our look and our insert.
-        found = session.exec(select(Action).where(Action.idempotency_key == key)).one()
-        return found, False
-    return action, True
+    now = utcnow()
+    due = now + timedelta(seconds=delay)
+    sending = AFTER_COMMIT in session.info
+    table = Action.__table__  # type: ignore[attr-defined]
+    enqueued = now if sending else None
+    values: dict[str, Any] = {
+        "tenant_id": tenant_id, "connection_id": connection_id, "kind": kind.value, "idempotency_key": key,
+        "status": ActionStatus.PENDING.value, "payload": payload or {}, "attempts": 0, "next_attempt_at": due,
+        "enqueued_at": enqueued, "created_at": now, "updated_at": now}
+    insert = sa.dialects.postgresql.insert if session.get_bind().dialect.name == "postgresql" \
+        else sa.dialects.sqlite.insert
+    for _ in range(3):
+        new_id = session.execute(
+            insert(table).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(table.c.id)
+        ).scalar()
+        if new_id is not None:
+            if sending:
+                after_commit(session, Fresh(kind, connection_id, due, new_id))
+            return Action(id=new_id, tenant_id=tenant_id, connection_id=connection_id, kind=kind,
+                          idempotency_key=key, payload=payload or {}, next_attempt_at=due, enqueued_at=enqueued,
+                          created_at=now, updated_at=now), True
+        existing = session.exec(
+            select(Action).where(Action.idempotency_key == key).with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+        if existing is not None:
+            return existing, False
+        # claimed and renamed between our insert and our look: the key is free again
+    raise RuntimeError(f"could not create or find the action {key!r}")
 
 
 @dataclass(frozen=True)
@@ -80,14 +112,25 @@ def add_actions(session: Session, actions: Sequence[NewAction]) -> int:
         .order_by(col(Action.id)).with_for_update()
     ).all())
     now = utcnow()
-    values = [
+    # Stock is announced per connection (one delayed flush each); other kinds are left to the sweeper.
+    sending = AFTER_COMMIT in session.info
+    values: list[dict[str, Any]] = [
         {"tenant_id": a.tenant_id, "connection_id": a.connection_id, "kind": a.kind.value, "idempotency_key": a.key,
          "status": ActionStatus.PENDING.value, "payload": a.payload, "attempts": 0,
-         "next_attempt_at": now + timedelta(seconds=a.delay), "created_at": now, "updated_at": now}
+         "next_attempt_at": now + timedelta(seconds=a.delay),
+         "enqueued_at": now if sending and a.kind == ActionKind.STOCK else None,
+         "created_at": now, "updated_at": now}
         for a in unique if a.key not in existing
     ]
     if not values:
         return 0
+    if sending:
+        flushes: dict[int, datetime] = {}
+        for v in values:
+            if v["enqueued_at"] is not None:
+                flushes[v["connection_id"]] = max(flushes.get(v["connection_id"], now), v["next_attempt_at"])
+        for connection_id, due in flushes.items():
+            after_commit(session, Fresh(ActionKind.STOCK, connection_id, due))
     table = Action.__table__  # type: ignore[attr-defined]
     if session.get_bind().dialect.name == "postgresql":
         return _insert_unnest(session, values)
@@ -101,10 +144,11 @@ def add_actions(session: Session, actions: Sequence[NewAction]) -> int:
 
 _UNNEST = sa.text(
     "INSERT INTO actions (tenant_id, connection_id, kind, idempotency_key, status, payload, attempts, "
-    "next_attempt_at, created_at, updated_at) "
+    "next_attempt_at, enqueued_at, created_at, updated_at) "
     "SELECT * FROM unnest(CAST(:tenant AS integer[]), CAST(:conn AS integer[]), CAST(:kind AS varchar[]), "
     "CAST(:key AS varchar[]), CAST(:status AS varchar[]), CAST(:payload AS json[]), CAST(:attempts AS integer[]), "
-    "CAST(:due AS timestamptz[]), CAST(:created AS timestamptz[]), CAST(:updated AS timestamptz[])) "
+    "CAST(:due AS timestamptz[]), CAST(:enqueued AS timestamptz[]), CAST(:created AS timestamptz[]), "
+    "CAST(:updated AS timestamptz[])) "
     "ON CONFLICT (idempotency_key) DO NOTHING"
 )
 
@@ -119,6 +163,7 @@ def _insert_unnest(session: Session, values: list[dict[str, Any]]) -> int:
         "kind": [v["kind"] for v in values], "key": [v["idempotency_key"] for v in values],
         "status": [v["status"] for v in values], "payload": [json.dumps(v["payload"]) for v in values],
         "attempts": [v["attempts"] for v in values], "due": [v["next_attempt_at"] for v in values],
+        "enqueued": [v["enqueued_at"] for v in values],
         "created": [v["created_at"] for v in values], "updated": [v["updated_at"] for v in values],
     })
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -19,8 +19,9 @@ from sqlmodel import col, func, select
 from kade.app import Kade
 from kade.jobs import QUEUES, Actors, declare_actors, make_broker
 from kade.models import Action, ActionStatus, Connection, utcnow
+from kade.outbox import Fresh
 from kade.status import SENDING
-from kade.sweeper import SweepStats, dispatch, sweep
+from kade.sweeper import SweepStats, dispatch, send_fresh, sweep
 
 
 class Runtime:
@@ -39,6 +40,20 @@ class Runtime:
     def dispatch(self, action_ids: list[int]) -> int:
         return dispatch(self.kade, self.actors, action_ids)
 
+    def send_on_commit(self) -> Runtime:
+        """From now on, outbox actions this process creates are sent when their transaction
+        commits (marked sent in it), not at the next sweep. Processes with a broker do this:
+        the workers, ``kade serve``; a CLI command without one leaves them to the sweeper."""
+        self.kade.db.after_commit_handler = self._send_fresh
+        return self
+
+    @property
+    def sends_on_commit(self) -> bool:
+        return self.kade.db.after_commit_handler == self._send_fresh
+
+    def _send_fresh(self, items: list[Fresh]) -> None:
+        send_fresh(self.actors, items)
+
     def sweep(self, lease: float | None = None) -> SweepStats:
         return sweep(self.kade, self.actors, lease=lease)
 
@@ -48,7 +63,9 @@ class Runtime:
     # -- in-process workers -------------------------------------------------------------------
 
     def start(self, threads: int = 4, tick: float | None = None) -> Runtime:
-        """Start worker threads and a sweeper tick (the embedded mode)."""
+        """Start worker threads and a sweeper tick (the embedded mode); actions created in this
+        process go to the broker as they commit."""
+        self.send_on_commit()
         self.broker.emit_after("process_boot")
         self.worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
         self.worker.start()
@@ -68,6 +85,8 @@ class Runtime:
                 get_logger(__name__).error("sweep_failed", error=str(exc))
 
     def stop(self) -> None:
+        if self.sends_on_commit:
+            self.kade.db.after_commit_handler = None
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=10)

@@ -21,6 +21,7 @@ from kade.app import Kade
 from kade.db import bookkeeping
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, utcnow
+from kade.outbox import Fresh
 from kade.status import RUNNING, SENDING
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
         actors.flush_stock.send(connection_id=connection_id)
     for action_id, kind, _ in rows:
         if kind != ActionKind.STOCK:
-            actors.run_action.send(action_id=action_id)
+            actors.for_kind(kind).send(action_id=action_id)
             stats.actions_sent += 1
     stats.stock_flushes = len(stock_connections)
     if stats.reclaimed or stats.actions_sent or stats.stock_flushes:
@@ -120,7 +121,27 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
         if kind == ActionKind.STOCK and connection_id is not None:
             flushes[connection_id] = max(flushes.get(connection_id, 0), delay_ms)
         else:
-            actors.run_action.send_with_options(kwargs={"action_id": action_id}, delay=delay_ms or None)
+            actors.for_kind(kind).send_with_options(kwargs={"action_id": action_id}, delay=delay_ms or None)
     for connection_id, delay_ms in flushes.items():
         actors.flush_stock.send_with_options(kwargs={"connection_id": connection_id}, delay=delay_ms or None)
     return len(rows)
+
+
+def send_fresh(actors: Actors, items: list[Fresh]) -> None:
+    """Send what a transaction just created and marked sent (``kade.db.after_commit``).
+
+    No database work: the rows were marked in the transaction that made them, which saves the
+    second transaction ``dispatch`` needs. A process that dies between the commit and this
+    send leaves them to the sweeper, which re-sends marks older than ``KADE_SWEEP_AFTER``.
+    """
+    now = utcnow()
+    flushes: dict[int, int] = {}
+    for item in items:
+        delay_ms = max(0, int((item.due - now).total_seconds() * 1000))
+        if item.kind == ActionKind.STOCK and item.connection_id is not None:
+            flushes[item.connection_id] = max(flushes.get(item.connection_id, 0), delay_ms)
+        elif item.action_id is not None:
+            actors.for_kind(item.kind).send_with_options(kwargs={"action_id": item.action_id},
+                                                         delay=delay_ms or None)
+    for connection_id, delay_ms in flushes.items():
+        actors.flush_stock.send_with_options(kwargs={"connection_id": connection_id}, delay=delay_ms or None)

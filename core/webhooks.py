@@ -181,7 +181,8 @@ def run_import_request(kade: Kade, action_id: int) -> object:
     it still holds the claim: a claim the sweeper took back belongs to another worker.
     """
     from kade import ingest
-    from kade.executor import KeepClaimed, Outcome, _finish, _lost, claim, handle_failure, new_claim, owned
+    from kade.claims import KeepClaimed, claim, new_claim, owned
+    from kade.executor import Outcome, _finish, _lost, handle_failure
     from kade.models import ActionStatus
 
     owner = new_claim()

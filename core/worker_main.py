@@ -12,6 +12,7 @@ from kade.app import Kade
 from kade.config import Settings
 from kade.jobs import declare_actors, make_broker
 from kade.logs import configure_logging
+from kade.sweeper import send_fresh
 
 settings = Settings()
 configure_logging(settings.log_format, settings.log_level)
@@ -25,6 +26,8 @@ def app() -> Kade:
     if _app is None:
         _app = Kade(settings)
         _app.check()  # the schema and the secret key: a wrong key stops the worker at boot
+        # what a job creates (a cancellation, an import request) goes out as it commits
+        _app.db.after_commit_handler = lambda items: send_fresh(actors, items)
     return _app
 
 

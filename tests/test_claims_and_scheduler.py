@@ -10,9 +10,10 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import select
 
+from kade.claims import KeepClaimed, claim, new_claim
 from kade.config import Settings
 from kade.errors import PlatformError
-from kade.executor import KeepClaimed, claim, flush_stock, new_claim, run_shipment
+from kade.executor import flush_stock, run_shipment
 from kade.ingest import import_orders
 from kade.manager import Platform
 from kade.models import Action, ActionKind, ActionStatus, Connection, Notification, Order, Product, ProductLink, utcnow

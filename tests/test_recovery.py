@@ -92,13 +92,14 @@ def test_recovery_sends_orders_first_then_stock_then_shipments(kade, store) -> N
     since = utcnow() - timedelta(hours=3)
     conn, _ = _outage(kade, store)
     sent: list[tuple[str, Any]] = []
-    actors = SimpleNamespace(import_orders=_Recorder("import_orders", sent),
-                             run_action=_Recorder("run_action", sent), flush_stock=_Recorder("flush_stock", sent))
+    shipments = _Recorder("report_shipment", sent)
+    actors = SimpleNamespace(import_orders=_Recorder("import_orders", sent), for_kind=lambda kind: shipments,
+                             flush_stock=_Recorder("flush_stock", sent))
     with kade.db.session() as session:
         plan = plan_recovery(session, since)
     result = run_recovery(kade, actors, plan)  # type: ignore[arg-type]
     assert result.retried == 1
-    assert [name for name, _ in sent] == ["import_orders", "flush_stock", "run_action"]
+    assert [name for name, _ in sent] == ["import_orders", "flush_stock", "report_shipment"]
     with kade.db.session() as session:
         assert session.get(Connection, conn.id).order_cursor <= since
 

@@ -95,7 +95,7 @@ def serve_cmd(
     if public and not kade.settings.admin_token:
         err.print("kade: /metrics and the details of /health are off: set KADE_ADMIN_TOKEN to serve them beyond "
                   "loopback", markup=False, soft_wrap=True)
-    runtime = Runtime(kade)
+    runtime = Runtime(kade).send_on_commit()  # shipments and stock from the API go out as they commit
     if not kade.settings.redis_url:
         runtime.start(threads=2)  # embedded: the webhook's import runs in this process
     try:

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from kade.app import Kade
+from kade.claims import claim
 from kade.config import Settings
 from kade.db import Database
-from kade.executor import claim
 from kade.manager import make_plugin_manager
 from kade.models import Action, ActionKind, Connection, Order, OrderLine, Shipment, utcnow
 from kade.runtime import Runtime

@@ -1,0 +1,165 @@
+"""Claims on outbox actions: who runs an action now, checked again by whoever writes its outcome.
+
+A claim is a conditional update from ``pending`` to ``running`` that counts the attempt and
+names its holder (``claimed_by``). Two workers handed the same message cannot both win; a worker
+whose claim the sweeper took back (its call outlived ``KADE_SWEEP_AFTER``) writes nothing.
+Long calls keep their claims fresh through one renewer thread per process, not one per call.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from kade.app import Kade
+from kade.logs import get_logger
+from kade.models import Action, ActionStatus, utcnow
+
+log = get_logger(__name__)
+
+
+def new_claim() -> str:
+    """A claim token: who holds a running action, checked again by whoever writes its outcome."""
+    return uuid.uuid4().hex
+
+
+def claim(session: Session, action_id: int, now: datetime | None = None, owner: str | None = None) -> Action | None:
+    """Take a due pending action for this worker, or None if it is not due or someone has it.
+
+    One statement (UPDATE ... RETURNING) both wins the race and loads the row. The returned
+    action's ``claimed_by`` is this claim; only its holder may finish or release it.
+    """
+    now = now or utcnow()
+    return session.scalars(
+        sa.update(Action)
+        .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.PENDING,
+               col(Action.next_attempt_at) <= now)
+        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
+                claimed_by=owner or new_claim())
+        .returning(Action)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def owned(session: Session, action_id: int, owner: str) -> Action | None:
+    """The action, locked, if ``owner`` still holds its claim; None when the sweeper took it back
+    (the call outlived its lease) — then another worker may own it, and this one writes nothing."""
+    action = session.exec(
+        select(Action).where(col(Action.id) == action_id, col(Action.status) == ActionStatus.RUNNING,
+                             col(Action.claimed_by) == owner)
+        .with_for_update().execution_options(populate_existing=True)
+    ).first()
+    if action is None:
+        log.warning("claim_lost", action_id=action_id, hint="reclaimed while its call ran; outcome not written")
+    return action
+
+
+def finish_owned(session: Session, action_id: int, owner: str, status: ActionStatus, *,
+                 reference: str | None = None) -> bool:
+    """Finish an action in one conditional UPDATE if ``owner`` still holds it (the common, happy
+    ending of a run); False, and nothing written, when the claim was taken back meanwhile."""
+    now = utcnow()
+    values: dict[str, object] = {"status": status, "claimed_by": None, "updated_at": now, "done_at": now}
+    if reference is not None:
+        values["remote_reference"] = reference
+    result = session.execute(
+        sa.update(Action)
+        .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.RUNNING,
+               col(Action.claimed_by) == owner)
+        .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        log.warning("claim_lost", action_id=action_id, hint="reclaimed while its call ran; outcome not written")
+        return False
+    return True
+
+
+def renew(kade: Kade, owners: list[str]) -> int:
+    """Touch the running actions these claims hold (never one someone else holds); how many."""
+    if not owners:
+        return 0
+    with kade.db.transaction() as session:
+        result = session.execute(
+            sa.update(Action).where(col(Action.claimed_by).in_(owners), col(Action.status) == ActionStatus.RUNNING)
+            .values(updated_at=utcnow()).execution_options(synchronize_session=False))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class ClaimKeeper:
+    """The process's renewer: every third of the sweep age it touches every claim registered,
+    in one statement. It idles out after a quiet period and starts again when needed, so a busy
+    worker keeps one thread while a test that runs one action does not leave one behind."""
+
+    def __init__(self, kade: Kade) -> None:
+        self.kade = kade
+        self._owners: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, owner: str) -> None:
+        with self._lock:
+            self._owners[owner] = self._owners.get(owner, 0) + 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kade-claim-keeper", daemon=True)
+                self._thread.start()
+
+    def discard(self, owner: str) -> None:
+        with self._lock:
+            left = self._owners.get(owner, 0) - 1
+            if left > 0:
+                self._owners[owner] = left
+            else:
+                self._owners.pop(owner, None)
+
+    def _run(self) -> None:
+        every = self.kade.settings.sweep_after / 3
+        idle = threading.Event()
+        while True:
+            idle.wait(every)
+            with self._lock:
+                owners = list(self._owners)
+                if not owners:
+                    self._thread = None  # a later add() starts a new one
+                    return
+            try:
+                renew(self.kade, owners)
+            except Exception as exc:  # the next round tries again; the lease has slack for it
+                log.warning("claim_renew_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+_keepers_lock = threading.Lock()
+
+
+def keeper(kade: Kade) -> ClaimKeeper:
+    """The one ``ClaimKeeper`` of this app."""
+    with _keepers_lock:
+        found: ClaimKeeper | None = getattr(kade, "_claim_keeper", None)
+        if found is None:
+            found = ClaimKeeper(kade)
+            kade._claim_keeper = found  # type: ignore[attr-defined]
+        return found
+
+
+class KeepClaimed:
+    """Renew a claim while a long store call runs, so the sweeper never takes it back meanwhile.
+
+    Registers the claim with the process's ``ClaimKeeper`` for the length of the ``with`` block;
+    the renewal is conditional on the claim, so it cannot revive an action someone else owns.
+    """
+
+    def __init__(self, kade: Kade, owner: str) -> None:
+        self.kade = kade
+        self.owner = owner
+
+    def __enter__(self) -> KeepClaimed:
+        keeper(self.kade).add(self.owner)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        keeper(self.kade).discard(self.owner)
+
+    def renew(self) -> int:
+        return renew(self.kade, [self.owner])
