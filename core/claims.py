@@ -98,12 +98,13 @@ class ClaimKeeper:
         self._owners: dict[str, int] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.thread_name = f"kade-claim-keeper-{id(self):x}"
 
     def add(self, owner: str) -> None:
         with self._lock:
             self._owners[owner] = self._owners.get(owner, 0) + 1
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="kade-claim-keeper", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
                 self._thread.start()
 
     def discard(self, owner: str) -> None:

@@ -1,0 +1,199 @@
+"""Fresh outbox actions go to the broker as their transaction commits, on the queue of their kind.
+
+The row is marked sent in the transaction that makes it (no second transaction per action); a
+rollback sends nothing; a savepoint's release is not the commit; a send that fails leaves the
+action to the sweeper; a process without a broker leaves every action to the sweeper.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from kade.claims import ClaimKeeper, KeepClaimed, claim, keeper
+from kade.jobs import LEGACY_QUEUES, QUEUES, queue_priorities
+from kade.models import Action, ActionKind, ActionStatus, Connection, Order, Product, ProductLink
+from kade.outbox import add_action
+from kade.runtime import Runtime
+from kade.shipments import cancel_in_store
+from kade.stock import set_stock
+from kade.sweeper import sweep
+from tests.support.factories import make_connection, tenant_of
+
+
+class Sent:
+    """What reached the broker: (queue, actor, kwargs, delay)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.messages: list[tuple[str, str, dict[str, Any], int | None]] = []
+        real = runtime.broker.enqueue
+
+        def enqueue(message: Any, *, delay: int | None = None) -> Any:
+            self.messages.append((message.queue_name, message.actor_name, dict(message.kwargs), delay))
+            return real(message, delay=delay)
+
+        runtime.broker.enqueue = enqueue  # type: ignore[method-assign]
+
+
+def _order(kade, conn) -> int:
+    with kade.db.transaction() as session:
+        order = Order(tenant_id=conn.tenant_id, connection_id=conn.id, remote_id="R1", number="N1", status="open",
+                      billing_address={}, shipping_address={}, raw={})
+        session.add(order)
+        session.flush()
+        assert order.id is not None
+        return order.id
+
+
+def _cancel(kade, order_id: int) -> int:
+    with kade.db.transaction() as session:
+        cancel_in_store(session, session.get(Order, order_id))
+    with kade.db.session() as session:
+        action = session.exec(select(Action).where(Action.kind == ActionKind.CANCEL)).one()
+        assert action.id is not None
+        return action.id
+
+
+def test_an_action_is_sent_on_its_own_queue_when_its_transaction_commits(kade) -> None:
+    conn = make_connection(kade)
+    order_id = _order(kade, conn)
+    runtime = Runtime(kade).send_on_commit()
+    sent = Sent(runtime)
+    action_id = _cancel(kade, order_id)
+    assert [(q, a, k) for q, a, k, _ in sent.messages] == [("cancellations", "kade.cancel_order",
+                                                            {"action_id": action_id})]
+    with kade.db.session() as session:
+        assert session.get(Action, action_id).enqueued_at is not None  # marked in the same transaction
+    assert sweep(kade, runtime.actors).actions_sent == 0  # the sweeper does not send it again
+    runtime.stop()
+
+
+def test_a_rollback_sends_nothing_and_a_savepoint_is_not_the_commit(kade) -> None:
+    conn = make_connection(kade)
+    runtime = Runtime(kade).send_on_commit()
+    sent = Sent(runtime)
+    with pytest.raises(RuntimeError), kade.db.transaction() as session:
+        add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL, key="k1",
+                   payload={"order_id": 1})
+        raise RuntimeError("the caller's change fails")
+    assert sent.messages == []
+    with kade.db.transaction() as session:
+        with session.begin_nested():
+            add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL, key="k2",
+                       payload={"order_id": 1})
+        assert sent.messages == []  # released, not committed: a worker could not see the row yet
+    assert [a for _, a, _, _ in sent.messages] == ["kade.cancel_order"]
+    runtime.stop()
+
+
+def test_a_failed_send_leaves_the_action_to_the_sweeper(kade) -> None:
+    conn = make_connection(kade)
+    order_id = _order(kade, conn)
+    runtime = Runtime(kade).send_on_commit()
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise ConnectionError("broker down")
+
+    real = runtime.broker.enqueue
+    runtime.broker.enqueue = down  # type: ignore[method-assign]
+    action_id = _cancel(kade, order_id)  # committed all the same
+    runtime.broker.enqueue = real  # type: ignore[method-assign]
+    sent = Sent(runtime)
+    assert sweep(kade, runtime.actors, lease=0).actions_sent == 1  # once the mark is stale
+    assert [k for _, _, k, _ in sent.messages] == [{"action_id": action_id}]
+    runtime.stop()
+
+
+def test_without_a_broker_in_the_process_the_sweeper_sends(kade) -> None:
+    conn = make_connection(kade)
+    order_id = _order(kade, conn)
+    action_id = _cancel(kade, order_id)  # no runtime: a CLI command in the embedded mode
+    with kade.db.session() as session:
+        assert session.get(Action, action_id).enqueued_at is None
+    runtime = Runtime(kade)
+    sent = Sent(runtime)
+    assert sweep(kade, runtime.actors).actions_sent == 1
+    assert [q for q, _, _, _ in sent.messages] == ["cancellations"]
+    runtime.stop()
+
+
+def test_stock_changes_send_one_delayed_flush_per_connection_and_transaction(kade) -> None:
+    conn = make_connection(kade)
+    tenant = tenant_of(kade)
+    with kade.db.transaction() as session:
+        for i in range(2):
+            product = Product(tenant_id=tenant.id, sku=f"P{i}", stock=1)
+            session.add(product)
+            session.flush()
+            session.add(ProductLink(connection_id=conn.id, product_id=product.id, remote_id=f"r{i}",
+                                    last_pushed_stock=1))
+    runtime = Runtime(kade).send_on_commit()
+    sent = Sent(runtime)
+    with kade.db.transaction() as session:
+        set_stock(session, tenant, "P0", 5, window=1.0)
+        set_stock(session, tenant, "P1", 6, window=1.0)
+    assert [(a, k) for _, a, k, _ in sent.messages] == [("kade.flush_stock", {"connection_id": conn.id})]
+    delay = sent.messages[0][3]
+    assert delay is not None and 500 <= delay <= 1000  # at the end of the coalescing window
+    with kade.db.session() as session:
+        assert all(a.enqueued_at is not None for a in session.exec(select(Action)))
+    runtime.stop()
+
+
+def test_an_old_all_kinds_message_still_runs(kade, store) -> None:
+    conn = make_connection(kade)
+    order_id = _order(kade, conn)
+    action_id = _cancel(kade, order_id)
+    runtime = Runtime(kade).start(threads=1, tick=0)
+    try:
+        runtime.actors.run_action.send(action_id=action_id)  # queued by the release before
+        runtime.join()
+    finally:
+        runtime.stop()
+    with kade.db.session() as session:
+        assert session.get(Action, action_id).status == ActionStatus.DONE
+    assert store.cancellations == ["R1"]
+
+
+def test_each_kind_has_its_queue_and_the_older_queue_order_still_works() -> None:
+    priority = queue_priorities(",".join(QUEUES))
+    assert sorted(priority, key=priority.__getitem__) == list(QUEUES)
+    legacy = queue_priorities(",".join(reversed(LEGACY_QUEUES)))  # maintenance,shipments,stock,orders
+    assert sorted(legacy, key=legacy.__getitem__) == [
+        "alerts", "maintenance", "shipments", "cancellations", "warehouse", "stock", "orders"]
+    with pytest.raises(ValueError, match="must name each"):
+        queue_priorities("orders,stock,shipments")
+
+
+def test_cancellations_do_not_wait_behind_shipments(kade) -> None:
+    runtime = Runtime(kade)
+    queues = {kind: runtime.actors.for_kind(kind).queue_name for kind in ActionKind}
+    assert queues[ActionKind.SHIPMENT] == "shipments"
+    assert queues[ActionKind.CANCEL] == "cancellations"
+    assert queues[ActionKind.WEBHOOK] == "warehouse"
+    assert queues[ActionKind.ALERT] == "alerts"
+    assert queues[ActionKind.IMPORT_ORDERS] == "orders"
+    runtime.stop()
+
+
+def test_one_renewer_thread_keeps_every_claim_of_the_process(kade) -> None:
+    conn = make_connection(kade)
+    with kade.db.transaction() as session:
+        ids = [add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL,
+                          key=f"k{n}", payload={"order_id": n})[0].id for n in range(3)]
+    with kade.db.transaction() as session:
+        for n, action_id in enumerate(ids):
+            assert claim(session, action_id, owner=f"owner-{n}") is not None
+    mine = keeper(kade)
+    assert isinstance(mine, ClaimKeeper) and keeper(kade) is mine
+    with KeepClaimed(kade, "owner-0"), KeepClaimed(kade, "owner-1"), KeepClaimed(kade, "owner-2"):
+        assert [t.name for t in threading.enumerate()].count(mine.thread_name) == 1
+    # a renewal touches only the claims it is given
+    from kade.claims import renew
+
+    assert renew(kade, ["owner-0", "owner-2", "nobody"]) == 2
+    with kade.db.session() as session:
+        assert session.get(Connection, conn.id) is not None
