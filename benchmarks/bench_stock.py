@@ -1,11 +1,12 @@
 """Stock coalescing: 100,000 changes over 10,000 products with a 1 s window (rule R7).
 
 Brief: at most one push per changed product per coalescing window, batched as the platform
-declares, zero pushes of unchanged values, p95 change-to-store latency ≤ 2 s.
+declares, zero pushes of unchanged values, p95 change-to-store latency ≤ 2 s (raised to ≤ 1.5 s on a busy machine).
 
 Changes are committed in ticks through ``kade.stock.schedule_pushes`` (the core path for a batch
 of changed products). A ``kade worker`` process (Redis broker, 4 threads) pushes to the fake HTTP
-store; this process sweeps every 0.2 s like the scheduler. Latency is measured per change from
+store. This process sends a delayed flush as each transaction commits, as ``kade serve`` and the
+workers do (``Runtime.send_on_commit``), and sweeps every second like the scheduler. Latency is measured per change from
 its commit to the moment the store holds that value; changes overwritten by a newer one before
 that moment need no push of their own and are counted apart.
 
@@ -46,6 +47,9 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--tick", type=int, default=500, help="changes committed per transaction")
     parser.add_argument("--window", type=float, default=1.0)
+    parser.add_argument("--sweep-every", type=float, default=1.0, help="seconds between sweeps (the scheduler's tick)")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     args = parser.parse_args()
     rng = random.Random(42)
 
@@ -62,7 +66,7 @@ def main() -> int:
                "KADE_SECRET_KEY": kade.settings.secret_key, "KADE_DISABLED_PLUGINS": "bol,shopify,woocommerce",
                "KADE_LOG_FORMAT": "json", "KADE_LOG_LEVEL": "WARNING", "PYTHONPATH": worker_pythonpath(root)}
         pool = WorkerPool(env, Path(tmp))
-        runtime = Runtime(kade, broker=RedisBroker(url=REDIS_URL, namespace="kade"))
+        runtime = Runtime(kade, broker=RedisBroker(url=REDIS_URL, namespace="kade")).send_on_commit()
         stop = threading.Event()
         try:
             connection_id = setup_shop(kade, server.url, platform=fakehttp.PLATFORM, import_now=False)
@@ -71,13 +75,13 @@ def main() -> int:
                     select(ProductLink).where(ProductLink.connection_id == connection_id))}
             product_of = {rid: links[rid] for rid in remote_ids}
             remote_of = {pid: rid for rid, pid in product_of.items()}
-            proc = pool.start(processes=1, threads=4)
-            pool.wait_ready(proc)
+            proc = pool.start(processes=args.processes, threads=args.threads)
+            pool.wait_ready(proc, processes=args.processes)
 
             sweep_errors: list[str] = []
 
             def sweeper() -> None:
-                while not stop.wait(0.2):
+                while not stop.wait(args.sweep_every):
                     try:
                         runtime.sweep()
                     except Exception as exc:  # the scheduler logs and keeps ticking; so do we
@@ -168,7 +172,7 @@ def main() -> int:
     print(f"pushes of one product closer than the window: {too_close}  {verdict(0, too_close)}")
     print(f"change-to-store latency over {len(latencies)} changes that needed a push: "
           f"p50 {percentile(latencies, 50):.2f} s, p95 {p95:.2f} s, max {max(latencies, default=0):.2f} s "
-          f"target p95 <= 2 s  {verdict(p95, 2.0, higher_is_better=False)}")
+          f"target p95 <= 1.5 s  {verdict(p95, 1.5, higher_is_better=False)}")
     print(f"changes needing no push: {already} (store already had the value), {superseded} (overwritten within "
           f"the window); never pushed: {lost}")
     print(f"store differs from the warehouse for {wrong} products  {verdict(0, wrong)}; total {total_s:.1f} s")
