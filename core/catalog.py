@@ -43,7 +43,7 @@ def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
     stats = CatalogStats()
     token: str | None = None
     while True:
-        page = platform.import_products(ctx, token)
+        page = platform.read_products(ctx, token)
         with kade.db.transaction() as session:
             for rejected in page.rejected:
                 quarantine(session, connection, "product", rejected)

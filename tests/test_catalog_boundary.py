@@ -28,7 +28,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
 
 
 def _serve(monkeypatch: pytest.MonkeyPatch, *products: RemoteProduct) -> None:
-    monkeypatch.setattr(Platform, "import_products",
+    monkeypatch.setattr(Platform, "read_products",
                         lambda self, ctx, token: ProductPage(products=products))
 
 
