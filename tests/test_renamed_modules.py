@@ -1,4 +1,5 @@
-"""Old names of renamed modules, types and hooks keep working (deprecated) for code written against them."""
+"""Old names of renamed modules, types, hooks and actors keep working (deprecated) for code and queued
+messages written against them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import sys
 import warnings
 from collections.abc import Iterator
 
+import dramatiq
 import pytest
+from dramatiq.brokers.stub import StubBroker
+from sqlmodel import select
 
 from kade import hookimpl
 from kade.app import Kade
@@ -15,6 +19,9 @@ from kade.catalog import import_store_products
 from kade.config import Settings
 from kade.db import Database
 from kade.manager import KadePluginManager, make_plugin_manager
+from kade.models import ProductLink, utcnow
+from kade.runtime import Runtime
+from kade.scheduler import Scheduler
 from kade.types import ConnectionTestResult, PlatformSpec, ProductPage, RemoteProduct
 from tests.support.factories import make_connection
 from tests.support.fakeplatform import FakePlatform, FakeStore
@@ -130,3 +137,29 @@ def test_the_load_time_hook_checks_count_the_old_name(monkeypatch) -> None:
     assert [p.sku for p in pm.platform("shop").read_products(None, None).products] == ["OLD"]  # type: ignore[arg-type]
     with pytest.raises(kade.manager.PluginLoadError, match=r"lacks read_products \(required with check_connection"):
         _load(_catalogue_plugin())
+
+
+def test_a_message_queued_under_the_old_actor_name_links_the_catalogue(kade, store) -> None:
+    conn = make_connection(kade)
+    store.add_product("P1", "A", None)
+    runtime = Runtime(kade)
+    assert isinstance(runtime.broker, StubBroker)
+    # what the previous release's scheduler left in the queue
+    runtime.broker.enqueue(dramatiq.Message(queue_name="maintenance", actor_name="kade.import_products", args=(),
+                                            kwargs={"connection_id": conn.id}, options={}))
+    runtime.start(threads=1, tick=0)
+    try:
+        runtime.join()
+    finally:
+        runtime.stop()
+    with kade.db.session() as session:
+        assert [link.remote_id for link in session.exec(select(ProductLink))] == ["P1"]
+
+
+def test_catalogue_links_are_sent_under_the_new_actor_name(kade) -> None:
+    make_connection(kade)
+    runtime = Runtime(kade)
+    Scheduler(kade, runtime.actors, holder="a").tick(utcnow())
+    queued = [dramatiq.Message.decode(raw).actor_name for raw in runtime.broker.queues["maintenance"].queue]
+    assert "kade.link_products" in queued and "kade.import_products" not in queued
+    runtime.broker.close()
