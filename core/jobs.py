@@ -121,7 +121,7 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         stockcheck.full_stock_check(app(), connection_id)
 
     def link_products(connection_id: int) -> None:
-        stats = catalog.import_store_products(app(), connection_id)
+        stats = catalog.link_store_products(app(), connection_id)
         log.info("products_done", connection_id=connection_id, linked=stats.linked, created=stats.created)
 
     def check_credentials(connection_id: int) -> None:

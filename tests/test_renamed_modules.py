@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from kade import hookimpl
 from kade.app import Kade
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.config import Settings
 from kade.db import Database
 from kade.manager import KadePluginManager, make_plugin_manager
@@ -107,7 +107,7 @@ def test_a_plugin_with_the_old_hook_name_loads_warns_once_and_its_catalogue_is_l
     store.add_product("P1", "A", None, stock=2)
     store.add_product("P2", "B", "8712345678906")
     conn = make_connection(kade)
-    stats = import_store_products(kade, conn.id)
+    stats = link_store_products(kade, conn.id)
     assert (stats.linked, stats.created) == (2, 2)
 
 
