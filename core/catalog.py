@@ -3,8 +3,9 @@ warehouse products (rule R6).
 
 Links are made by the connection's matching order (product code then barcode, or the reverse;
 several matches → the first). Unknown store products become warehouse products unless product
-import (the connection's ``import_products`` setting) is off. Each product first passes the boundary checks orders pass
-(``kade.boundary``): one the schema cannot hold is quarantined and the rest of its page imports.
+import (the connection's ``import_products`` setting) is off. Each product first passes the
+boundary checks orders pass (``kade.boundary``): one the schema cannot hold is quarantined and
+the rest of its page is linked.
 """
 
 from __future__ import annotations
