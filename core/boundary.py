@@ -5,7 +5,7 @@ PostgreSQL's ``integer``, a price past ``numeric(14, 4)``, a NUL byte or a lone 
 PostgreSQL refuses in text, a timestamp that overflows when converted to UTC. SQLite would take
 most of these and PostgreSQL would fail the whole page, so the limits here are Kade's, derived
 from the models, and the same on every backend and for every platform. The ingest applies them
-to each order before it writes, the catalogue import to each store product; a record that
+to each order before it writes, the catalogue link to each store product; a record that
 fails is quarantined with the reason returned here.
 """
 

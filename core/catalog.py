@@ -1,9 +1,11 @@
-"""Store products: import and linking to warehouse products (rule R6).
+"""Catalogue linking: the store's products, read through the plugin's ``read_products``, linked to
+warehouse products (rule R6).
 
 Links are made by the connection's matching order (product code then barcode, or the reverse;
 several matches → the first). Unknown store products become warehouse products unless product
-import is off for the connection. Each product first passes the boundary checks orders pass
-(``kade.boundary``): one the schema cannot hold is quarantined and the rest of its page imports.
+import (the connection's ``import_products`` setting) is off. Each product first passes the
+boundary checks orders pass (``kade.boundary``): one the schema cannot hold is quarantined and
+the rest of its page is linked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from kade.models import ProductLink
 from kade.products import find_or_create_product
 from kade.types import RejectedRecord, RemoteProduct
 
-#: linking this many products refreshes the tables' statistics (a store's first catalogue import)
+#: linking this many products refreshes the tables' statistics (a store's first catalogue link)
 BULK_ANALYZE = 2000
 
 
@@ -33,7 +35,7 @@ class CatalogStats:
     quarantined: int = 0
 
 
-def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
+def link_store_products(kade: Kade, connection_id: int) -> CatalogStats:
     """Page through the store's products and link (or create) their warehouse products."""
     connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
@@ -43,7 +45,7 @@ def import_store_products(kade: Kade, connection_id: int) -> CatalogStats:
     stats = CatalogStats()
     token: str | None = None
     while True:
-        page = platform.import_products(ctx, token)
+        page = platform.read_products(ctx, token)
         with kade.db.transaction() as session:
             for rejected in page.rejected:
                 quarantine(session, connection, "product", rejected)

@@ -27,7 +27,8 @@ from kade.types import SettingSpec
 #: settings every connection has, whatever its platform (rules R5, R6)
 CORE_SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(name="import_products", type="bool", default=True,
-                description="auto-import unknown products found in orders (off: manual import refused too)"),
+                description="create warehouse products for unknown store products, from orders and the "
+                            "catalogue link (off: existing ones are still linked, none are created)"),
     SettingSpec(name="product_match", type="choice", choices=("sku_first", "ean_first"), default="sku_first",
                 description="link products by product code then barcode, or the reverse"),
     SettingSpec(name="order_poll_interval", type="int", default=None, minimum=10, maximum=7 * 86400,

@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlmodel import col, func, select
 
 from kade.app import Kade
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.config import Settings
 from kade.connections import add_connection, update_setting
 from kade.db import Database
@@ -140,7 +140,7 @@ def _connect(kade: Kade, console: Console, stores: list[DemoStore]) -> None:
             store.connection_id = conn.id or 0
     for store in stores:
         store.harness.seed_products(12)
-        stats = import_store_products(kade, store.connection_id)
+        stats = link_store_products(kade, store.connection_id)
         with kade.db.transaction() as session:
             row = session.get(Connection, store.connection_id)
             assert row is not None

@@ -79,11 +79,33 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
 
 
 @hookspec(firstresult=True)
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
-    """Fetch one page of the store's products (for linking by SKU/EAN and auto-import).
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+    """Fetch one page of the store's product catalogue, which the core links to warehouse
+    products by SKU/EAN (creating unknown ones unless the connection's ``import_products``
+    setting is off).
 
     :param ctx: the connection.
     :param page_token: None for the first page, then the token the previous page returned.
+    :return: the products, the records that could not be translated (``rejected``) and the next
+        page token (None on the last page).
+    """
+
+
+#: the warning a plugin still implementing the old name gets once, when it is registered
+IMPORT_PRODUCTS_RENAMED = DeprecationWarning(
+    "the import_products hook was renamed read_products: implement read_products instead "
+    "(import_products is still called when read_products is absent, until it is removed)"
+)
+
+
+@hookspec(firstresult=True, warn_on_impl=IMPORT_PRODUCTS_RENAMED)
+def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+    """Deprecated name of ``read_products``.
+
+    Kept so that a plugin written against it still loads (with a ``DeprecationWarning``) and its
+    catalogue is still read; a plugin implementing both is called through ``read_products`` only.
+
+    :param page_token: as for ``read_products``.
     """
 
 

@@ -113,7 +113,7 @@ class Actors:
     run_action: dramatiq.Actor[..., Any]
     flush_stock: dramatiq.Actor[..., Any]
     stock_check: dramatiq.Actor[..., Any]
-    import_products: dramatiq.Actor[..., Any]
+    link_products: dramatiq.Actor[..., Any]
     check_credentials: dramatiq.Actor[..., Any]
     sweep: dramatiq.Actor[..., Any]
 
@@ -161,8 +161,8 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
     def stock_check(connection_id: int) -> None:
         stockcheck.full_stock_check(app(), connection_id)
 
-    def import_products(connection_id: int) -> None:
-        stats = catalog.import_store_products(app(), connection_id)
+    def link_products(connection_id: int) -> None:
+        stats = catalog.link_store_products(app(), connection_id)
         log.info("products_done", connection_id=connection_id, linked=stats.linked, created=stats.created)
 
     def check_credentials(connection_id: int) -> None:
@@ -184,8 +184,11 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         run_action=actor(run_action, "run_action", "shipments"),
         flush_stock=actor(flush_stock, "flush_stock", "stock"),
         stock_check=actor(stock_check, "stock_check", "maintenance"),
-        import_products=actor(import_products, "import_products", "maintenance"),
+        link_products=actor(link_products, "link_products", "maintenance"),
         check_credentials=actor(check_credentials, "check_credentials", "maintenance"),
         sweep=actor(sweep, "sweep", "maintenance"),
     )
+    # The actor was called kade.import_products: messages queued before the rename carry that
+    # name, and this alias runs them. Remove it one release after kade.link_products shipped.
+    actor(link_products, "import_products", "maintenance")
     return actors

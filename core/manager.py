@@ -46,7 +46,7 @@ ENTRY_POINT_GROUP = "kade"
 WRITE_OPERATIONS = frozenset({"push_stock", "report_shipment", "cancel_order", "migrate_connection"})
 OPERATIONS = (
     "import_orders",
-    "import_products",
+    "read_products",
     "read_stock",
     "push_stock",
     "report_shipment",
@@ -66,8 +66,16 @@ CAPABILITY_HOOKS = {
     "cancel_order": ("cancel_order",),
     "webhooks": ("verify_webhook", "parse_webhook"),
 }
+#: hook → its deprecated old name, called instead when a plugin implements only the old one
+RENAMED_HOOKS = {"read_products": "import_products"}
 log = get_logger(__name__)
 T = TypeVar("T")
+
+
+def with_renamed(present: set[str]) -> set[str]:
+    """The hooks a plugin has, counting an old hook name as its new one (a plugin written
+    against ``import_products`` has ``read_products`` for every check that asks)."""
+    return present | {new for new, old in RENAMED_HOOKS.items() if old in present}
 
 
 def missing_hooks(spec: PlatformSpec, present: set[str]) -> list[str]:
@@ -199,7 +207,7 @@ class KadePluginManager(pluggy.PluginManager):
                 self._fail(impl.plugin_name, self._dist_name(impl.plugin_name), f"{type(exc).__name__}: {exc}",
                            exc)
                 continue
-            present = {caller.name for caller in self.get_hookcallers(impl.plugin) or []}
+            present = with_renamed({caller.name for caller in self.get_hookcallers(impl.plugin) or []})
             lacking = {spec.name: missing_hooks(spec, present) for spec in specs}
             if any(lacking.values()):
                 text = "; ".join(f"platform {name!r} lacks {', '.join(what)}" for name, what in lacking.items() if what)
@@ -263,16 +271,28 @@ class Platform:
         return self.spec.name
 
     def supports(self, operation: str) -> bool:
-        caller = getattr(self._pm.hook, operation)
+        return self._hook_for(operation) is not None
+
+    def _implements(self, hook: str) -> bool:
+        caller = getattr(self._pm.hook, hook)
         return any(impl.plugin is self.plugin for impl in caller.get_hookimpls())
 
+    def _hook_for(self, operation: str) -> str | None:
+        """The hook that carries ``operation`` for this plugin: its own name, else the deprecated
+        old name the plugin still implements (see ``RENAMED_HOOKS``), else None."""
+        if self._implements(operation):
+            return operation
+        old = RENAMED_HOOKS.get(operation)
+        return old if old is not None and self._implements(old) else None
+
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        if not self.supports(operation):
+        hook = self._hook_for(operation)
+        if hook is None:
             raise UnsupportedOperation(f"platform {self.name!r} does not support {operation}")
         caller = self._callers.get(operation)
         if caller is None:
             others = [p for p in self._pm.get_plugins() if p is not self.plugin and self._is_platform(p)]
-            caller = self._pm.subset_hook_caller(operation, remove_plugins=others)
+            caller = self._pm.subset_hook_caller(hook, remove_plugins=others)
             self._callers[operation] = caller
         try:
             return caller(**kwargs)
@@ -298,9 +318,9 @@ class Platform:
     def import_orders(self, ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
         return self._expect("import_orders", self._call("import_orders", ctx=ctx, query=query), OrderPage)
 
-    def import_products(self, ctx: ConnectionContext, page_token: str | None) -> ProductPage:
-        result = self._call("import_products", ctx=ctx, page_token=page_token)
-        return self._expect("import_products", result, ProductPage)
+    def read_products(self, ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+        result = self._call("read_products", ctx=ctx, page_token=page_token)
+        return self._expect(self._hook_for("read_products") or "read_products", result, ProductPage)
 
     def read_stock(self, ctx: ConnectionContext, page_token: str | None) -> StockPage:
         return self._expect("read_stock", self._call("read_stock", ctx=ctx, page_token=page_token), StockPage)

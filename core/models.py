@@ -296,7 +296,7 @@ class ActionKind(StrEnum):
     CANCEL = "cancel"
     MIGRATE = "migrate"
     IMPORT_ORDERS = "import_orders"
-    IMPORT_PRODUCTS = "import_products"
+    LINK_PRODUCTS = "link_products"
     STOCK_CHECK = "stock_check"
     #: a signed event to a tenant's webhook subscription (no connection)
     WEBHOOK = "webhook"

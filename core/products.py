@@ -94,8 +94,8 @@ def upsert_products(session: Session, tenant: Tenant, rows: Iterable[dict[str, A
     return created, updated
 
 
-#: deprecated name of :func:`upsert_products` (``import_products`` is also a hook, an actor and a
-#: connection setting; this is the warehouse's own product rows from a file or the HTTP API)
+#: deprecated name of :func:`upsert_products` (``import_products`` is also the connection setting;
+#: this is the warehouse's own product rows from a file or the HTTP API)
 import_products = upsert_products
 
 

@@ -45,7 +45,8 @@ def import_again(kade: Kade, quarantine_id: int, *, actor: str) -> ReimportResul
         if row is None:
             raise UserError(f"no quarantined record {quarantine_id}")
         if row.kind != "order":
-            raise UserError(f"quarantined {row.kind} records are imported again by the product import")
+            raise UserError(f"quarantined {row.kind} records are read again by the next catalogue link "
+                            "(kade product import --connection)")
         connection_id = row.connection_id
         row.resolved_at = utcnow()
         session.add(row)

@@ -117,7 +117,7 @@ class Scheduler:
             if poll:
                 self.actors.import_orders.send(connection_id=conn.id)
             if products:
-                self.actors.import_products.send(connection_id=conn.id)
+                self.actors.link_products.send(connection_id=conn.id)
 
     def _nightly_stock_check(self, now: datetime) -> None:
         if now.hour != self.stock_check_hour:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.manager import Platform
 from kade.models import Product, ProductLink, Quarantine
 from kade.types import ProductPage, RemoteProduct
@@ -28,7 +28,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
 
 
 def _serve(monkeypatch: pytest.MonkeyPatch, *products: RemoteProduct) -> None:
-    monkeypatch.setattr(Platform, "import_products",
+    monkeypatch.setattr(Platform, "read_products",
                         lambda self, ctx, token: ProductPage(products=products))
 
 
@@ -40,7 +40,7 @@ def test_an_unstorable_product_is_quarantined_and_the_rest_of_its_page_imports(
     good = [RemoteProduct(remote_id=f"g{n}", sku=f"GOOD-{n}", name="Lamp", price=Decimal("9.123456"), stock=3)
             for n in range(2)]
     _serve(monkeypatch, good[0], bad, good[1])
-    stats = import_store_products(kade, conn.id)
+    stats = link_store_products(kade, conn.id)
     assert (stats.created, stats.linked, stats.quarantined) == (2, 2, 1)
     with kade.db.session() as session:
         assert sorted(p.sku for p in session.exec(select(Product))) == ["GOOD-0", "GOOD-1"]
@@ -49,7 +49,7 @@ def test_an_unstorable_product_is_quarantined_and_the_rest_of_its_page_imports(
         (row,) = session.exec(select(Quarantine)).all()
     assert row.kind == "product" and reason in row.reason
     # The store sends the same product again: still one quarantine row, reopened.
-    import_store_products(kade, conn.id)
+    link_store_products(kade, conn.id)
     with kade.db.session() as session:
         assert len(session.exec(select(Quarantine)).all()) == 1
 
@@ -57,6 +57,6 @@ def test_an_unstorable_product_is_quarantined_and_the_rest_of_its_page_imports(
 def test_a_long_name_is_cut_to_its_column_not_refused(kade, monkeypatch) -> None:
     conn = make_connection(kade)
     _serve(monkeypatch, RemoteProduct(remote_id="p1", sku="LONG", name="n" * 1000))
-    assert import_store_products(kade, conn.id).created == 1
+    assert link_store_products(kade, conn.id).created == 1
     with kade.db.session() as session:
         assert session.exec(select(Product)).one().name == "n" * 300

@@ -164,15 +164,15 @@ def test_scheduler_marks_survive_a_restart(kade, store) -> None:
     actors = Recorder()
     now = utcnow()
     assert Scheduler(kade, actors, holder="a").tick(now) is True
-    assert (actors.count("import_orders"), actors.count("import_products")) == (1, 1)
+    assert (actors.count("import_orders"), actors.count("link_products")) == (1, 1)
     # the process restarts (same holder, new object with no memory): nothing due yet
     assert Scheduler(kade, actors, holder="a").tick(now + timedelta(seconds=5)) is True
-    assert (actors.count("import_orders"), actors.count("import_products")) == (1, 1)
+    assert (actors.count("import_orders"), actors.count("link_products")) == (1, 1)
     # after the poll interval only the poll is due; products only a day later
     Scheduler(kade, actors, holder="a").tick(now + timedelta(seconds=61))
-    assert (actors.count("import_orders"), actors.count("import_products")) == (2, 1)
+    assert (actors.count("import_orders"), actors.count("link_products")) == (2, 1)
     Scheduler(kade, actors, holder="a").tick(now + timedelta(days=1, seconds=1))
-    assert (actors.count("import_orders"), actors.count("import_products")) == (3, 2)
+    assert (actors.count("import_orders"), actors.count("link_products")) == (3, 2)
 
 
 def test_a_refused_stock_batch_raises_one_notification_per_call(kade, store) -> None:

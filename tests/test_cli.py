@@ -175,7 +175,7 @@ def test_operator_flow_end_to_end(cli, tmp_path) -> None:
     assert code == 0 and "2 products created" in out
     assert "Mug" in cli("product", "list", "-t", "shop")[1]
     assert_user_error(cli("product", "import", "-t", "shop"), "give either a product FILE or --connection NAME")
-    assert_user_error(cli("product", "import", "-t", "shop", "-c", "c1"), "'acme' does not support import_products")
+    assert_user_error(cli("product", "import", "-t", "shop", "-c", "c1"), "'acme' does not support read_products")
     assert cli("stock", "set", "SKU1", "7", "-t", "shop")[0] == 0
     assert_user_error(cli("stock", "set", "NOPE", "7", "-t", "shop"), "no product with SKU 'NOPE'")
     bad = tmp_path / "bad.csv"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.errors import UserError
 from kade.executor import run_action
 from kade.ingest import import_orders
@@ -44,7 +44,7 @@ def _outage(kade, store) -> tuple[Connection, int]:
     store.add_product("P1", "A", None, stock=0)
     store.add_order("S1", [("A", None, 2)])
     import_orders(kade, conn.id, full=True)
-    import_store_products(kade, conn.id)  # links store product P1 to SKU A
+    link_store_products(kade, conn.id)  # links store product P1 to SKU A
     with kade.db.transaction() as session:
         tenant = tenant_of(kade)
         order = session.exec(select(Order).where(Order.remote_id == "S1")).one()

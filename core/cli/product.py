@@ -32,11 +32,11 @@ def product_import(
             created, updated = upsert_products(session, get_tenant(session, tenant), rows)
         say(f"{created} products created, {updated} updated")
         return
-    from kade.catalog import import_store_products
+    from kade.catalog import link_store_products
     from kade.connections import connection_id
 
     with kade_for() as kade:
-        stats = import_store_products(kade, connection_id(kade.db, tenant, connection or ""))
+        stats = link_store_products(kade, connection_id(kade.db, tenant, connection or ""))
     say(f"{stats.linked} store products linked ({stats.created} created in the warehouse), "
         f"{stats.unmatched} without a match, {stats.quarantined} quarantined")
 

@@ -169,11 +169,11 @@ async def activate_submit(connection_id: int, ctx: Ctx = Depends(current)) -> Re
 
 def first_link(ctx: Ctx, jobs: Jobs, tenant_id: int, connection_id: int) -> Any:
     """Link the store's products, then import its orders: what follows an activation."""
-    from kade.catalog import import_store_products
+    from kade.catalog import link_store_products
     from kade.ingest import import_orders
 
     def link() -> str:
-        s = import_store_products(ctx.kade, connection_id)
+        s = link_store_products(ctx.kade, connection_id)
         return f"{s.linked} linked ({s.created} created in the warehouse), {s.unmatched} without a match"
 
     def orders() -> str:

@@ -2,7 +2,7 @@
 
 They run on a thread of the serving process and report each finished step; the page showing one
 polls its fragment (htmx, or a meta refresh without JavaScript). The work itself is the core's
-``import_store_products`` and ``import_orders``: the same calls the CLI makes.
+``link_store_products`` and ``import_orders``: the same calls the CLI makes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and principle 7 (a malformed order is quarantined; the rest of its page imports)
 
 Split by concern: ``loop`` (locking, paging, cursor), ``apply`` (one page in one transaction),
 ``resolver`` (order line → warehouse product), ``rules`` (the pure order rules), ``stats``,
-``quarantine`` (keeping a refused record, for the catalogue import too).
+``quarantine`` (keeping a refused record, for the catalogue link too).
 """
 
 from __future__ import annotations

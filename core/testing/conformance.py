@@ -36,7 +36,7 @@ from sqlmodel import select
 
 from kade import executor
 from kade.app import Kade
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.config import Settings
 from kade.connections import add_connection, update_setting
 from kade.credentials_check import check_credentials
@@ -334,7 +334,7 @@ class ConformanceSuite:
 
     def _link_products(self, world: World, count: int) -> dict[str, Product]:
         products = world.harness.seed_products(count)
-        stats = import_store_products(world.kade, world.connection_id)
+        stats = link_store_products(world.kade, world.connection_id)
         assert stats.linked >= count
         with world.kade.db.session() as session:
             linked = {

@@ -68,7 +68,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         name="offer_export_reuse_seconds",
         type="int",
         default=900,
-        description="reuse an offer export this recent for product imports and stock reads "
+        description="reuse an offer export this recent for catalogue reads and stock reads "
         "(bol allows about 9 exports an hour)",
     ),
     SettingSpec(

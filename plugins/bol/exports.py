@@ -4,7 +4,7 @@ v10 has no "list offers" call: the only way to learn offer ids, references and s
 export (request it, wait for the process, download it). Bol allows about nine exports an hour, so
 the download is streamed once to a local file and pages are read from it by byte offset; the page
 token carries the report id and the offset, so any worker can continue (one that lacks the file
-downloads it again). A recent export is reused for a while, so a product import followed by a
+downloads it again). A recent export is reused for a while, so a catalogue read followed by a
 stock read costs one export, not two.
 """
 

@@ -416,7 +416,7 @@ def push_stock(ctx: ConnectionContext, updates: Sequence[StockUpdate]) -> Sequen
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
     client = BolClient(ctx)
     rows, next_token = exports.read_page(client, page_token)
     products = []

@@ -68,7 +68,7 @@ from kade.types import (
 PLATFORM = "ccv"
 STOCK_BATCH = 25
 ROWS_TTL = 6 * 3600.0
-#: what import_products learnt about a stock target (untracked, or kept on combinations)
+#: what read_products learnt about a stock target (untracked, or kept on combinations)
 TARGET_TTL = 3600.0
 DEFAULT_LOOKBACK_DAYS = 14
 
@@ -254,7 +254,7 @@ def _product_page(ctx: ConnectionContext, page_token: str | None) -> tuple[list[
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
     if not _mine(ctx):
         return None
     products, rejected, following = _product_page(ctx, page_token)

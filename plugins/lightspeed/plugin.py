@@ -252,7 +252,7 @@ def _variant_page(ctx: ConnectionContext, page_token: str | None) -> tuple[list[
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
     if not _mine(ctx):
         return None
     products, rejected, next_token = _variant_page(ctx, page_token)

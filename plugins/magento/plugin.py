@@ -221,7 +221,7 @@ def _products(ctx: ConnectionContext, token: str | None) -> tuple[list[RemotePro
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
     if not _mine(ctx):
         return None
     products, rejected, next_token = _products(ctx, page_token)

@@ -305,7 +305,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
     data = ShopifyClient(ctx).execute(PRODUCT_VARIANTS, {"first": PRODUCT_PAGE, "after": page_token})
     conn = data["productVariants"]
     products = []

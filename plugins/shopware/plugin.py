@@ -172,7 +172,7 @@ def _products(raws: list[dict[str, Any]]) -> tuple[list[RemoteProduct], list[Rej
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
     if not _mine(ctx):
         return None
     raws, token = _product_page(ctx, page_token)

@@ -326,7 +326,7 @@ def _all_pages(client: WooClient, path: str) -> Iterator[dict[str, Any]]:
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
     if not _mine(ctx):
         return None
     products, rejected, next_token = _product_page(ctx, page_token)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from kade.app import Kade
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.connections import activate, add_connection, update_setting
 from kade.ingest import import_orders
 from kade.models import Action, ActionKind, ActionStatus, Order, Product, ProductLink, Tenant
@@ -122,7 +122,7 @@ def setup_shop(kade: Kade, url: str, *, platform: str, name: str = "shop", tenan
         session.flush()
         assert conn.id is not None
         connection_id = conn.id
-    import_store_products(kade, connection_id)
+    link_store_products(kade, connection_id)
     if import_now:
         import_orders(kade, connection_id)
     return connection_id

@@ -16,7 +16,7 @@ import pytest
 
 from kade import hookimpl
 from kade.app import Kade
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.executor import flush_stock
 from kade.manager import make_plugin_manager
 from kade.stock import set_stock
@@ -51,7 +51,7 @@ def test_older_push_landing_late_does_not_win(settings, database) -> None:
     kade = Kade(settings, db=database, pm=make_plugin_manager(load_entrypoints=False, plugins=[(plugin, "fake")]))
     try:
         conn = make_connection(kade)
-        import_store_products(kade, conn.id)
+        link_store_products(kade, conn.id)
         tenant = tenant_of(kade)
         with kade.db.transaction() as session:
             set_stock(session, tenant, "SKU1", 5, window=0)
@@ -83,7 +83,7 @@ def test_change_committed_while_its_push_is_claimed_is_not_lost(settings, databa
                                                              plugins=[(FakePlatform(store), "fake")]))
     try:
         conn = make_connection(kade)
-        import_store_products(kade, conn.id)
+        link_store_products(kade, conn.id)
         tenant = tenant_of(kade)
         with kade.db.transaction() as session:
             set_stock(session, tenant, "SKU1", 5, window=0)

@@ -388,7 +388,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
 
 
 @hookimpl
-def import_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage:
     body = _call(ctx, "GET", "/api/products", params={"page": page_token} if page_token else {})
     return ProductPage(products=tuple(RemoteProduct(remote_id=p["id"], sku=p["sku"], stock=p["stock"])
                                       for p in body["products"]), next_page_token=body["next"])
@@ -438,7 +438,7 @@ def check_connection(ctx: ConnectionContext) -> ConnectionTestResult:
     return ConnectionTestResult(ok=True, message="fake HTTP store reachable")
 
 
-HOOKS = ("kade_register_platforms", "import_orders", "import_products", "read_stock", "push_stock",
+HOOKS = ("kade_register_platforms", "import_orders", "read_products", "read_stock", "push_stock",
          "report_shipment", "check_shipment", "cancel_order", "check_connection")
 
 

@@ -175,8 +175,8 @@ class FakePlatform:
                          next_page_token=str(nxt) if nxt < len(rows) else None)
 
     @hookimpl
-    def import_products(self, ctx: ConnectionContext, page_token: str | None) -> ProductPage:
-        self.store._enter("import_products", ctx)
+    def read_products(self, ctx: ConnectionContext, page_token: str | None) -> ProductPage:
+        self.store._enter("read_products", ctx)
         items = sorted(self.store.products.values(), key=lambda p: p["id"])
         start = int(page_token or 0)
         chunk = items[start : start + self.store.page_size]

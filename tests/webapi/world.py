@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from kade.apikeys import create_key
 from kade.app import Kade
 from kade.audit import notify
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.ingest import import_orders
 from kade.models import Action, ActionKind, Notification, Order
 from kade.outbound import add_subscription, emit
@@ -56,7 +56,7 @@ def _side(kade: Kade, store: FakeStore, slug: str, prefix: str, orders: int) -> 
     store.products.clear()
     for sku in skus:
         store.add_product(f"remote-{sku}", sku, None, stock=5)
-    import_store_products(kade, conn.id)
+    link_store_products(kade, conn.id)
     store.orders.clear()
     for i in range(orders):
         store.add_order(f"{prefix}-R{i}", [(skus[0], None, 2), (skus[1], None, 1)], minute=i)

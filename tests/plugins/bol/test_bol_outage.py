@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from kade import executor
 from kade.app import Kade
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.config import Settings
 from kade.connections import add_connection, update_setting
 from kade.db import Database
@@ -102,7 +102,7 @@ class Fleet:
                 change_status(session, conn, ConnectionStatus.ACTIVE, reason="onboarded", actor="test")
         for name in self.harnesses:
             self.harnesses[name].seed_products(2)
-            import_store_products(self.kade, self.connection(name).id)
+            link_store_products(self.kade, self.connection(name).id)
 
     def connection(self, name: str) -> Connection:
         with self.kade.db.session() as session:

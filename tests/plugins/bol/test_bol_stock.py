@@ -86,12 +86,12 @@ def test_read_stock_through_the_offer_export_in_pages(bol: Bol) -> None:
     assert not list(exports.export_dir().glob(f"{ctx.connection_id}-*"))  # cleaned up after the last page
 
 
-def test_import_products_reuses_a_recent_export(bol: Bol) -> None:
+def test_read_products_reuses_a_recent_export(bol: Bol) -> None:
     bol.sim.add_offer("8712345678906", reference="SKU-A", price="12.50", stock=3)
     bol.sim.add_offer("8712345678913", fulfilment="FBB")
     ctx = bol.ctx()
     stock = list(iter_pages(lambda t: plugin.read_stock(ctx, t)))
-    page = plugin.import_products(ctx, None)
+    page = plugin.read_products(ctx, None)
     assert page.next_page_token is None and len(stock) == 1
     first = next(p for p in page.products if p.ean == "8712345678906")
     assert (first.sku, first.price, first.stock, first.manages_stock) == ("SKU-A", Decimal("12.50"), 3, True)
@@ -123,7 +123,7 @@ def test_malformed_export_rows_are_rejected_with_reason(bol: Bol) -> None:
     good = bol.sim.add_offer(stock=1)
     bad = bol.sim.add_offer(stock=1)
     bad.fulfilment = "XYZ"  # type: ignore[assignment]
-    page = plugin.import_products(bol.ctx(), None)
+    page = plugin.read_products(bol.ctx(), None)
     assert [p.remote_id for p in page.products] == [good.offer_id]
     assert page.rejected[0].remote_id == bad.offer_id
     assert "neither FBR nor FBB" in page.rejected[0].reason

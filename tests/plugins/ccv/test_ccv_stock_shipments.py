@@ -19,7 +19,7 @@ from kade.types import (
 
 
 def _products(ctx: ConnectionContext) -> dict[str, tuple[str | None, int | None, bool]]:
-    page = plugin.import_products(ctx, None)
+    page = plugin.read_products(ctx, None)
     assert page is not None
     return {p.remote_id: (p.sku, p.stock, p.manages_stock) for p in page.products}
 

@@ -30,7 +30,7 @@ def test_stock_sets_levels_and_an_untracked_variant_is_a_per_item_error(ctx, sta
 def test_variant_import_reports_stock_tracking(ctx, state, shop) -> None:
     state.add_variant(shop, sku="A", ean="8712345678906", stock=4)
     state.add_variant(shop, sku="B", stock=2, stock_tracking="indicator")
-    page = ls.import_products(ctx, None)
+    page = ls.read_products(ctx, None)
     assert [(p.sku, p.ean, p.stock, p.manages_stock) for p in page.products] == [
         ("A", "8712345678906", 4, True), ("B", None, 2, False)]
     stock = ls.read_stock(ctx, None)

@@ -61,7 +61,7 @@ def _session(m: Magento) -> None:
     since = plugin.import_orders(ctx, OrderQuery(since=sim.now()))
     assert {o.remote_id for o in since.orders} >= {str(configurable.entity_id)}
     assert list(iter_pages(lambda t: plugin.read_stock(ctx, t)))
-    assert plugin.import_products(ctx, None).products
+    assert plugin.read_products(ctx, None).products
     plugin.push_stock(ctx, [StockUpdate(remote_product_id="MAG-1", quantity=7),
                             StockUpdate(remote_product_id="NO-SUCH-SKU", quantity=1)])
     legacy = m.ctx(stock_api="legacy")

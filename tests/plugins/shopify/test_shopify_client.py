@@ -27,7 +27,7 @@ BASE_URL = "https://shop.myshopify.com"
 def test_client_credentials_token_is_fetched_once_and_reused(sim, make_ctx, tokens):
     first, second = make_ctx(), make_ctx()  # two connections/workers sharing the token store
     plugin.check_connection(first)
-    plugin.import_products(second, None)
+    plugin.read_products(second, None)
     plugin.read_stock(first, None)
     assert len(sim.app_tokens) == 1
 

@@ -83,7 +83,7 @@ def test_every_document_the_simulator_received_is_valid(official_schema, sim, ct
     other = sim.add_order([(next(iter(sim.variants.values())), 1)])
     page = plugin.import_orders(ctx, OrderQuery())
     plugin.import_orders(ctx, OrderQuery(since=datetime(2025, 1, 1, tzinfo=UTC)))
-    products = plugin.import_products(ctx, None).products
+    products = plugin.read_products(ctx, None).products
     plugin.read_stock(ctx, None)
     plugin.push_stock(ctx, [StockUpdate(remote_product_id=products[0].remote_id, quantity=3, previous_quantity=0)])
     remote = next(o for o in page.orders if o.remote_id == sm.gid("Order", order.id))

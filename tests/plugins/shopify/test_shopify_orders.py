@@ -1,4 +1,4 @@
-"""import_orders / import_products / read_stock against the simulator."""
+"""import_orders / read_products / read_stock against the simulator."""
 
 from __future__ import annotations
 
@@ -166,11 +166,11 @@ def test_paging_invariant(count, page_size, seed):
     assert ids == [sm.gid("Order", o.id) for o in expected]
 
 
-def test_import_products_pages_all_variants(sim, ctx):
+def test_read_products_pages_all_variants(sim, ctx):
     sim.seed_catalog(300)
-    first = plugin.import_products(ctx, None)
+    first = plugin.read_products(ctx, None)
     assert len(first.products) == plugin.PRODUCT_PAGE and first.next_page_token
-    second = plugin.import_products(ctx, first.next_page_token)
+    second = plugin.read_products(ctx, first.next_page_token)
     assert second.next_page_token is None
     products = first.products + second.products
     assert len(products) == len(sim.variants)

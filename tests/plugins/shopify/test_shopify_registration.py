@@ -40,7 +40,7 @@ def test_hookimpls_match_the_hookspecs(ctx):
     assert implemented == {
         "kade_register_platforms",
         "import_orders",
-        "import_products",
+        "read_products",
         "read_stock",
         "push_stock",
         "report_shipment",

@@ -44,7 +44,7 @@ def _session(shop: Shop) -> None:
     plugin.push_stock(ctx, [StockUpdate(remote_product_id=rid, quantity=5) for rid, _ in products]
                       + [StockUpdate(remote_product_id="a" * 32, quantity=1)])
     list(iter_pages(lambda token: plugin.read_stock(ctx, token)))  # type: ignore[arg-type,return-value]
-    plugin.import_products(ctx, None)
+    plugin.read_products(ctx, None)
     shop.sim.tokens.clear()
     plugin.check_shipment(ctx, ShipmentRequest(
         shipment_id=9, order_remote_id=third.remote_id, order_number=third.number, lines=(), carrier="DHL",

@@ -80,10 +80,10 @@ def test_read_stock_skips_variant_parents_and_pages(shop: Shop) -> None:
     assert next(i for i in items if i.sku == "PARENT.1").quantity == 4
 
 
-def test_import_products_marks_parents_as_not_stock_managed(shop: Shop) -> None:
+def test_read_products_marks_parents_as_not_stock_managed(shop: Shop) -> None:
     parent = shop.sim.add_product("P2", stock=0)
     shop.sim.add_product("P2.1", stock=1, parent=parent)
-    page = plugin.import_products(shop.ctx(), None)
+    page = plugin.read_products(shop.ctx(), None)
     assert page is not None
     managed = {p.sku: p.manages_stock for p in page.products}
     assert managed == {"P2": False, "P2.1": True}

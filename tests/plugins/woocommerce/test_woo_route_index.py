@@ -70,7 +70,7 @@ def run_every_hook(sim: WooState, ctx: ConnectionContext) -> None:
     since = ctx.now() - timedelta(days=1)
     for query in (OrderQuery(), OrderQuery(since=since)):
         assert plugin.import_orders(ctx, query) is not None
-    assert plugin.import_products(ctx, None) is not None
+    assert plugin.read_products(ctx, None) is not None
     assert plugin.read_stock(ctx, None) is not None
     updates = [
         StockUpdate(remote_product_id=str(simple.id), quantity=3),

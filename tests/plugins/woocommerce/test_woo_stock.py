@@ -91,12 +91,12 @@ def test_variations_go_through_their_parent_batch(sim: WooState, ctx: Connection
     assert batch_requests(sim) == [f"/wp-json/wc/v3/products/{parent.id}/variations/batch"]
 
 
-def test_import_products_and_read_stock_page_through_variations(sim: WooState, ctx: ConnectionContext) -> None:
+def test_read_products_and_read_stock_page_through_variations(sim: WooState, ctx: ConnectionContext) -> None:
     sim.generate_products(230, variable_every=10, variations=3)
     products = []
     token = None
     while True:
-        page = plugin.import_products(ctx, token)
+        page = plugin.read_products(ctx, token)
         assert page is not None
         products.extend(page.products)
         token = page.next_page_token
@@ -121,7 +121,7 @@ def test_import_products_and_read_stock_page_through_variations(sim: WooState, c
 
 def test_unmanaged_products_import_as_such(sim: WooState, ctx: ConnectionContext) -> None:
     sim.add_product(sku="U", manage_stock=False)
-    page = plugin.import_products(ctx, None)
+    page = plugin.read_products(ctx, None)
     assert page is not None
     [product] = page.products
     assert product.manages_stock is False and product.stock is None
@@ -145,4 +145,4 @@ def test_a_vanished_parent_fails_only_its_own_items(sim: WooState, ctx: Connecti
 
 def test_product_page_token_must_be_ours(ctx: ConnectionContext) -> None:
     with pytest.raises(RejectedByStore):
-        plugin.import_products(ctx, "page-two")
+        plugin.read_products(ctx, "page-two")
