@@ -184,6 +184,7 @@ def product_from_variant(node: Mapping[str, Any]) -> RemoteProduct:
     )
 
 
+_ITEM_GID = re.compile(r"gid://shopify/InventoryItem/\d{1,20}")
 #: Shopify refuses quantities beyond these (INVALID_QUANTITY_TOO_HIGH / _TOO_LOW)
 MAX_QUANTITY = 1_000_000_000
 
@@ -193,9 +194,13 @@ def stock_from_level(node: Mapping[str, Any]) -> RemoteStock:
     item_id = _get(node, "item", "id")
     if not isinstance(item_id, str) or not item_id:
         raise MappingError("an inventory level has no item")
+    if _ITEM_GID.fullmatch(item_id) is None:
+        raise MappingError(f"an inventory level names no inventory item: {item_id[:100]!r}")
     quantity = None
     quantities = node.get("quantities")
-    for q in quantities if isinstance(quantities, list) else ():
+    if quantities is not None and not isinstance(quantities, list):
+        raise MappingError(f"inventory item {item_id} has quantities that are no list")
+    for q in quantities or ():
         if isinstance(q, Mapping) and q.get("name") == "available":
             quantity = q.get("quantity")
     if quantity is not None and (

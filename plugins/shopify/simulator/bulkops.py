@@ -79,6 +79,8 @@ class BulkState(FaultState):
 
     def use_synthetic_catalog(self, count: int, *, drift_every: int = 100) -> SyntheticCatalog:
         """Serve ``count`` computed variants at the primary location (benchmarks; see ``synthetic``)."""
+        from kade.plugins.shopify.simulator.synthetic import SyntheticCatalog  # it imports this module
+
         with self.lock:
             if self.variants:
                 raise ValueError("a synthetic catalogue replaces the catalogue: seed no products with it")
@@ -155,7 +157,8 @@ class BulkState(FaultState):
         out = tempfile.TemporaryFile(prefix="kade-sim-bulk-")  # noqa: SIM115 (kept open: served by range)
         roots = count = 0
         for line in op.lines():
-            out.write(line.encode() + b"\n")
+            # surrogateescape: a test can put bytes that are no UTF-8 into a line as they are
+            out.write(line.encode("utf-8", "surrogateescape") + b"\n")
             count += 1
             if '"__parentId"' not in line:
                 roots += 1
@@ -208,7 +211,7 @@ class BulkState(FaultState):
             "completedAt": iso(int(op.completed_at)) if op.completed_at is not None else None,
             "objectCount": str(op.object_count),
             "rootObjectCount": str(op.root_object_count),
-            "fileSize": str(op.file_size) if op.file is not None else None,
+            "fileSize": str(op.file_size) if op.file is not None and op.object_count else None,
             "url": self.result_url(op),
             "partialDataUrl": None,
         }

@@ -79,7 +79,7 @@ def bulk_query_problem(schema: GraphQLSchema, query: str) -> tuple[DocumentNode 
             field_def = parent.fields[sel.name.value]
             if _is_connection(field_def.type):
                 counted[0] += 1
-                if depth > MAX_NESTING:
+                if depth >= MAX_NESTING:  # the root connection is the first level
                     return f"Bulk queries cannot contain connections with a nesting depth greater than {MAX_NESTING}."
                 try:
                     node_type, node_sel = _node_selection(sel, get_named_type(field_def.type))
