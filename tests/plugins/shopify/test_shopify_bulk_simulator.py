@@ -165,6 +165,9 @@ def test_what_the_simulator_does_not_implement_is_loud(http, sim):
     answer = gql(http, "{ shopifyPaymentsAccount { id } }")
     assert answer["errors"][0]["extensions"]["code"] == "NOT_IMPLEMENTED"
     assert answer["data"] == {"shopifyPaymentsAccount": None}  # a nullable field with its error beside it
+    answer = gql(http, "{ shop { name billingAddress { city } } }")  # a field the shop's view leaves out
+    assert answer["errors"][0]["extensions"]["code"] == "NOT_IMPLEMENTED"
+    assert "Shop.billingAddress" in answer["errors"][0]["message"]
     assert gql(http, "{ currentBulkOperation(type: MUTATION) { id } }")["data"] == {"currentBulkOperation": None}
     assert gql(http, '{ node(id: "gid://shopify/BulkOperation/99") { id } }')["data"] == {"node": None}
 

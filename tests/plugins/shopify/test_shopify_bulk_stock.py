@@ -54,6 +54,22 @@ def test_bulk_read_gives_the_figures_of_the_paged_read(sim, make_ctx, monkeypatc
     assert len(sim.bulk_operations) == 1 and sleeps  # one export, waited for on the simulated clock
 
 
+def test_every_page_ends_on_a_line_boundary(sim, make_ctx, monkeypatch):
+    sim.seed_catalog(100)
+    ctx = located(sim, make_ctx)
+    monkeypatch.setattr(bulkstock, "PAGE_BYTES", 1000)
+    page = plugin.read_stock(ctx, None)
+    [op] = sim.bulk_operations.values()
+    whole = b"".join(sim.read_result(op, 0, op.file_size - 1))
+    offsets = []
+    while page.next_page_token:
+        cursor = bulkstock.Cursor.from_token(plugin._decode_token(page.next_page_token))
+        offsets.append(cursor.offset)
+        page = plugin.read_stock(ctx, page.next_page_token)
+    assert len(offsets) > 10 and offsets == sorted(set(offsets))
+    assert all(whole[offset - 1 : offset] == b"\n" for offset in offsets)
+
+
 def test_the_export_costs_a_few_points_not_three_per_level(sim, make_ctx):
     sim.seed_catalog(600)
     ctx = located(sim, make_ctx)
@@ -152,7 +168,8 @@ HOSTILE = [
     b"{not json",
     b"[1, 2]",
     b'"a string"',
-    b"[" * 50_000 + b"]" * 50_000,
+    b"[" * 10_000 + b"]" * 10_000,  # fits a window; deeper than the JSON parser recurses
+    b'{"__parentId": "PARENT", "pad": "' + b"y" * 100_000 + b'"}',  # spans several windows
     b'{"__parentId": "PARENT", "item": {"id": 5}}',
     b'{"__parentId": "PARENT", "item": {"id": "gid://shopify/InventoryItem/1\\u0000"}, "quantities": []}',
     b'{"__parentId": "PARENT", "item": {"id": "gid://shopify/InventoryItem/91"}, '
@@ -188,7 +205,7 @@ def test_hostile_lines_are_skipped_one_by_one(sim, make_ctx, monkeypatch, caplog
 
     monkeypatch.setattr(sim, "start_bulk_operation", start)
     sim.seed_catalog(40)
-    monkeypatch.setattr(bulkstock, "PAGE_BYTES", 32_768)  # the 100 kB line spans windows, the 20 kB one fits
+    monkeypatch.setattr(bulkstock, "PAGE_BYTES", 32_768)  # the 100 kB line spans windows, the 20 kB ones fit
     items, _ = read_all(plugin.read_stock, ctx)
     expected = {sm.gid("InventoryItem", v.inventory_item_id): sim.level(v).available for v in sim.variants.values()}
     got = {rid: qty for rid, _, qty in items}
