@@ -211,3 +211,13 @@ def test_the_synthetic_catalogue_is_generated_for_bulk_exports_only(clock):
     seeded.seed_catalog(1)
     with pytest.raises(ValueError):
         seeded.use_synthetic_catalog(1)
+
+
+def test_a_background_export_completes_only_once_written(http, sim):
+    sim.bulk_background, sim.bulk_polls = True, 1
+    op = run(http, VARIANTS)["bulkOperation"]
+    [state] = sim.bulk_operations.values()
+    assert state.written is not None and state.written.wait(10)
+    assert poll(http, op["id"])["status"] == "COMPLETED"
+    assert [json.loads(line)["sku"] for line in http.get(poll(http, op["id"])["url"]).text.splitlines()] == [
+        v.sku for v in sim.variants.values()]
