@@ -162,6 +162,7 @@ def _window(http: httpx.Client, cursor: Cursor) -> Iterator[tuple[bytes, bool]]:
     headers = {"Range": f"bytes={cursor.offset}-{cursor.offset + PAGE_BYTES - 1}", "Accept-Encoding": "identity"}
     with http.stream("GET", cursor.url, headers=headers) as response:
         if response.status_code == 416:  # the offset is the end of the file
+            yield b"", True
             return
         if response.status_code >= 400:
             response.read()
@@ -259,8 +260,11 @@ def read_page(http: httpx.Client, cursor: Cursor) -> tuple[list[RemoteStock], Cu
         consumed = len(pending)
         bad += 0 if skipping else 1
         skipping = True
+    if not at_end and consumed == 0:
+        raise TransientError(f"the bulk result answered no bytes at {cursor.offset}, before its end",
+                             code="bulk_download")
     if bad:
         log.warning("Shopify bulk stock result: skipped %d unreadable line(s) at byte %d", bad, cursor.offset)
-    if at_end or consumed == 0:
+    if at_end:
         return items, None
     return items, Cursor(cursor.url, cursor.offset + consumed, cursor.location, skipping)

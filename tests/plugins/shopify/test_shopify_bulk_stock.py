@@ -281,3 +281,14 @@ def test_the_bulk_query_is_the_paged_query_as_an_export(official_schema):
     assert 'locations(query: "id:123")' in document
     with pytest.raises(ValueError):
         queries.bulk_stock_query('gid://shopify/Location/1") { x } #')
+
+
+def test_a_window_without_bytes_before_the_end_is_transient():
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(206, content=b"", headers={"Content-Range": "bytes 0-0/500"})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    with pytest.raises(TransientError):
+        bulkstock.read_page(http, bulkstock.Cursor("https://storage.example/r.jsonl", 0, "x"))
+    ended = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(416)))
+    assert bulkstock.read_page(ended, bulkstock.Cursor("https://storage.example/r.jsonl", 500, "x")) == ([], None)
