@@ -184,19 +184,31 @@ def product_from_variant(node: Mapping[str, Any]) -> RemoteProduct:
     )
 
 
+_ITEM_GID = re.compile(r"gid://shopify/InventoryItem/\d{1,20}")
+#: Shopify refuses quantities beyond these (INVALID_QUANTITY_TOO_HIGH / _TOO_LOW)
+MAX_QUANTITY = 1_000_000_000
+
+
 def stock_from_level(node: Mapping[str, Any]) -> RemoteStock:
+    """An inventory level's ``available`` quantity; MappingError for one that cannot be trusted."""
     item_id = _get(node, "item", "id")
     if not isinstance(item_id, str) or not item_id:
         raise MappingError("an inventory level has no item")
+    if _ITEM_GID.fullmatch(item_id) is None:
+        raise MappingError(f"an inventory level names no inventory item: {item_id[:100]!r}")
     quantity = None
-    for q in node.get("quantities") or ():
+    quantities = node.get("quantities")
+    if quantities is not None and not isinstance(quantities, list):
+        raise MappingError(f"inventory item {item_id} has quantities that are no list")
+    for q in quantities or ():
         if isinstance(q, Mapping) and q.get("name") == "available":
             quantity = q.get("quantity")
-    return RemoteStock(
-        remote_product_id=item_id,
-        sku=_get(node, "item", "sku") or None,
-        quantity=quantity if isinstance(quantity, int) else None,
-    )
+    if quantity is not None and (
+        not isinstance(quantity, int) or isinstance(quantity, bool) or abs(quantity) > MAX_QUANTITY
+    ):
+        raise MappingError(f"inventory item {item_id[:100]} has an impossible available quantity {quantity!r:.40}")
+    sku = _get(node, "item", "sku")
+    return RemoteStock(remote_product_id=item_id, sku=sku if isinstance(sku, str) and sku else None, quantity=quantity)
 
 
 def order_gid_from_rest(payload: Mapping[str, Any]) -> str | None:

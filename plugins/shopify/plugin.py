@@ -27,6 +27,7 @@ from kade.errors import (
 )
 from kade.hookspecs import hookimpl
 from kade.mapping import MappingError, header
+from kade.plugins.shopify.bulkstock import Cursor, read_page, run_export
 from kade.plugins.shopify.client import (
     ADMIN_TOKEN,
     AUTH_METHODS,
@@ -325,6 +326,23 @@ def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage
 
 @hookimpl
 def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage:
+    """The nightly check's read: one bulk export, served page by page (``bulkstock``)."""
+    if page_token is None:
+        client = ShopifyClient(ctx)
+        location = _location_id(ctx, client)
+        op = run_export(client, location)
+        if not op.get("url"):
+            return StockPage()  # COMPLETED without a file: the location stocks nothing
+        cursor = Cursor(str(op["url"]), 0, location)
+    else:
+        cursor = Cursor.from_token(_decode_token(page_token))
+    items, following = read_page(ctx.http, cursor)
+    return StockPage(items=tuple(items), next_page_token=_encode_token(following.token()) if following else None)
+
+
+def read_stock_paged(ctx: ConnectionContext, page_token: str | None) -> StockPage:
+    """The same read by GraphQL paging (~3 cost points a level): the reference the bulk read is
+    tested against, and a way to read a small shop without an export."""
     client = ShopifyClient(ctx)
     location = _location_id(ctx, client)
     data = client.execute(STOCK_LEVELS, {"locationId": location, "first": STOCK_PAGE, "after": page_token})

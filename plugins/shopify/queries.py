@@ -201,6 +201,81 @@ query KadeStockLevels($locationId: ID!, $first: Int!, $after: String) {
 """,
 )
 
+#: The nightly check's export: what ``STOCK_LEVELS`` pages through, as one bulk query. A bulk
+#: query takes no variables, so ``bulk_stock_query`` puts the location's number into the search
+#: string; each inventory level comes back as a JSONL line whose ``__parentId`` is the location.
+BULK_STOCK = Operation(
+    "KadeBulkStock",
+    """
+query KadeBulkStock {
+  locations(query: "id:LOCATION_NUMBER") {
+    edges {
+      node {
+        id
+        inventoryLevels {
+          edges {
+            node {
+              quantities(names: ["available"]) { name quantity }
+              item { id sku }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+""",
+)
+
+_BULK_OPERATION = """
+fragment KadeBulkOperation on BulkOperation { id status errorCode objectCount url query }
+"""
+
+BULK_RUN = Operation(
+    "KadeBulkRun",
+    """
+mutation KadeBulkRun($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { ...KadeBulkOperation }
+    userErrors { code field message }
+  }
+}
+"""
+    + _BULK_OPERATION,
+    mutation=True,
+)
+
+#: Before starting an export: does the location exist, and is a bulk query already running?
+BULK_CURRENT = Operation(
+    "KadeBulkCurrent",
+    """
+query KadeBulkCurrent($locationId: ID!) {
+  location(id: $locationId) { id }
+  currentBulkOperation(type: QUERY) { ...KadeBulkOperation }
+}
+"""
+    + _BULK_OPERATION,
+)
+
+BULK_POLL = Operation(
+    "KadeBulkPoll",
+    """
+query KadeBulkPoll($id: ID!) {
+  node(id: $id) { ...KadeBulkOperation }
+}
+"""
+    + _BULK_OPERATION,
+)
+
+
+def bulk_stock_query(location_gid: str) -> str:
+    """``BULK_STOCK`` for one location (a ``gid://shopify/Location/N``)."""
+    number = location_gid.rsplit("/", 1)[-1]
+    if not number.isdigit():
+        raise ValueError(f"{location_gid!r} is not a location id")
+    return BULK_STOCK.document.replace("LOCATION_NUMBER", number)
+
+
 SHOP = Operation(
     "KadeShop",
     """
@@ -221,5 +296,9 @@ ALL: tuple[Operation, ...] = (
     ORDER_CANCEL,
     PRODUCT_VARIANTS,
     STOCK_LEVELS,
+    BULK_STOCK,
+    BULK_RUN,
+    BULK_CURRENT,
+    BULK_POLL,
     SHOP,
 )

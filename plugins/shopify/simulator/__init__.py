@@ -13,6 +13,9 @@ enforces what the plugin must cope with:
   the 60-day order window, fulfillment orders with remaining quantities,
   ``inventorySetQuantities`` compare-and-set, an asynchronous ``orderCancel`` job;
 * signed webhook deliveries whose bodies are REST order resources;
+* bulk query operations (``bulkops``): one at a time per app, a JSONL result served by byte
+  range, and a synthetic catalogue of any size for benchmarks (``synthetic``);
+* a field it does not implement is a GraphQL error (``NOT_IMPLEMENTED``), never a quiet null;
 * injected faults (``kade.sim.base.Faults``), including a timeout after the work was done.
 
 Tests and the demo seed and inspect the state through ``app.state.sim`` (a ``SimState``)."""

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from kade.plugins.shopify.queries import GRAPHQL_PATH, TOKEN_PATH
+from kade.plugins.shopify.simulator.bulkops import RESULT_PATH
 from kade.plugins.shopify.simulator.faults import operation_names
 from kade.plugins.shopify.simulator.models import BUCKET_SIZE, RESTORE_RATE, SCOPES
 from kade.plugins.shopify.simulator.state import SimState
@@ -38,6 +41,7 @@ async def _graphql(request: Request) -> Response:
     variables = body.get("variables")
     if variables is not None and not isinstance(variables, dict):
         return _json({"errors": {"variables": "must be a JSON object"}}, 400)
+    sim.download_base = f"{request.url.scheme}://{request.url.netloc}"
     fault = request.scope.get(FAULT_SCOPE_KEY)  # a "throttle" the fault layer leaves to us
     short = sim.throttle_pause if fault is not None and fault.kind == "throttle" else None
     result = sim.execute(app, body["query"], variables, body.get("operationName"), short_by=short)
@@ -66,6 +70,39 @@ async def _access_token(request: Request) -> Response:
         return _json({"error": "invalid_client", "error_description": "Client authentication failed"}, 401)
     token = sim.issue_app_token(client_id)
     return _json({"access_token": token, "scope": SCOPES, "expires_in": sim.token_lifetime})
+
+
+def _storage_error(code: str, status: int) -> Response:
+    """Google Cloud Storage's XML error body, which is what a bad result URL gets from Shopify."""
+    body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code></Error>"
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+async def _bulk_result(request: Request) -> Response:
+    """A bulk operation's JSONL file, streamed; ``Range: bytes=a-b`` answers 206 like the storage does."""
+    sim: SimState = request.app.state.sim
+    name = request.path_params["name"]
+    number = int(name.removesuffix(".jsonl")) if name.endswith(".jsonl") and name[:-6].isdigit() else -1
+    found = sim.result_file(number, request.query_params.get("Expires", ""), request.query_params.get("Signature", ""))
+    if isinstance(found, str):
+        return _storage_error(found, 404 if found == "NoSuchKey" else 400 if found == "ExpiredToken" else 403)
+    size = found.file_size
+    start, end, status = 0, size - 1, 200
+    wanted = request.headers.get("range")
+    if wanted:
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
+        if match is None:
+            return _storage_error("InvalidArgument", 400)
+        start = int(match.group(1))
+        end = min(size - 1, int(match.group(2))) if match.group(2) else size - 1
+        if start >= size or end < start:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        status = 206
+    headers = {"Content-Length": str(end - start + 1), "Accept-Ranges": "bytes"}
+    if status == 206:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return StreamingResponse(iterate_in_threadpool(sim.read_result(found, start, end)), status_code=status,
+                             headers=headers, media_type="application/jsonl")
 
 
 async def _not_found(request: Request) -> Response:
@@ -120,6 +157,7 @@ def create_app(
         routes=[
             Route(GRAPHQL_PATH, _graphql, methods=["POST"]),
             Route(TOKEN_PATH, _access_token, methods=["POST"]),
+            Route(RESULT_PATH + "/{name}", _bulk_result, methods=["GET"]),
             Route("/admin/api/{version}/graphql.json", _not_found, methods=["POST"]),
         ],
     )

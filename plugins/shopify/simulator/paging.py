@@ -6,6 +6,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,9 @@ from graphql import (
 )
 
 from kade.plugins.shopify.simulator.models import MAX_PAGE, money
+
+#: set while a bulk query executes: connections are read whole
+BULK_EXPORT: ContextVar[bool] = ContextVar("shopify_sim_bulk_export", default=False)
 
 
 class _Page:
@@ -40,8 +44,11 @@ class _Page:
         view: Callable[[Any], Any],
         args: Mapping[str, Any],
     ) -> dict[str, Any]:
+        bulk = BULK_EXPORT.get()
+        if bulk:
+            args = {}  # a bulk query reads every connection to its end; paging arguments do not apply
         first, last = args.get("first"), args.get("last")
-        if first is None and last is None:
+        if not bulk and first is None and last is None:
             raise GraphQLError("you must provide one of first or last")
         for name, value in (("first", first), ("last", last)):
             if value is not None and not 0 <= value <= MAX_PAGE:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from graphql import GraphQLError
+
 from kade.plugins.shopify.simulator.models import ORDER_WINDOW_DAYS, Order, Variant, _require_gid, gid
 from kade.plugins.shopify.simulator.paging import _compare, _Page, _search_terms, _timestamp
+from kade.plugins.shopify.simulator.strict import not_implemented
 from kade.plugins.shopify.simulator.views import _Views
 
 
@@ -97,6 +100,12 @@ class _QueryRoot(_Views):
 
     def locations(self, info: Any, **args: Any) -> dict[str, Any]:
         locs = [loc for loc in self.sim.locations.values() if loc.active or args.get("includeInactive")]
+        for name, op, value in _search_terms(args.get("query")):
+            if name != "id":
+                raise not_implemented(f"the locations search term {name!r}")
+            if not value.isdigit():
+                raise GraphQLError(f"Invalid search value for id: '{value}'")
+            locs = [loc for loc in locs if _compare(loc.id, op, int(value))]
         return _Page.connection(locs, lambda loc: (loc.id,), self.location_view, args)
 
     def _variants_matching(self, query: str | None) -> list[Variant]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kade.plugins.shopify.simulator.inventory import _InventoryRoot
+from kade.plugins.shopify.simulator.bulkroot import _BulkRoot
 from kade.plugins.shopify.simulator.models import CANCEL_JOB_SECONDS, Job, parse_gid
 
 
-class _Root(_InventoryRoot):
+class _Root(_BulkRoot):
     """Root value for both operation types: attribute names are the root fields."""
 
 

@@ -15,13 +15,14 @@ from graphql import (
     validate,
 )
 
-from kade.plugins.shopify.simulator.faults import FaultState
+from kade.plugins.shopify.simulator.bulkops import BulkState
 from kade.plugins.shopify.simulator.models import RATE_LIMIT_DOCS, Bucket, load_schema
 from kade.plugins.shopify.simulator.querycost import _Cost
 from kade.plugins.shopify.simulator.root import _Root
+from kade.plugins.shopify.simulator.strict import strict_resolver
 
 
-class SimState(FaultState):
+class SimState(BulkState):
     """Everything the simulated shop knows. Thread-safe: the app and the tests share it."""
 
     # ------------------------------------------------------------------ cost bucket
@@ -129,10 +130,13 @@ class SimState(FaultState):
                     },
                 }
             bucket.available -= requested
+            root = _Root(self)
+            root.app = app
             result = execute_sync(
                 schema,
                 document,
-                root_value=_Root(self),
+                root_value=root,
+                field_resolver=strict_resolver,
                 variable_values=dict(variables or {}),
                 operation_name=operation,
             )

@@ -27,6 +27,7 @@ from kade.plugins.shopify.simulator.models import (
     money,
 )
 from kade.plugins.shopify.simulator.paging import _money_bag, _Page
+from kade.plugins.shopify.simulator.strict import not_implemented
 
 if TYPE_CHECKING:
     from kade.plugins.shopify.simulator.state import SimState
@@ -53,13 +54,18 @@ class _Views:
             "hasActiveInventory": lambda info: any(lid == loc.id for (_, lid) in sim.levels),
             "shipsInventory": True,
             "inventoryLevels": lambda info, **a: _Page.connection(
-                [v for v in sim.variants.values() if (v.inventory_item_id, loc.id) in sim.levels],
+                self._stocked_at(loc),
                 lambda v: (v.inventory_item_id,),
                 lambda v: self.level_view(v, loc),
                 a,
             ),
             "inventoryLevel": lambda info, inventoryItemId: self._level_for(inventoryItemId, loc),
         }
+
+    def _stocked_at(self, loc: Location) -> list[Variant]:
+        if getattr(self.sim, "synthetic", None) is not None:
+            raise not_implemented("paged inventory levels of a synthetic catalogue (bulk exports only)")
+        return [v for v in self.sim.variants.values() if (v.inventory_item_id, loc.id) in self.sim.levels]
 
     def _level_for(self, item_gid: str, loc: Location) -> dict[str, Any] | None:
         item_id = _require_gid(item_gid, "InventoryItem")

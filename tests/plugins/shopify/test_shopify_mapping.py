@@ -126,8 +126,12 @@ def test_products_stock_and_rest_ids():
     assert product.sku is None and product.price is None and not product.manages_stock
     with pytest.raises(MappingError):
         stock_from_level({"item": None})
-    stock = stock_from_level({"item": {"id": "i"}, "quantities": [{"name": "on_hand", "quantity": 4}]})
+    stock = stock_from_level(
+        {"item": {"id": "gid://shopify/InventoryItem/1"}, "quantities": [{"name": "on_hand", "quantity": 4}]}
+    )
     assert stock.quantity is None
+    with pytest.raises(MappingError):  # no inventory item id: nothing it could be matched to
+        stock_from_level({"item": {"id": "i"}, "quantities": []})
     assert order_gid_from_rest({"id": 5}) == "gid://shopify/Order/5"
     assert order_gid_from_rest({"id": True}) is None
     assert address_from_node(None, email="x@example.com").email == "x@example.com"

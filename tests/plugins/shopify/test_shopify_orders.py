@@ -187,9 +187,9 @@ def test_read_stock_pages_levels_at_the_location(sim, make_ctx, sleeps):
     ctx = make_ctx(settings={"location_id": location, "max_throttle_wait": 60})
     elsewhere = sim.add_location("Store")
     sim.add_product("ONLY-IN-STORE", locations=[elsewhere], stock=9)
-    first = plugin.read_stock(ctx, None)
+    first = plugin.read_stock_paged(ctx, None)
     assert len(first.items) == plugin.STOCK_PAGE and first.next_page_token
-    rest = plugin.read_stock(ctx, first.next_page_token)
+    rest = plugin.read_stock_paged(ctx, first.next_page_token)
     items = first.items + rest.items
     assert rest.next_page_token is None
     assert len(items) == 305
