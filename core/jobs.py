@@ -33,6 +33,8 @@ log = get_logger(__name__)
 QUEUES = ("alerts", "orders", "stock", "shipments", "cancellations", "warehouse", "maintenance")
 #: the queues of releases before cancellations, warehouse events and alerts had their own
 LEGACY_QUEUES = ("orders", "stock", "shipments", "maintenance")
+#: how long an import, a catalogue link or a nightly check may run (Dramatiq's default: 10 min)
+LONG_JOB_LIMIT_MS = 4 * 3600 * 1000
 
 
 def queue_priorities(order: str) -> dict[str, int]:
@@ -134,10 +136,16 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
     priority = queue_priorities(settings.queue_order)
     broker.add_middleware(JobContext(app))
 
-    def actor(fn: Callable[..., Any], name: str, queue: str) -> dramatiq.Actor[..., Any]:
+    def actor(fn: Callable[..., Any], name: str, queue: str, *, long: bool = False) -> dramatiq.Actor[..., Any]:
         # max_retries=0: retries are decided from the database (next_attempt_at), not by the broker.
+        options: dict[str, Any] = {"max_retries": 0}
+        if long:
+            # Dramatiq ends a job after 10 minutes by default; a first import of a large shop, a
+            # catalogue link or a nightly check of a million products (a Shopify bulk export)
+            # may take longer. Their own leases and claims guard against a worker that died.
+            options["time_limit"] = LONG_JOB_LIMIT_MS
         return dramatiq.Actor(fn, broker=broker, actor_name=f"kade.{name}", queue_name=queue,
-                              priority=priority[queue], options={"max_retries": 0})
+                              priority=priority[queue], options=options)
 
     def import_orders(connection_id: int) -> None:
         stats = ingest.import_orders(app(), connection_id)
@@ -173,22 +181,22 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
 
     actors = Actors(
         broker=broker,
-        import_orders=actor(import_orders, "import_orders", "orders"),
+        import_orders=actor(import_orders, "import_orders", "orders", long=True),
         report_shipment=actor(runner(ActionKind.SHIPMENT), "report_shipment", "shipments"),
         cancel_order=actor(runner(ActionKind.CANCEL), "cancel_order", "cancellations"),
         deliver_webhook=actor(runner(ActionKind.WEBHOOK), "deliver_webhook", "warehouse"),
         send_alert=actor(runner(ActionKind.ALERT), "send_alert", "alerts"),
-        import_request=actor(runner(ActionKind.IMPORT_ORDERS), "import_request", "orders"),
+        import_request=actor(runner(ActionKind.IMPORT_ORDERS), "import_request", "orders", long=True),
         # older messages (one actor for every kind) still arrive after an upgrade: remove after
         # the next release
         run_action=actor(run_action, "run_action", "shipments"),
         flush_stock=actor(flush_stock, "flush_stock", "stock"),
-        stock_check=actor(stock_check, "stock_check", "maintenance"),
-        link_products=actor(link_products, "link_products", "maintenance"),
+        stock_check=actor(stock_check, "stock_check", "maintenance", long=True),
+        link_products=actor(link_products, "link_products", "maintenance", long=True),
         check_credentials=actor(check_credentials, "check_credentials", "maintenance"),
         sweep=actor(sweep, "sweep", "maintenance"),
     )
     # The actor was called kade.import_products: messages queued before the rename carry that
     # name, and this alias runs them. Remove it one release after kade.link_products shipped.
-    actor(link_products, "import_products", "maintenance")
+    actor(link_products, "import_products", "maintenance", long=True)
     return actors

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from kade.claims import ClaimKeeper, KeepClaimed, claim, keeper
-from kade.jobs import LEGACY_QUEUES, QUEUES, queue_priorities
+from kade.jobs import LEGACY_QUEUES, LONG_JOB_LIMIT_MS, QUEUES, queue_priorities
 from kade.models import Action, ActionKind, ActionStatus, Connection, Order, Product, ProductLink
 from kade.outbox import add_action
 from kade.runtime import Runtime
@@ -197,3 +197,12 @@ def test_one_renewer_thread_keeps_every_claim_of_the_process(kade) -> None:
     assert renew(kade, ["owner-0", "owner-2", "nobody"]) == 2
     with kade.db.session() as session:
         assert session.get(Connection, conn.id) is not None
+
+
+def test_long_jobs_may_outlast_the_brokers_ten_minutes(kade) -> None:
+    runtime = Runtime(kade)
+    limits = {name: getattr(runtime.actors, name).options.get("time_limit")
+              for name in ("import_orders", "import_request", "stock_check", "link_products", "report_shipment")}
+    assert limits == {"import_orders": LONG_JOB_LIMIT_MS, "import_request": LONG_JOB_LIMIT_MS,
+                      "stock_check": LONG_JOB_LIMIT_MS, "link_products": LONG_JOB_LIMIT_MS, "report_shipment": None}
+    runtime.stop()
