@@ -101,7 +101,7 @@ def run_demo(settings: Settings, console: Console, *, orders: int = 40, serve: b
             kade.routes[host] = transport
     console.rule("[bold]Kade demo[/] — embedded mode: SQLite, in-process broker, simulated stores")
     console.print(f"database: {db.url}")
-    runtime = Runtime(kade).start(threads=4, tick=0.2)
+    runtime = Runtime(kade).send_on_commit().start(threads=4, tick=0.2)
     summary = DemoSummary(platforms=[s.platform.name for s in stores])
     try:
         _connect(kade, console, stores)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from kade.app import Kade
@@ -43,8 +42,6 @@ from kade.models import (
     Order,
     OrderLine,
     OrderState,
-    Product,
-    ProductLink,
     Shipment,
     ShipmentStatus,
     utcnow,
@@ -52,14 +49,12 @@ from kade.models import (
 from kade.models import ShipmentLine as ShipmentLineRow
 from kade.shipments import check_origin
 from kade.status import SENDING, change_status
-from kade.stock import effective_stocks
 from kade.types import (
     CancelRequest,
     RemoteShipmentState,
     ShipmentRequest,
     ShipmentRequestLine,
     ShipmentResult,
-    StockUpdate,
 )
 
 log = get_logger(__name__)
@@ -338,228 +333,6 @@ def run_cancel(kade: Kade, action_id: int) -> Outcome:
     return Outcome("done")
 
 
-# ---------------------------------------------------------------------------------------------
-# Stock
-
-
-@dataclass
-class StockFlush:
-    pushed: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    calls: int = 0
-    outcome: str = "done"
-
-
-def _claim_stock_batch(session: Session, connection_id: int, limit: int,
-                       owner: str | None = None) -> list[tuple[int, int]]:
-    """Claim up to ``limit`` due stock actions of one connection in one UPDATE.
-
-    Claimed actions leave their link's pending slot (the key gets the action id), so a change
-    arriving from now on queues a new push instead of joining one already on its way.
-    """
-    now = utcnow()
-    candidates = session.exec(
-        select(Action.id, Action.payload)
-        .where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
-               Action.status == ActionStatus.PENDING, col(Action.next_attempt_at) <= now)
-        .order_by(col(Action.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if not candidates:
-        return []
-    # One push per product in flight: a newer value waits until the older push has landed (the
-    # flush holding it loops and takes it), so a slow old push can never overwrite a newer one.
-    busy = {payload["link_id"] for payload in session.exec(
-        select(Action.payload).where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
-                                     Action.status == ActionStatus.RUNNING)).all()}
-    chosen = [action_id for action_id, payload in candidates if payload["link_id"] not in busy]
-    waiting = [action_id for action_id, payload in candidates if payload["link_id"] in busy]
-    if waiting:
-        # Their message is used up here; unmark them so the next sweep sends them again rather
-        # than waiting a whole sweep_after for a message it believes is still in flight.
-        session.execute(sa.update(Action).where(col(Action.id).in_(waiting)).values(enqueued_at=None)
-                        .execution_options(synchronize_session=False))
-    if not chosen:
-        return []
-    claimed = session.execute(
-        sa.update(Action)
-        .where(col(Action.id).in_(chosen), col(Action.status) == ActionStatus.PENDING)
-        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
-                claimed_by=owner or new_claim(),
-                idempotency_key=sa.func.replace(col(Action.idempotency_key), ":pending",
-                                                sa.literal(":") + sa.cast(col(Action.id), sa.String)))
-        .returning(col(Action.id), col(Action.payload))
-        .execution_options(synchronize_session=False)
-    ).all()
-    return sorted((action_id, payload["link_id"]) for action_id, payload in claimed)
-
-
-def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
-    """Push every due stock action of one connection, a platform batch at a time."""
-    total = StockFlush()
-    owner = new_claim()
-    connection = kade.load_connection(connection_id)
-    if connection.status not in SENDING or not connection.send_stock:
-        # This message is used up: unmark the due pushes, so the sweep sends them as soon as the
-        # connection may send again rather than a whole sweep age later.
-        with kade.db.transaction() as session:
-            session.execute(sa.update(Action).where(
-                col(Action.connection_id) == connection_id, col(Action.kind) == ActionKind.STOCK,
-                col(Action.status) == ActionStatus.PENDING, col(Action.enqueued_at).is_not(None))
-                .values(enqueued_at=None).execution_options(synchronize_session=False))
-        return StockFlush(outcome="waiting")
-    platform = kade.pm.platform(connection.platform)
-    size = platform.spec.capabilities.stock_batch_size
-    ctx = kade.context(connection)
-    while True:
-        with kade.db.transaction() as session:
-            batch = _claim_stock_batch(session, connection_id, size, owner)
-            if not batch:
-                return total
-            links = {
-                link_id: (remote_id, product_id, last, remote_sku, remote_ean)
-                for link_id, remote_id, product_id, last, remote_sku, remote_ean in session.execute(
-                    sa.select(col(ProductLink.id), col(ProductLink.remote_id), col(ProductLink.product_id),
-                              col(ProductLink.last_pushed_stock), col(ProductLink.remote_sku),
-                              col(ProductLink.remote_ean))
-                    .where(col(ProductLink.id).in_([link_id for _, link_id in batch]))
-                ).all()
-            }
-            products = session.exec(select(Product).where(
-                col(Product.id).in_([li[1] for li in links.values() if li[1] is not None]))).all()
-            stocks = effective_stocks(session, products)
-            updates: list[StockUpdate] = []
-            by_remote: dict[str, tuple[int, int, int, str | None]] = {}
-            gone: list[int] = []
-            unchanged: list[int] = []
-            for action_id, link_id in batch:
-                link = links.get(link_id)
-                if link is None or link[1] is None:
-                    gone.append(action_id)
-                    continue
-                remote_id, product_id, last, remote_sku, remote_ean = link
-                value = stocks[product_id]
-                if last == value or remote_id in by_remote:
-                    unchanged.append(action_id)
-                    continue
-                updates.append(StockUpdate(remote_product_id=remote_id, sku=remote_sku, ean=remote_ean,
-                                           quantity=value, previous_quantity=last))
-                by_remote[remote_id] = (action_id, link_id, value, remote_sku)
-            now = utcnow()
-            if gone:
-                session.execute(sa.update(Action).where(col(Action.id).in_(gone))
-                                .values(status=ActionStatus.CANCELLED, last_error="product link removed",
-                                        updated_at=now, done_at=now, claimed_by=None)
-                                .execution_options(synchronize_session=False))
-            if unchanged:
-                session.execute(sa.update(Action).where(col(Action.id).in_(unchanged))
-                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now, claimed_by=None)
-                                .execution_options(synchronize_session=False))
-                total.unchanged += len(unchanged)
-            action_ids = [entry[0] for entry in by_remote.values()]
-        if not updates:
-            continue
-        try:
-            with KeepClaimed(kade, owner):
-                results = platform.push_stock(ctx, updates)
-            total.calls += 1
-        except Exception as exc:
-            with kade.db.transaction() as session:
-                conn = session.get(Connection, connection_id)
-                assert conn is not None
-                outcome = None
-                for action_id in action_ids:
-                    failed = owned(session, action_id, owner)
-                    if failed is None:
-                        continue
-                    outcome = handle_failure(kade, session, failed, conn, exc)
-                    _restore_pending_key(session, failed)
-                record_event(session, "stock_push", outcome.status if outcome else "error", f"{exc}",
-                             tenant_id=conn.tenant_id, connection_id=connection_id,
-                             data={"items": len(action_ids)})
-            total.outcome = outcome.status if outcome else "error"
-            return total
-        with kade.db.transaction() as session:
-            seen = set()
-            now = utcnow()
-            done_ids: list[int] = []
-            pushed_links: list[dict[str, Any]] = []
-            refused: list[str] = []
-            mine = set(session.exec(
-                select(Action.id).where(col(Action.id).in_(action_ids), col(Action.claimed_by) == owner,
-                                        col(Action.status) == ActionStatus.RUNNING).with_for_update()).all())
-            if len(mine) < len(action_ids):
-                log.warning("claim_lost", connection_id=connection_id, actions=len(action_ids) - len(mine),
-                            hint="reclaimed while the push ran; their outcome is not written")
-            for result in results:
-                entry = by_remote.get(result.remote_product_id)
-                if entry is None:
-                    continue
-                seen.add(result.remote_product_id)
-                action_id, link_id, value, remote_sku = entry
-                if action_id not in mine:
-                    continue
-                if result.ok:
-                    done_ids.append(action_id)
-                    pushed_links.append({"b_id": link_id, "b_value": value, "b_at": now})
-                    total.pushed += 1
-                    continue
-                failed = session.get(Action, action_id)
-                assert failed is not None
-                _finish(session, failed, ActionStatus.FAILED, error=result.error or "rejected",
-                        kind=result.error_kind or "rejected")
-                total.rejected += 1
-                refused.append(f"{remote_sku or result.remote_product_id}: {result.error}")
-            if refused:
-                # One notification per refusing call, however many of its items were refused.
-                shown = "; ".join(refused[:10]) + (f"; and {len(refused) - 10} more" if len(refused) > 10 else "")
-                notify(session, "stock_rejected",
-                       f"{connection.name}: the store refused stock for {len(refused)} item(s): {shown}",
-                       dedupe_key=f"stock_rejected:{connection_id}:{min(action_ids)}",
-                       tenant_id=connection.tenant_id, connection_id=connection_id)
-            if done_ids:
-                session.execute(sa.update(Action).where(col(Action.id).in_(done_ids))
-                                .values(status=ActionStatus.DONE, updated_at=now, done_at=now, claimed_by=None)
-                                .execution_options(synchronize_session=False))
-            if pushed_links:
-                table = ProductLink.__table__  # type: ignore[attr-defined]
-                session.connection().execute(
-                    table.update().where(table.c.id == sa.bindparam("b_id"))
-                    .values(last_pushed_stock=sa.bindparam("b_value"), last_pushed_at=sa.bindparam("b_at")),
-                    pushed_links,
-                )
-            for remote_id, (action_id, _, _, _) in by_remote.items():
-                if remote_id not in seen and action_id in mine:  # the plugin said nothing: try again later
-                    missing = session.get(Action, action_id)
-                    assert missing is not None
-                    _release(session, missing, delay=backoff(missing.attempts), error="no result from the plugin",
-                             kind="transient")
-                    _restore_pending_key(session, missing)
-            record_event(session, "stock_push", "ok", f"{len(updates)} item(s) in one call",
-                         tenant_id=connection.tenant_id, connection_id=connection_id,
-                         data={"items": len(updates), "rejected": total.rejected})
-
-
-def _restore_pending_key(session: Session, action: Action) -> None:
-    """Put a retried stock action back in its link's pending slot, or drop it if a newer one took it."""
-    if action.status != ActionStatus.PENDING:
-        return
-    link_id = action.payload["link_id"]
-    key = f"stock:{action.connection_id}:{link_id}:pending"
-    newer = session.exec(select(Action).where(Action.idempotency_key == key)).first()
-    if newer is not None and newer.id != action.id:
-        # A newer push for the same product already waits; it will send the current value.
-        _finish(session, action, ActionStatus.CANCELLED, error="superseded by a newer stock change")
-        if newer.next_attempt_at > action.next_attempt_at:
-            newer.next_attempt_at = action.next_attempt_at
-            session.add(newer)
-        return
-    action.idempotency_key = key
-    session.add(action)
-
-
 def _run_webhook(kade: Kade, action_id: int) -> Outcome:
     from kade.outbound import run_delivery
 
@@ -602,6 +375,8 @@ def run_action(kade: Kade, action_id: int, *, kind: ActionKind | None = None) ->
             kind = action.kind
             connection_id = action.connection_id
     if kind == ActionKind.STOCK:
+        from kade.stockpush import flush_stock
+
         assert connection_id is not None
         flushed = flush_stock(kade, connection_id)
         return Outcome(flushed.outcome, f"{flushed.pushed} pushed")

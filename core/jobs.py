@@ -131,7 +131,7 @@ ACTION_ACTORS = {"shipment": "report_shipment", "cancel": "cancel_order", "webho
 
 def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: Settings) -> Actors:
     """Declare Kade's actors on ``broker``; ``app`` gives the process's ``Kade`` when a job runs."""
-    from kade import catalog, credentials_check, executor, ingest, stockcheck, sweeper
+    from kade import catalog, credentials_check, executor, ingest, stockcheck, stockpush, sweeper
 
     priority = queue_priorities(settings.queue_order)
     broker.add_middleware(JobContext(app))
@@ -163,7 +163,7 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         return run
 
     def flush_stock(connection_id: int) -> None:
-        result = executor.flush_stock(app(), connection_id)
+        result = stockpush.flush_stock(app(), connection_id)
         log.info("stock_flushed", connection_id=connection_id, pushed=result.pushed, unchanged=result.unchanged)
 
     def stock_check(connection_id: int) -> None:

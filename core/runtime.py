@@ -63,9 +63,7 @@ class Runtime:
     # -- in-process workers -------------------------------------------------------------------
 
     def start(self, threads: int = 4, tick: float | None = None) -> Runtime:
-        """Start worker threads and a sweeper tick (the embedded mode); actions created in this
-        process go to the broker as they commit."""
-        self.send_on_commit()
+        """Start worker threads and a sweeper tick (the embedded mode)."""
         self.broker.emit_after("process_boot")
         self.worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
         self.worker.start()

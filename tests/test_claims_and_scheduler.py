@@ -13,7 +13,7 @@ from sqlmodel import select
 from kade.claims import KeepClaimed, claim, new_claim
 from kade.config import Settings
 from kade.errors import PlatformError
-from kade.executor import flush_stock, run_shipment
+from kade.executor import run_shipment
 from kade.ingest import import_orders
 from kade.manager import Platform
 from kade.models import Action, ActionKind, ActionStatus, Connection, Notification, Order, Product, ProductLink, utcnow
@@ -21,6 +21,7 @@ from kade.runtime import Runtime
 from kade.scheduler import Scheduler
 from kade.shipments import create_shipment
 from kade.stock import set_stock
+from kade.stockpush import flush_stock
 from kade.sweeper import sweep
 from kade.webhooks import request_import, run_import_request
 from tests.support.factories import make_connection, tenant_of

@@ -12,11 +12,11 @@ from sqlmodel import select
 
 from kade.app import Kade
 from kade.db import Database
-from kade.executor import flush_stock
 from kade.ingest import import_orders
 from kade.manager import make_plugin_manager
 from kade.models import Order, OrderLine, Product, ProductLink
 from kade.stock import set_stock
+from kade.stockpush import flush_stock
 from tests.support.factories import make_connection, tenant_of
 from tests.support.fakeplatform import FakePlatform, FakeStore
 

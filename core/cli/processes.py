@@ -41,7 +41,7 @@ def _run_embedded(threads: int, *, scheduler: bool = True) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runtime = Runtime(kade).start(threads=threads)
+    runtime = Runtime(kade).send_on_commit().start(threads=threads)
     err.print(f"kade: embedded worker running with {threads} threads (Ctrl-C stops)")
     try:
         if scheduler:

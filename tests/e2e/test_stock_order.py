@@ -17,9 +17,9 @@ import pytest
 from kade import hookimpl
 from kade.app import Kade
 from kade.catalog import link_store_products
-from kade.executor import flush_stock
 from kade.manager import make_plugin_manager
 from kade.stock import set_stock
+from kade.stockpush import flush_stock
 from kade.types import ConnectionContext, StockResult, StockUpdate
 from tests.support.factories import make_connection, tenant_of
 from tests.support.fakeplatform import FakePlatform, FakeStore
