@@ -42,9 +42,13 @@ def effective_stocks(session: Session, products: Iterable[Product]) -> dict[int,
             by_tenant.setdefault(p.tenant_id, set()).add(p.ean)
     for tenant_id, eans in by_tenant.items():
         latest: dict[str, int] = {}
+        if session.get_bind().dialect.name == "postgresql":  # one bound array: no IN list compiled per size
+            match = col(Product.ean) == sa.any_(sa.literal(sorted(eans), sa.ARRAY(sa.String)))
+        else:
+            match = col(Product.ean).in_(eans)
         rows = session.exec(
             select(Product.ean, Product.stock)
-            .where(Product.tenant_id == tenant_id, col(Product.ean).in_(eans))
+            .where(Product.tenant_id == tenant_id, match)
             .order_by(col(Product.updated_at).desc(), col(Product.id).desc())
         ).all()
         for ean, stock in rows:
