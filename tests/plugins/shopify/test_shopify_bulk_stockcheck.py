@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kade.catalog import import_store_products
+from kade.catalog import link_store_products
 from kade.plugins.shopify import simulator as sm
 from kade.plugins.shopify.harness import ShopifyHarness
 from kade.stockcheck import full_stock_check
@@ -25,7 +25,7 @@ def world(tmp_path: Path) -> Any:
 def test_hostile_export_lines_do_not_stop_the_check(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     harness: Any = world.harness
     products = harness.seed_products(30)
-    assert import_store_products(world.kade, world.connection_id).linked == 30
+    assert link_store_products(world.kade, world.connection_id).linked == 30
     linked = [rid for rid, _ in products]
     harness.set_store_stock(linked[3], 7)  # the one real drift
     parent = sm.gid("Location", harness.sim.primary_location.id)
