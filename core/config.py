@@ -51,9 +51,12 @@ class Settings(BaseSettings):
     alert_window: float = Field(default=60.0, gt=0)
     #: days the integration event log is kept
     event_retention_days: int = Field(default=90, ge=1)
-    #: queue priority, most urgent first: after an outage orders are re-driven first, then stock,
-    #: then shipments (rule R10)
-    queue_order: str = "orders,stock,shipments,maintenance"
+    #: queue priority, most urgent first: alerts; after an outage orders are re-driven first,
+    #: then stock, then shipments (rule R10); then cancellations, warehouse events, maintenance
+    queue_order: str = "alerts,orders,stock,shipments,cancellations,warehouse,maintenance"
+    #: longest pause, in seconds, of a worker's poll of an idle Redis queue (Dramatiq backs off
+    #: up to a second, which a message arriving on a quiet queue waits out — stock latency)
+    broker_idle_poll: float = Field(default=0.1, gt=0, le=10)
     #: seconds between sweeps of the outbox in the embedded mode (the scheduler sweeps otherwise)
     embedded_tick: float = Field(default=1.0, gt=0)
     #: seconds of overlap when polling orders since the last cursor (clock skew, late commits)
