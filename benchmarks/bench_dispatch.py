@@ -55,7 +55,7 @@ def main() -> int:
     store = FakeStore()
     with tempfile.TemporaryDirectory() as tmp, temp_database() as url:
         kade = make_kade(url, Path(tmp), plugins=[(FakePlatform(store), "fake")], redis_url=REDIS_URL)
-        runtime = Runtime(kade, broker=RedisBroker(url=REDIS_URL, namespace="kade"))
+        runtime = Runtime(kade, broker=RedisBroker(url=REDIS_URL, namespace="kade")).send_on_commit()
         done = 0
         lock = threading.Lock()
 
