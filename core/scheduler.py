@@ -21,7 +21,7 @@ from kade.health import check_alerts
 from kade.jobs import Actors
 from kade.logs import get_logger
 from kade.models import Connection, Event, Lease, utcnow
-from kade.runstate import mark_scheduled, scheduler_marks
+from kade.runstate import mark_scheduled_many, poll_states
 from kade.status import RUNNING, SENDING
 from kade.sweeper import sweep
 
@@ -90,34 +90,48 @@ class Scheduler:
         """Poll each connection when its interval is up, link its products when first seen and
         daily. When each last happened is kept in the database, so a restart or a new leader
         carries on where the last one was instead of polling and re-linking everything at once
-        (bol allows only a few offer exports an hour)."""
+        (bol allows only a few offer exports an hour).
+
+        One narrow query reads every running connection's marks and one transaction marks all
+        that are due, so a tick's statements do not grow with the connections due (bench_scale).
+        """
         with self.kade.db.session() as session:
-            connections = session.exec(
-                select(Connection).where(col(Connection.status).in_([s.value for s in RUNNING]))
-            ).all()
-            marks = scheduler_marks(session, [c.id for c in connections if c.id is not None])
-        for conn in connections:
-            assert conn.id is not None
-            try:
-                caps = self.kade.pm.platform(conn.platform).spec.capabilities
-            except Exception as exc:  # plugin gone: say so, keep polling the others
-                log.error("poll_skipped", connection_id=conn.id, error=str(exc))
+            states = poll_states(session, [s.value for s in RUNNING])
+        defaults: dict[str, int | None] = {}
+        polls: list[int] = []
+        links: list[int] = []
+        missing: list[int] = []
+        for state in states:
+            if state.platform not in defaults:
+                try:
+                    caps = self.kade.pm.platform(state.platform).spec.capabilities
+                    defaults[state.platform] = caps.order_poll_interval
+                except Exception as exc:  # plugin gone: say so (once a tick), keep polling the others
+                    log.error("poll_skipped", platform=state.platform, error=str(exc))
+                    defaults[state.platform] = None
+            default = defaults[state.platform]
+            if default is None:
                 continue
-            interval = int(conn.settings.get("order_poll_interval") or caps.order_poll_interval)
-            last, seen = marks.get(conn.id, (None, None))
-            poll = last is None or (now - last).total_seconds() >= interval
+            interval = int(state.interval or default)
+            poll = state.last_poll_at is None or (now - state.last_poll_at).total_seconds() >= interval
             # a connection's products are linked when it is first seen, then daily (rule R5/R6)
-            products = seen is None or now - seen >= timedelta(days=1)
-            if not (poll or products):
-                continue
-            # Marked before sending: a lost message costs one interval, a crash between the two
-            # never a burst of repeats.
-            with self.kade.db.transaction() as session:
-                mark_scheduled(session, conn.id, poll=now if poll else None, products=now if products else None)
+            products = state.last_products_at is None or now - state.last_products_at >= timedelta(days=1)
             if poll:
-                self.actors.import_orders.send(connection_id=conn.id)
+                polls.append(state.connection_id)
             if products:
-                self.actors.import_products.send(connection_id=conn.id)
+                links.append(state.connection_id)
+            if (poll or products) and not state.has_runtime:
+                missing.append(state.connection_id)
+        if not (polls or links):
+            return
+        # Marked before sending: a lost message costs one interval, a crash between the two
+        # never a burst of repeats.
+        with self.kade.db.transaction() as session:
+            mark_scheduled_many(session, now, polls=polls, products=links, missing=missing)
+        for connection_id in polls:
+            self.actors.import_orders.send(connection_id=connection_id)
+        for connection_id in links:
+            self.actors.import_products.send(connection_id=connection_id)
 
     def _nightly_stock_check(self, now: datetime) -> None:
         if now.hour != self.stock_check_hour:
