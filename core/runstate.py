@@ -11,7 +11,7 @@ therefore costs at most one extra run, never concurrent imports of one connectio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,24 +162,42 @@ class PollState:
 
     connection_id: int
     platform: str
-    interval: str | int | None
+    interval: int | None
     last_poll_at: datetime | None
     last_products_at: datetime | None
     has_runtime: bool
 
 
-def poll_states(session: Session, statuses: list[str]) -> list[PollState]:
-    """Every connection in ``statuses`` with its poll marks, in one narrow query (runtime joined)."""
+def poll_states(session: Session, statuses: list[str], now: datetime,
+                defaults: Mapping[str, int]) -> list[PollState]:
+    """The connections in ``statuses`` that may be due at ``now``, with their marks.
+
+    The database keeps the rest: a row comes back when its poll interval (its own setting, else its
+    platform's entry in ``defaults``) or a day since its product link is up, when it has no marks
+    yet, or when its platform is not in ``defaults``. So a tick reads the few due rows, not the whole
+    fleet; the caller still decides each one exactly.
+    """
+    interval = col(Connection.settings)["order_poll_interval"].as_integer()
+    running = col(Connection.status).in_(statuses)
+    custom = session.execute(sa.select(interval).distinct().where(running, interval.is_not(None))).scalars().all()
+    last_poll = col(ConnectionRuntime.last_poll_at)
+    last_products = col(ConnectionRuntime.last_products_at)
+    platform = col(Connection.platform)
+    maybe_due = [
+        col(ConnectionRuntime.connection_id).is_(None), last_poll.is_(None), last_products.is_(None),
+        last_products <= now - timedelta(days=1), platform.not_in(list(defaults)),
+        *(sa.and_(interval == value, last_poll <= now - timedelta(seconds=int(value))) for value in custom),
+        *(sa.and_(interval.is_(None), platform == name, last_poll <= now - timedelta(seconds=seconds))
+          for name, seconds in defaults.items()),
+    ]
     rows = session.execute(
-        sa.select(col(Connection.id), col(Connection.platform),
-                  col(Connection.settings)["order_poll_interval"].as_string(),
-                  col(ConnectionRuntime.last_poll_at), col(ConnectionRuntime.last_products_at),
+        sa.select(col(Connection.id), platform, interval, last_poll, last_products,
                   col(ConnectionRuntime.connection_id))
         .outerjoin(ConnectionRuntime, col(ConnectionRuntime.connection_id) == col(Connection.id))
-        .where(col(Connection.status).in_(statuses))
+        .where(running, sa.or_(*maybe_due))
     ).all()
-    return [PollState(cid, platform, interval, poll, products, runtime is not None)
-            for cid, platform, interval, poll, products, runtime in rows]
+    return [PollState(cid, name, value, poll, products, runtime is not None)
+            for cid, name, value, poll, products, runtime in rows]
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:

@@ -11,11 +11,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from kade.app import Kade
 from kade.models import ConnectionRuntime, utcnow
+from kade.runstate import poll_states
 from kade.scheduler import Scheduler
+from kade.status import RUNNING
 from tests.support.factories import make_connection
 from tests.test_claims_and_scheduler import Recorder
 
@@ -61,3 +65,39 @@ def test_a_tick_costs_the_same_statements_for_one_due_connection_as_for_forty(ka
     with kade.db.session() as session:
         marks = session.exec(sa.select(ConnectionRuntime.last_poll_at)).all()  # type: ignore[call-overload]
     assert len(marks) == 42 and all(m is not None for (m,) in marks)
+
+
+def test_a_tick_reads_only_the_connections_that_may_be_due(kade: Kade, store: Any) -> None:
+    for n in range(5):
+        make_connection(kade, name=f"shop{n}")
+    slow = make_connection(kade, name="slow", settings={"order_poll_interval": "600"})
+    actors = Recorder()
+    now = utcnow()
+    Scheduler(kade, actors, holder="a").tick(now)
+    defaults = {name: p.spec.capabilities.order_poll_interval for name, p in kade.pm.platforms().items()}
+    running = [s.value for s in RUNNING]
+    with kade.db.session() as session:
+        assert poll_states(session, running, now + timedelta(seconds=30), defaults) == []
+        due = poll_states(session, running, now + timedelta(seconds=61), defaults)
+        assert sorted(s.connection_id for s in due) == sorted(
+            c for c in range(1, 7) if c != slow.id), "the platform's 60 s interval, not the 600 s setting"
+        later = poll_states(session, running, now + timedelta(seconds=601), defaults)
+        assert len(later) == 6
+    Scheduler(kade, actors, holder="a").tick(now + timedelta(seconds=61))
+    assert actors.count("import_orders") == 6 + 5
+    Scheduler(kade, actors, holder="a").tick(now + timedelta(seconds=601))
+    assert actors.count("import_orders") == 6 + 5 + 6
+
+
+def test_connections_of_a_platform_no_longer_installed_are_skipped_and_said_once(
+        kade: Kade, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_connection(kade, name="a")
+    make_connection(kade, name="b")
+    platforms = kade.pm.platforms()
+    monkeypatch.setattr(kade.pm, "platforms", lambda: {k: v for k, v in platforms.items() if k != "fake"})
+    actors = Recorder()
+    with capture_logs() as logs:
+        Scheduler(kade, actors, holder="a").tick(utcnow())
+    assert actors.count("import_orders") == 0
+    skipped = [e for e in logs if e["event"] == "poll_skipped"]
+    assert len(skipped) == 1 and skipped[0]["connections"] == 2
