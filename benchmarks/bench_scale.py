@@ -231,6 +231,8 @@ class Result:
     scheduler_cpu_share: float = 0.0
     scheduler_rss: tuple[float, float] = (0.0, 0.0)
     worker_cpu_ms: float = 0.0
+    worker_rss: float = 0.0
+    window: float = 0.0
     setup_seconds: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)
     top_worker: list[tuple[str, float]] = field(default_factory=list)
@@ -295,6 +297,8 @@ def run_size(n: int, args: argparse.Namespace, store: RecordingStore, base_url: 
             sched_pids = set(group_pids(scheduler.pid))
             worker_pids = {pid for w in workers for pid in group_pids(w.pid)}
             result.scheduler_rss = rss_mb(scheduler.pid)
+            result.worker_rss = sum(rss_mb(pid)[0] for pid in worker_pids)
+            result.window = t1 - t0
             result.load = (result.load[0], os.getloadavg()[0])
             # let polls that fell due inside the window start (bounded: one more interval)
             time.sleep(min(interval, 10))
@@ -346,26 +350,96 @@ def run_size(n: int, args: argparse.Namespace, store: RecordingStore, base_url: 
 
 
 # ---------------------------------------------------------------------------------------------
+# The scheduler's tick alone at sizes too large for this machine's workers
+
+
+@dataclass
+class TickCost:
+    connections: int
+    due_per_tick: float
+    wall_ms: float
+    cpu_ms: float
+    statements: float
+
+
+def tick_cost(n: int, interval: int, ticks: int, base_url: str) -> TickCost:
+    """``Scheduler.tick`` in this process over ``n`` connections (cloned in SQL from one made through
+    Kade), marks spread over ``interval``, the clock moved one second a tick, sends recorded in memory.
+    What it leaves out — the broker's send per due poll — is measured in the full runs."""
+    from kade.scheduler import Scheduler
+    from tests.test_claims_and_scheduler import Recorder
+
+    with tempfile.TemporaryDirectory() as tmp, temp_database() as url:
+        kade = make_kade(url, Path(tmp), plugins=[(fakehttp, fakehttp.PLATFORM)])
+        (template,) = create_connections(kade, 1, 1, base_url, interval).values()
+        now = datetime.now(UTC)
+        with kade.db.transaction() as session:
+            session.execute(sa.text(
+                "INSERT INTO connections (tenant_id, platform, name, base_url, auth_method, credentials_encrypted, "
+                "settings, status, send_stock, send_shipments, created_at, updated_at, activated_at, webhook_token) "
+                "SELECT tenant_id, platform, name || '-' || g, base_url, auth_method, credentials_encrypted, settings, "
+                "status, send_stock, send_shipments, created_at, updated_at, activated_at, md5(random()::text || g) "
+                "FROM connections, generate_series(1, :n) g WHERE id = :id"), {"n": n - 1, "id": template})
+            session.execute(sa.text(
+                "INSERT INTO connection_runtime (connection_id, last_poll_at, last_products_at, import_again, "
+                "import_failures) SELECT id, :now - make_interval(secs => (id % :interval) + 0.5), :now, false, 0 "
+                "FROM connections"), {"now": now, "interval": interval})
+            for job in ("stock_check", "credentials_check"):
+                for day in (now.date(), now.date() + timedelta(days=1)):
+                    session.add(Lease(name=f"{job}:{day.isoformat()}", holder="bench",
+                                      expires_at=now + timedelta(days=3)))
+        with kade.db.transaction() as session:
+            session.execute(sa.text("ANALYZE"))
+        actors = Recorder()
+        scheduler = Scheduler(kade, actors, holder="bench")  # type: ignore[arg-type]
+        scheduler.tick(now)  # warm: imports, plugin lookups, the connection pool
+        sent = len(actors.sent)
+        statements = [0]
+
+        def count(*_: Any) -> None:
+            statements[0] += 1
+
+        sa.event.listen(kade.db.engine, "before_cursor_execute", count)
+        wall = cpu = 0.0
+        for k in range(1, ticks + 1):
+            w, c = time.perf_counter(), time.thread_time()
+            scheduler.tick(now + timedelta(seconds=k))
+            wall += time.perf_counter() - w
+            cpu += time.thread_time() - c
+        sa.event.remove(kade.db.engine, "before_cursor_execute", count)
+        due = actors.count("import_orders") - sent + actors.count("import_products")
+        kade.close()
+    return TickCost(n, due / ticks, 1000 * wall / ticks, 1000 * cpu / ticks, statements[0] / ticks)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def print_results(results: list[Result], args: argparse.Namespace) -> None:
     print()
     print(f"poll interval {args.interval}s, {args.cycles} cycles measured, scheduler tick 1 s, "
           f"2 workers x 1 process x {args.threads} threads, {args.per_tenant} connections per tenant")
-    head = (f"{'conns':>6} {'polls':>6} {'late p50':>8} {'p95':>6} {'max':>6} {'sched p95':>9} {'queue p95':>9} "
-            f"{'unstarted':>9} {'SQL/poll wrk':>12} {'commits':>7} {'SQL/poll sch':>12} {'SQL/tick':>8} "
-            f"{'sch CPU s/cyc':>13} {'sch CPU %':>9} {'sch RSS MB':>10} {'wrk CPU ms/poll':>15} {'load':>9}")
-    print(head)
+    print(f"{'conns':>6} {'due/s':>6} {'polls/s':>7} {'late p50':>8} {'p95':>6} {'max':>6} {'sched p95':>9} "
+          f"{'queue p95':>9} {'unstarted':>9} {'load':>9}")
     for r in results:
-        print(f"{r.connections:>6} {r.polls:>6} {percentile(r.late, 50):>8.2f} {percentile(r.late, 95):>6.2f} "
-              f"{max(r.late, default=float('nan')):>6.2f} {percentile(r.late_scheduler, 95):>9.2f} "
-              f"{percentile(r.late_queue, 95):>9.2f} {r.never:>9} {r.worker_statements:>12.1f} "
-              f"{r.worker_commits:>7.1f} {r.scheduler_statements:>12.2f} {r.scheduler_per_tick:>8.1f} "
-              f"{r.scheduler_cpu_cycle:>13.2f} {100 * r.scheduler_cpu_share:>9.1f} "
-              f"{r.scheduler_rss[0]:>5.0f}/{r.scheduler_rss[1]:<4.0f} {r.worker_cpu_ms:>15.1f} "
+        worst = max(r.late, default=float("nan"))
+        print(f"{r.connections:>6} {r.connections / args.interval:>6.0f} {r.polls / max(r.window, 1):>7.1f} "
+              f"{percentile(r.late, 50):>8.2f} {percentile(r.late, 95):>6.2f} {worst:>6.2f} "
+              f"{percentile(r.late_scheduler, 95):>9.2f} {percentile(r.late_queue, 95):>9.2f} {r.never:>9} "
               f"{r.load[0]:>4.1f}/{r.load[1]:<4.1f}")
-    print("(late = first store request of the poll − (previous mark + interval); sched = due → marked; "
-          "queue = marked → request; RSS now/peak; load = 1-min average before/after)")
+    print("(late: due = previous mark + interval → the poll's first store request, s; sched: due → marked "
+          "and sent; queue: sent → request; unstarted: due in the window, not started by its end + 10 s)")
+    print()
+    print(f"{'conns':>6} {'SQL/poll wrk':>12} {'commits':>7} {'SQL/poll sch':>12} {'SQL/tick':>8} {'ticks':>5} "
+          f"{'sch CPU s/cyc':>13} {'sch CPU %':>9} {'sch RSS MB':>10} {'wrk CPU ms/poll':>15} {'wrk RSS MB':>10}")
+    for r in results:
+        print(f"{r.connections:>6} {r.worker_statements:>12.1f} {r.worker_commits:>7.1f} "
+              f"{r.scheduler_statements:>12.2f} "
+              f"{r.scheduler_per_tick:>8.1f} {r.ticks:>5} {r.scheduler_cpu_cycle:>13.2f} "
+              f"{100 * r.scheduler_cpu_share:>9.1f} {r.scheduler_rss[0]:>5.0f}/{r.scheduler_rss[1]:<4.0f} "
+              f"{r.worker_cpu_ms:>15.1f} {r.worker_rss:>10.0f}")
+    print("(SQL: statements counted in the processes, per poll started in the window and per scheduler tick; "
+          "RSS now/peak; worker RSS summed over both)")
     print()
     for r in results:
         late = percentile(r.late, 95)
@@ -393,10 +467,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", default="200,500,1000,2000",
                         help="comma list of sizes, each run on a fresh database (default: %(default)s)")
-    parser.add_argument("--interval", type=int, default=20, help="order poll interval, s (≥ 10; default: %(default)s)")
-    parser.add_argument("--cycles", type=int, default=3, help="poll intervals measured per size (default: %(default)s)")
+    parser.add_argument("--interval", type=int, default=30, help="order poll interval, s (≥ 10; default: %(default)s)")
+    parser.add_argument("--cycles", type=int, default=2, help="poll intervals measured per size (default: %(default)s)")
     parser.add_argument("--per-tenant", type=int, default=5, help="connections per tenant (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process (default: %(default)s)")
+    parser.add_argument("--tick-sizes", default="10000,50000",
+                        help="sizes at which the scheduler's tick alone is timed in-process (empty: none)")
+    parser.add_argument("--tick-interval", type=int, default=300,
+                        help="poll interval for --tick-sizes, s (the platforms' default; default: %(default)s)")
     parser.add_argument("--lead", type=float, default=8.0,
                         help="seconds from seeding to the window's start, for the scheduler to boot")
     args = parser.parse_args()
@@ -421,10 +499,20 @@ def main() -> int:
                 print(f"  {n} connections: {result.polls} polls, late p95 {percentile(result.late, 95):.2f}s, "
                       f"scheduler {result.scheduler_cpu_cycle:.2f} CPU s/cycle, load {result.load[1]:.1f}",
                       flush=True)
+        tick_sizes = [int(x) for x in args.tick_sizes.split(",") if x.strip()]
+        costs = [tick_cost(n, args.tick_interval, 20, server.url) for n in tick_sizes]
     finally:
         server.stop()
         client.flushdb()
     print_results(results, args)
+    if costs:
+        print()
+        print(f"the scheduler's tick alone, in-process, poll interval {args.tick_interval}s, 20 ticks a second apart "
+              f"on a moved clock (broker sends not included), load {os.getloadavg()[0]:.1f}:")
+        print(f"{'conns':>7} {'due/tick':>8} {'wall ms/tick':>12} {'CPU ms/tick':>11} {'SQL/tick':>8}")
+        for c in costs:
+            print(f"{c.connections:>7} {c.due_per_tick:>8.0f} {c.wall_ms:>12.1f} {c.cpu_ms:>11.1f} "
+                  f"{c.statements:>8.1f}")
     print(f"load after: {os.getloadavg()[0]:.1f} (1 min)")
     return 0
 
