@@ -11,11 +11,13 @@ therefore costs at most one extra run, never concurrent imports of one connectio
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from kade.audit import clear_notifications, notify, record_event
 from kade.models import Connection, ConnectionRuntime, utcnow
@@ -150,28 +152,82 @@ def failing_imports(session: Session) -> list[tuple[int, str, int, datetime | No
 
 # ------------------------------------------------------------------------------- scheduler marks
 
-
-def scheduler_marks(session: Session, connection_ids: list[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
-    """(last poll, last product link) per connection, as the database remembers them."""
-    if not connection_ids:
-        return {}
-    return {
-        cid: (poll, products)
-        for cid, poll, products in session.exec(
-            select(ConnectionRuntime.connection_id, ConnectionRuntime.last_poll_at,
-                   ConnectionRuntime.last_products_at)
-            .where(col(ConnectionRuntime.connection_id).in_(connection_ids))
-        ).all()
-    }
+#: ids per statement when marking many connections (well under any driver's bind-parameter limit)
+MARK_CHUNK = 1000
 
 
-def mark_scheduled(session: Session, connection_id: int, *, poll: datetime | None = None,
-                   products: datetime | None = None) -> None:
-    ensure_runtime(session, connection_id)
-    values: dict[str, Any] = {}
-    if poll is not None:
-        values["last_poll_at"] = poll
-    if products is not None:
-        values["last_products_at"] = products
-    if values:
-        _update(session, connection_id, **values)
+@dataclass(frozen=True)
+class PollState:
+    """What the scheduler needs of one running connection: no full row, no settings but one."""
+
+    connection_id: int
+    platform: str
+    interval: int | None
+    last_poll_at: datetime | None
+    last_products_at: datetime | None
+    has_runtime: bool
+
+
+def poll_states(session: Session, statuses: list[str], now: datetime,
+                defaults: Mapping[str, int]) -> list[PollState]:
+    """The connections in ``statuses`` that may be due at ``now``, with their marks.
+
+    The database keeps the rest: a row comes back when its poll interval (its own setting, else its
+    platform's entry in ``defaults``) or a day since its product link is up, when it has no marks
+    yet, or when its platform is not in ``defaults``. So a tick reads the few due rows, not the whole
+    fleet; the caller still decides each one exactly.
+    """
+    interval = col(Connection.settings)["order_poll_interval"].as_integer()
+    running = col(Connection.status).in_(statuses)
+    custom = session.execute(sa.select(interval).distinct().where(running, interval.is_not(None))).scalars().all()
+    last_poll = col(ConnectionRuntime.last_poll_at)
+    last_products = col(ConnectionRuntime.last_products_at)
+    platform = col(Connection.platform)
+    maybe_due = [
+        col(ConnectionRuntime.connection_id).is_(None), last_poll.is_(None), last_products.is_(None),
+        last_products <= now - timedelta(days=1), platform.not_in(list(defaults)),
+        *(sa.and_(interval == value, last_poll <= now - timedelta(seconds=int(value))) for value in custom),
+        *(sa.and_(interval.is_(None), platform == name, last_poll <= now - timedelta(seconds=seconds))
+          for name, seconds in defaults.items()),
+    ]
+    rows = session.execute(
+        sa.select(col(Connection.id), platform, interval, last_poll, last_products,
+                  col(ConnectionRuntime.connection_id))
+        .outerjoin(ConnectionRuntime, col(ConnectionRuntime.connection_id) == col(Connection.id))
+        .where(running, sa.or_(*maybe_due))
+    ).all()
+    return [PollState(cid, name, value, poll, products, runtime is not None)
+            for cid, name, value, poll, products, runtime in rows]
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i:i + MARK_CHUNK] for i in range(0, len(ids), MARK_CHUNK)]
+
+
+def ensure_runtimes(session: Session, connection_ids: list[int]) -> None:
+    """``ensure_runtime`` for many: one insert, or one by one when some row appeared meanwhile."""
+    for chunk in _chunks(sorted(set(connection_ids))):
+        try:
+            with session.begin_nested():
+                session.add_all([ConnectionRuntime(connection_id=cid) for cid in chunk])
+        except sa.exc.IntegrityError:
+            for cid in chunk:
+                ensure_runtime(session, cid)
+
+
+def mark_scheduled_many(session: Session, at: datetime, *, polls: list[int], products: list[int],
+                        missing: Sequence[int] = ()) -> None:
+    """Mark a whole tick's polls and product links at ``at``: a few statements, however many are due.
+
+    ``missing``: connections without a run-state row yet (created first).
+    """
+    ensure_runtimes(session, list(missing))
+    for column, ids in (("last_poll_at", polls), ("last_products_at", products)):
+        for chunk in _chunks(sorted(set(ids))):
+            session.execute(
+                sa.update(ConnectionRuntime)
+                .where(col(ConnectionRuntime.connection_id).in_(chunk))
+                .values({column: at})
+                .execution_options(synchronize_session=False)
+            )
+
