@@ -27,6 +27,18 @@ def new_claim() -> str:
     return uuid.uuid4().hex
 
 
+#: built once: a claim per action is the hottest statement a worker runs
+_CLAIM = (
+    sa.update(Action)
+    .where(col(Action.id) == sa.bindparam("claim_id"), col(Action.status) == ActionStatus.PENDING,
+           col(Action.next_attempt_at) <= sa.bindparam("claim_due"))
+    .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=sa.bindparam("claim_at"),
+            claimed_by=sa.bindparam("claim_owner"))
+    .returning(Action)
+    .execution_options(populate_existing=True)
+)
+
+
 def claim(session: Session, action_id: int, now: datetime | None = None, owner: str | None = None) -> Action | None:
     """Take a due pending action for this worker, or None if it is not due or someone has it.
 
@@ -34,15 +46,8 @@ def claim(session: Session, action_id: int, now: datetime | None = None, owner: 
     action's ``claimed_by`` is this claim; only its holder may finish or release it.
     """
     now = now or utcnow()
-    return session.scalars(
-        sa.update(Action)
-        .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.PENDING,
-               col(Action.next_attempt_at) <= now)
-        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
-                claimed_by=owner or new_claim())
-        .returning(Action)
-        .execution_options(populate_existing=True)
-    ).first()
+    return session.scalars(_CLAIM, {"claim_id": action_id, "claim_due": now, "claim_at": now,
+                                    "claim_owner": owner or new_claim()}).first()
 
 
 def owned(session: Session, action_id: int, owner: str) -> Action | None:
@@ -58,19 +63,24 @@ def owned(session: Session, action_id: int, owner: str) -> Action | None:
     return action
 
 
+_FINISH = (
+    sa.update(Action)
+    .where(col(Action.id) == sa.bindparam("finish_id"), col(Action.status) == ActionStatus.RUNNING,
+           col(Action.claimed_by) == sa.bindparam("finish_owner"))
+    .values(status=sa.bindparam("finish_status"), claimed_by=None, updated_at=sa.bindparam("finish_at"),
+            done_at=sa.bindparam("finish_at"),
+            remote_reference=sa.func.coalesce(sa.bindparam("finish_reference", type_=sa.String),
+                                              col(Action.remote_reference)))
+    .execution_options(synchronize_session=False)
+)
+
+
 def finish_owned(session: Session, action_id: int, owner: str, status: ActionStatus, *,
                  reference: str | None = None) -> bool:
     """Finish an action in one conditional UPDATE if ``owner`` still holds it (the common, happy
     ending of a run); False, and nothing written, when the claim was taken back meanwhile."""
-    now = utcnow()
-    values: dict[str, object] = {"status": status, "claimed_by": None, "updated_at": now, "done_at": now}
-    if reference is not None:
-        values["remote_reference"] = reference
-    result = session.execute(
-        sa.update(Action)
-        .where(col(Action.id) == action_id, col(Action.status) == ActionStatus.RUNNING,
-               col(Action.claimed_by) == owner)
-        .values(**values).execution_options(synchronize_session=False))
+    result = session.execute(_FINISH, {"finish_id": action_id, "finish_owner": owner, "finish_status": status.value,
+                                       "finish_at": utcnow(), "finish_reference": reference})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("claim_lost", action_id=action_id, hint="reclaimed while its call ran; outcome not written")
         return False

@@ -299,8 +299,10 @@ def run_cancel(kade: Kade, action_id: int) -> Outcome:
         if action is None:
             return Outcome("skipped")
         connection = session.get(Connection, action.connection_id)
-        order = session.get(Order, action.payload["order_id"])
-        assert connection is not None and order is not None
+        # the columns a cancellation needs, not the order's stored payload
+        order = session.execute(select(Order.number, Order.remote_id, Order.connection_id)
+                                .where(Order.id == action.payload["order_id"])).one()
+        assert connection is not None
         check_origin(order, connection.id or 0)
         if connection.status not in SENDING:
             _release(session, action, delay=kade.settings.sweep_after, count_attempt=False)
@@ -308,7 +310,6 @@ def run_cancel(kade: Kade, action_id: int) -> Outcome:
         reason = str(action.payload.get("reason", "out_of_stock"))
         tenant_id = action.tenant_id
         session.expunge(connection)
-        session.expunge(order)
     platform = kade.pm.platform(connection.platform)
     try:
         with KeepClaimed(kade, owner):

@@ -7,6 +7,7 @@ reports it — to the order's origin connection and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -28,7 +29,12 @@ from kade.models import (
 from kade.outbox import add_action
 
 
-def check_origin(order: Order, connection_id: int) -> None:
+class HasOrigin(Protocol):
+    number: str
+    connection_id: int
+
+
+def check_origin(order: HasOrigin, connection_id: int) -> None:
     """Refuse any target but the order's origin connection (rule R1)."""
     if connection_id != order.connection_id:
         raise OriginError(
