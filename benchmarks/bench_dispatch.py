@@ -105,7 +105,9 @@ def main() -> int:
     print(f"bare Dramatiq actor : {bare_s:6.2f} s  {n / bare_s:7.0f}/s  {bare_s / n * 1000:6.2f} ms each")
     print(f"Kade action path    : {kade_s:6.2f} s  {n / kade_s:7.0f}/s  {kade_s / n * 1000:6.2f} ms each "
           f"(commit + dispatch alone: {enqueue_s / n * 1000:.2f} ms)")
-    print(f"ratio Kade / bare   : {kade_s / bare_s:.1f}x  (+{(kade_s - bare_s) / n * 1000:.2f} ms per action)")
+    ratio = kade_s / bare_s
+    print(f"ratio Kade / bare   : {ratio:.1f}x  (+{(kade_s - bare_s) / n * 1000:.2f} ms per action)  "
+          f"target <= 2x  {'OK' if ratio <= 2 else 'MISSED'}")
     return 0
 
 

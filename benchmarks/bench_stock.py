@@ -48,7 +48,7 @@ def main() -> int:
     parser.add_argument("--tick", type=int, default=500, help="changes committed per transaction")
     parser.add_argument("--window", type=float, default=1.0)
     parser.add_argument("--sweep-every", type=float, default=1.0, help="seconds between sweeps (the scheduler's tick)")
-    parser.add_argument("--processes", type=int, default=1, help="worker processes")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes (`kade worker` runs 2 by default)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     args = parser.parse_args()
     rng = random.Random(42)
