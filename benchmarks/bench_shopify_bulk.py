@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import psycopg
 import sqlalchemy as sa
+from _common import copy_linked_products, rss_mb
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
@@ -65,27 +63,11 @@ def warehouse_quantity(i: int) -> int:
     return (i * 7 + 3) % 50  # kade.plugins.shopify.simulator.synthetic.warehouse_quantity
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def load(dsn: str, tenant_id: int, connection_id: int, products: int) -> None:
     """COPY the warehouse products (the shop's stock before the drift) and their links."""
-    now = datetime.now(UTC).isoformat()
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        with cur.copy("COPY products (tenant_id, sku, name, stock, updated_at) FROM STDIN") as copy:
-            for start in range(0, products, 20_000):
-                copy.write("".join(f"{tenant_id}\tSYN-{i:07d}\tVariant {i}\t{warehouse_quantity(i)}\t{now}\n"
-                                   for i in range(start, min(products, start + 20_000))))
-        cur.execute(
-            "INSERT INTO product_links (connection_id, product_id, remote_id, remote_sku, manages_stock) "
-            "SELECT %s, id, 'gid://shopify/InventoryItem/' || (%s + substr(sku, 5)::int), sku, true "
-            "FROM products WHERE tenant_id = %s",
-            (connection_id, ITEM_BASE, tenant_id),
-        )
-        conn.commit()
-        cur.execute("ANALYZE products")
-        cur.execute("ANALYZE product_links")
+    copy_linked_products(dsn, tenant_id, connection_id, products,
+                         row=lambda i: (f"SYN-{i:07d}", f"Variant {i}", warehouse_quantity(i)),
+                         remote_id_sql=f"'gid://shopify/InventoryItem/' || ({ITEM_BASE} + substr(sku, 5)::int)")
 
 
 def free_port() -> int:

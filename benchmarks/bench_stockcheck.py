@@ -10,13 +10,11 @@ inflate this process's memory); 1% of the products have drifted and must be corr
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 import uuid
-from datetime import UTC, datetime
 
-import psycopg
 import sqlalchemy as sa
+from _common import copy_linked_products, rss_mb
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
@@ -46,7 +44,7 @@ class StreamingStore:
     @hookimpl
     def kade_register_platforms(self) -> list[PlatformSpec]:
         return [PlatformSpec(name="stream", title="Streaming store", auth_methods=("token",),
-                             default_auth_method="token", capabilities=Capabilities(stock_batch_size=100))]
+                             default_auth_method="token", capabilities=Capabilities(stock_batch_size=100, stock_read=True))]
 
     @hookimpl
     def read_stock(self, ctx: object, page_token: str | None) -> StockPage:
@@ -59,27 +57,10 @@ class StreamingStore:
         return StockPage(items=items, next_page_token=str(end) if end < self.products else None)
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def load(dsn: str, tenant_id: int, connection_id: int, products: int) -> None:
     """COPY the warehouse products and their links (setup, not measured)."""
-    now = datetime.now(UTC).isoformat()
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        # streamed in chunks, so the setup does not raise this process's peak memory
-        with cur.copy("COPY products (tenant_id, sku, name, stock, updated_at) FROM STDIN") as copy:
-            for start in range(0, products, 20_000):
-                copy.write("".join(f"{tenant_id}\tSKU{i}\tProduct {i}\t{i % 50}\t{now}\n"
-                                   for i in range(start, min(products, start + 20_000))))
-        cur.execute(
-            "INSERT INTO product_links (connection_id, product_id, remote_id, remote_sku, manages_stock) "
-            "SELECT %s, id, 'r' || substr(sku, 4), sku, true FROM products WHERE tenant_id = %s",
-            (connection_id, tenant_id),
-        )
-        conn.commit()
-        cur.execute("ANALYZE products")
-        cur.execute("ANALYZE product_links")
+    copy_linked_products(dsn, tenant_id, connection_id, products,
+                         row=lambda i: (f"SKU{i}", f"Product {i}", i % 50), remote_id_sql="'r' || substr(sku, 4)")
 
 
 def main() -> None:
@@ -116,9 +97,15 @@ def main() -> None:
         with kade.db.session() as session:
             queued = session.exec(select(func.count()).select_from(Action)).one()
         print(f"products: {args.products:,} (setup by COPY in {setup:.1f}s)")
-        print(f"checked: {stats.seen:,} in {stats.pages:,} pages, {elapsed:.1f}s ({stats.seen / elapsed:,.0f}/s)")
-        print(f"drifted: {stats.drifted:,} corrected by {queued:,} queued pushes (expected {args.products // 100:,})")
-        print(f"peak RSS: {rss_mb():.0f} MB (before the check: {before:.0f} MB; target ≤ 500 MB)")
+        every = "OK" if stats.seen == args.products else "MISSED"
+        print(f"checked: {stats.seen:,} of {args.products:,} in {stats.pages:,} pages, {elapsed:.1f}s "
+              f"({stats.seen / max(elapsed, 1e-9):,.0f}/s)  {every}")
+        exact = "OK" if queued == stats.drifted == args.products // 100 else "MISSED"
+        print(f"drifted: {stats.drifted:,} corrected by {queued:,} queued pushes (expected {args.products // 100:,})"
+              f"  {exact}")
+        peak = rss_mb()
+        print(f"peak RSS: {peak:.0f} MB (before the check: {before:.0f} MB; target ≤ 500 MB)  "
+              f"{'OK' if peak <= 500 else 'MISSED'}")
         kade.close()
     finally:
         with admin.connect() as c:
