@@ -44,7 +44,8 @@ class StreamingStore:
     @hookimpl
     def kade_register_platforms(self) -> list[PlatformSpec]:
         return [PlatformSpec(name="stream", title="Streaming store", auth_methods=("token",),
-                             default_auth_method="token", capabilities=Capabilities(stock_batch_size=100, stock_read=True))]
+                             default_auth_method="token",
+                             capabilities=Capabilities(stock_batch_size=100, stock_read=True))]
 
     @hookimpl
     def read_stock(self, ctx: object, page_token: str | None) -> StockPage:
