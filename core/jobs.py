@@ -21,7 +21,7 @@ from dramatiq.middleware import Middleware
 
 from kade.app import Kade
 from kade.config import Settings
-from kade.errors import ConfigError
+from kade.errors import ConfigError, PlatformError
 from kade.logs import get_logger
 from kade.models import ActionKind
 
@@ -167,7 +167,14 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
                               priority=priority[queue], options=options)
 
     def import_orders(connection_id: int) -> None:
-        stats = ingest.import_orders(app(), connection_id)
+        try:
+            stats = ingest.import_orders(app(), connection_id)
+        except PlatformError as exc:
+            # The store refused or failed: the import recorded it (event, failure count, the
+            # notification on the third in a row) and the next poll tries again. One line, not
+            # Dramatiq's traceback per poll for as long as a store is down.
+            log.warning("import_failed", connection_id=connection_id, error=f"{type(exc).__name__}: {exc}")
+            return
         log.info("import_done", connection_id=connection_id, created=stats.created, updated=stats.updated)
 
     def run_action(action_id: int) -> None:

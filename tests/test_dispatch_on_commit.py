@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from kade.claims import ClaimKeeper, KeepClaimed, claim, keeper
 from kade.jobs import LEGACY_QUEUES, LONG_JOB_LIMIT_MS, QUEUES, queue_priorities
-from kade.models import Action, ActionKind, ActionStatus, Connection, Order, Product, ProductLink
+from kade.models import Action, ActionKind, ActionStatus, Connection, Event, Order, Product, ProductLink
 from kade.outbox import add_action
 from kade.runtime import Runtime
 from kade.shipments import cancel_in_store
@@ -206,3 +206,24 @@ def test_long_jobs_may_outlast_the_brokers_ten_minutes(kade) -> None:
     assert limits == {"import_orders": LONG_JOB_LIMIT_MS, "import_request": LONG_JOB_LIMIT_MS,
                       "stock_check": LONG_JOB_LIMIT_MS, "link_products": LONG_JOB_LIMIT_MS, "report_shipment": None}
     runtime.stop()
+
+
+def test_a_store_that_is_down_costs_a_poll_one_line_not_a_failed_job(kade, store, monkeypatch) -> None:
+    """While a store answers 503 every poll fails; the import records it and the job ends quietly
+    (no Dramatiq traceback and dead letter per poll for as long as the outage lasts)."""
+    from kade.ingest import loop
+
+    monkeypatch.setattr(loop, "PAGE_RETRIES", 1)  # the page's own retries are not the point
+    conn = make_connection(kade)
+    store.fail_next("import_orders", "transient")
+    runtime = Runtime(kade).start(threads=1, tick=0)
+    try:
+        runtime.import_orders(conn.id or 0)
+        runtime.join()
+        dead = list(runtime.broker.dead_letters)  # type: ignore[attr-defined]
+    finally:
+        runtime.stop()
+    assert dead == []
+    with kade.db.session() as session:
+        failed = session.exec(select(Event).where(Event.kind == "orders_imported", Event.outcome == "failed")).all()
+    assert len(failed) == 1
