@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--tick", type=int, default=500, help="changes committed per transaction")
     parser.add_argument("--window", type=float, default=1.0)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="changes per second the generator keeps to (0: as fast as it can)")
     parser.add_argument("--sweep-every", type=float, default=1.0, help="seconds between sweeps (the scheduler's tick)")
     parser.add_argument("--processes", type=int, default=2, help="worker processes (`kade worker` runs 2 by default)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
@@ -114,6 +116,10 @@ def main() -> int:
                     current[pid] = value
                     changes[remote_of[pid]].append((committed, value))
                 done += n
+                if args.rate > 0:  # keep to the rate: wait until this many changes are due
+                    ahead = started + done / args.rate - time.perf_counter()
+                    if ahead > 0:
+                        time.sleep(ahead)
             generate_s = time.perf_counter() - started
             deadline = time.monotonic() + 60
             while not all_settled(kade):

@@ -189,7 +189,8 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         return run
 
     def flush_stock(connection_id: int) -> None:
-        result = stockpush.flush_stock(app(), connection_id)
+        result = stockpush.flush_stock(app(), connection_id,
+                                       more=lambda: actors.flush_stock.send(connection_id=connection_id))
         log.info("stock_flushed", connection_id=connection_id, pushed=result.pushed, unchanged=result.unchanged)
 
     def stock_check(connection_id: int) -> None:

@@ -10,6 +10,7 @@ on PostgreSQL, so their cost does not grow with the batch size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,8 +144,14 @@ def _prepare(session: Session, batch: list[tuple[int, int]], total: StockFlush,
     return updates, by_remote
 
 
-def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
-    """Push every due stock action of one connection, a platform batch at a time."""
+def flush_stock(kade: Kade, connection_id: int, *, more: Callable[[], object] | None = None) -> StockFlush:
+    """Push every due stock action of one connection, a platform batch at a time.
+
+    ``more`` asks for another flush of the connection (the actor sends a message). It is called
+    once this flush has claimed a full batch — more may be due — so another worker thread or
+    process takes the next batch while this one waits for the store: a window's worth of
+    changes goes out in parallel batches instead of one after the other.
+    """
     total = StockFlush()
     owner = new_claim()
     connection = kade.load_connection(connection_id)
@@ -166,6 +173,8 @@ def flush_stock(kade: Kade, connection_id: int) -> StockFlush:
             if not batch:
                 return total
             updates, by_remote = _prepare(session, batch, total)
+        if more is not None and len(batch) >= size - size // 10:
+            more()  # a (nearly) full batch: more is probably due
         if not updates:
             continue
         try:
