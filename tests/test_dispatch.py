@@ -1,4 +1,6 @@
-"""Fresh outbox actions go to the broker as their transaction commits, on the queue of their kind.
+"""How work reaches the workers: fresh outbox actions go to the broker as their transaction
+commits, on the queue of their kind; claims are renewed by one thread per process; a stock flush
+shares a large backlog; long jobs may outlast Dramatiq's default limit; a failing poll is quiet.
 
 The row is marked sent in the transaction that makes it (no second transaction per action); a
 rollback sends nothing; a savepoint's release is not the commit; a send that fails leaves the
@@ -19,7 +21,8 @@ from kade.models import Action, ActionKind, ActionStatus, Connection, Event, Ord
 from kade.outbox import add_action
 from kade.runtime import Runtime
 from kade.shipments import cancel_in_store
-from kade.stock import set_stock
+from kade.stock import set_stock, set_stocks
+from kade.stockpush import flush_stock
 from kade.sweeper import sweep
 from tests.support.factories import make_connection, tenant_of
 
@@ -227,3 +230,24 @@ def test_a_store_that_is_down_costs_a_poll_one_line_not_a_failed_job(kade, store
     with kade.db.session() as session:
         failed = session.exec(select(Event).where(Event.kind == "orders_imported", Event.outcome == "failed")).all()
     assert len(failed) == 1
+
+
+def test_a_flush_with_a_full_batch_asks_for_another_to_share_the_work(kade, store) -> None:
+    """A window's worth of changes goes out in parallel batches: each full batch claimed asks for
+    one more flush (another thread or process takes the next batch); a short one asks for none."""
+    conn = make_connection(kade)  # the fake platform takes 50 per batch
+    tenant = tenant_of(kade)
+    with kade.db.transaction() as session:
+        for i in range(120):
+            product = Product(tenant_id=tenant.id, sku=f"P{i}", stock=1)
+            session.add(product)
+            session.flush()
+            session.add(ProductLink(connection_id=conn.id, product_id=product.id, remote_id=f"r{i}",
+                                    last_pushed_stock=1))
+            store.add_product(f"r{i}", f"P{i}", None, stock=1)
+    with kade.db.transaction() as session:
+        set_stocks(session, tenant, {f"P{i}": 5 for i in range(120)}, window=0)
+    asked: list[int] = []
+    result = flush_stock(kade, conn.id or 0, more=lambda: asked.append(1))
+    assert result.pushed == 120 and result.calls == 3
+    assert len(asked) == 2  # after the two full batches, not after the last 20
