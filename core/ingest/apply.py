@@ -46,27 +46,40 @@ def apply_page(
     stats = ImportStats(pages=1)
     for record in rejected:
         _quarantine(session, connection, record, stats)
-    incoming: dict[str, RemoteOrder] = {}
-    for order in orders:
-        reason = check_order(order) or validate_order(order)
-        if reason is not None:
-            _quarantine(session, connection, RejectedRecord(remote_id=order.remote_id, reason=reason,
-                                                            raw=order.raw), stats)
-            continue
-        order = fit(order)
-        incoming[order.remote_id] = order  # a page repeating an order: the last copy wins
-        if stats.newest is None or order.updated_at > stats.newest:
-            stats.newest = order.updated_at
-    if not incoming:
+    page = list(orders)
+    if not page:
         return stats
-    # Only ids and fingerprints: a re-import of unchanged orders never loads their payloads.
+    # Only ids and fingerprints: a re-import of unchanged orders never loads their payloads, and
+    # is not checked again either — the stored copy passed the checks, and the fingerprint
+    # covers everything the core would apply (names and amounts, which checks may cut, are not).
     existing: dict[str, tuple[int, str]] = {
         remote_id: (order_id or 0, fingerprint)
         for order_id, remote_id, fingerprint in session.exec(
             select(Order.id, Order.remote_id, Order.remote_digest)
-            .where(Order.connection_id == connection.id, col(Order.remote_id).in_(list(incoming)))
+            .where(Order.connection_id == connection.id, col(Order.remote_id).in_({o.remote_id for o in page}))
         ).all()
     }
+    incoming: dict[str, RemoteOrder] = {}
+    unchanged: set[str] = set()
+    for order in page:
+        local = existing.get(order.remote_id)
+        if local is not None and local[1] == digest(order):
+            unchanged.add(order.remote_id)  # a page repeating an order: the last copy wins
+            incoming.pop(order.remote_id, None)
+        else:
+            reason = check_order(order) or validate_order(order)
+            if reason is not None:
+                _quarantine(session, connection, RejectedRecord(remote_id=order.remote_id, reason=reason,
+                                                                raw=order.raw), stats)
+                continue
+            order = fit(order)
+            incoming[order.remote_id] = order
+            unchanged.discard(order.remote_id)
+        if stats.newest is None or order.updated_at > stats.newest:
+            stats.newest = order.updated_at
+    stats.unchanged += len(unchanged)
+    if not incoming:
+        return stats
     if connection.replaces_id is not None:
         # R9: the store was connected before; what the old connection imported is not imported twice.
         known = set(session.exec(
@@ -86,9 +99,7 @@ def apply_page(
             stats.ignored += 1
             continue
         fingerprint = digest(remote)
-        if local is not None and local[1] == fingerprint:
-            stats.unchanged += 1
-        elif local is None:
+        if local is None:
             fresh.append((remote, kept, fingerprint))
         else:
             changed.append((local[0], remote, kept, fingerprint))
