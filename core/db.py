@@ -7,7 +7,7 @@ that is not at the newest revision, with one line saying what to run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,19 @@ def _drop_after_commit(session: Session) -> None:
     queue: list[Any] | None = session.info.get(AFTER_COMMIT)
     if queue and not session.in_nested_transaction():
         queue.clear()
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values``, as ``column = ANY(array)`` on PostgreSQL.
+
+    A long IN list is a long query text: psycopg parses it anew on every call (its statement
+    cache keeps only short texts) and SQLAlchemy compiles it again for every new length. One
+    array parameter keeps the text short and constant, so hot paths pay neither.
+    """
+    items = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.literal(items, sa.ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(items)  # type: ignore[no-any-return]
 
 
 def refresh_statistics(session: Session, *tables: str) -> None:

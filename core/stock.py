@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from kade.audit import record_event
+from kade.db import one_of
 from kade.errors import UserError
 from kade.inputs import check_count
 from kade.models import ActionKind, Connection, Product, ProductLink, Tenant, utcnow
@@ -42,13 +43,9 @@ def effective_stocks(session: Session, products: Iterable[Product]) -> dict[int,
             by_tenant.setdefault(p.tenant_id, set()).add(p.ean)
     for tenant_id, eans in by_tenant.items():
         latest: dict[str, int] = {}
-        if session.get_bind().dialect.name == "postgresql":  # one bound array: no IN list compiled per size
-            match = col(Product.ean) == sa.any_(sa.literal(sorted(eans), sa.ARRAY(sa.String)))
-        else:
-            match = col(Product.ean).in_(eans)
         rows = session.exec(
             select(Product.ean, Product.stock)
-            .where(Product.tenant_id == tenant_id, match)
+            .where(Product.tenant_id == tenant_id, one_of(session, col(Product.ean), sorted(eans)))
             .order_by(col(Product.updated_at).desc(), col(Product.id).desc())
         ).all()
         for ean, stock in rows:

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from kade.app import Kade
 from kade.audit import notify, record_event
 from kade.claims import KeepClaimed, new_claim, owned
+from kade.db import one_of
 from kade.executor import _finish, _release, backoff, handle_failure
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, Product, ProductLink, utcnow
@@ -47,14 +48,6 @@ class _Item:
     remote_sku: str | None
 
 
-def _ids_in(column: Any, ids: list[int], postgres: bool) -> sa.ColumnElement[bool]:
-    """``column IN ids`` — as ``= ANY(array)`` on PostgreSQL: one bound value, one cached plan,
-    whatever the batch size (an IN list is compiled again for every new length)."""
-    if postgres:
-        return column == sa.any_(sa.literal(ids, sa.ARRAY(sa.Integer)))  # type: ignore[no-any-return]
-    return column.in_(ids)  # type: ignore[no-any-return]
-
-
 def _claim_stock_batch(session: Session, connection_id: int, limit: int,
                        owner: str | None = None) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due stock actions of one connection; (action id, link id) pairs.
@@ -63,7 +56,6 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int,
     arriving from now on queues a new push instead of joining one already on its way.
     """
     now = utcnow()
-    postgres = session.get_bind().dialect.name == "postgresql"
     candidates = session.exec(
         select(Action.id, Action.payload)
         .where(Action.connection_id == connection_id, Action.kind == ActionKind.STOCK,
@@ -84,13 +76,13 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int,
     if waiting:
         # Their message is used up here; unmark them so the next sweep sends them again rather
         # than waiting a whole sweep_after for a message it believes is still in flight.
-        session.execute(sa.update(Action).where(_ids_in(col(Action.id), waiting, postgres))
+        session.execute(sa.update(Action).where(one_of(session, col(Action.id), waiting))
                         .values(enqueued_at=None).execution_options(synchronize_session=False))
     if not chosen:
         return []
     claimed = session.execute(
         sa.update(Action)
-        .where(_ids_in(col(Action.id), chosen, postgres), col(Action.status) == ActionStatus.PENDING)
+        .where(one_of(session, col(Action.id), chosen), col(Action.status) == ActionStatus.PENDING)
         .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=now,
                 claimed_by=owner or new_claim(),
                 idempotency_key=sa.func.replace(col(Action.idempotency_key), ":pending",
@@ -104,12 +96,11 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int,
 def _prepare(session: Session, batch: list[tuple[int, int]], total: StockFlush,
              ) -> tuple[list[StockUpdate], dict[str, _Item]]:
     """What to send for a claimed batch; settles at once what needs no call (unchanged, gone)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(
         sa.select(col(ProductLink.id), col(ProductLink.remote_id), col(ProductLink.last_pushed_stock),
                   col(ProductLink.remote_sku), col(ProductLink.remote_ean), Product)
         .join(Product, col(Product.id) == col(ProductLink.product_id))
-        .where(_ids_in(col(ProductLink.id), [link_id for _, link_id in batch], postgres))
+        .where(one_of(session, col(ProductLink.id), [link_id for _, link_id in batch]))
     ).all()
     links = {row[0]: row for row in rows}
     stocks = effective_stocks(session, [row[5] for row in rows])
@@ -132,12 +123,12 @@ def _prepare(session: Session, batch: list[tuple[int, int]], total: StockFlush,
         by_remote[remote_id] = _Item(action_id, link_id, value, remote_sku)
     now = utcnow()
     if gone:
-        session.execute(sa.update(Action).where(_ids_in(col(Action.id), gone, postgres))
+        session.execute(sa.update(Action).where(one_of(session, col(Action.id), gone))
                         .values(status=ActionStatus.CANCELLED, last_error="product link removed",
                                 updated_at=now, done_at=now, claimed_by=None)
                         .execution_options(synchronize_session=False))
     if unchanged:
-        session.execute(sa.update(Action).where(_ids_in(col(Action.id), unchanged, postgres))
+        session.execute(sa.update(Action).where(one_of(session, col(Action.id), unchanged))
                         .values(status=ActionStatus.DONE, updated_at=now, done_at=now, claimed_by=None)
                         .execution_options(synchronize_session=False))
         total.unchanged += len(unchanged)
@@ -219,7 +210,7 @@ def _record(session: Session, connection: Connection, owner: str, by_remote: dic
     if ok:
         mine.update(session.execute(
             sa.update(Action)
-            .where(_ids_in(col(Action.id), [i.action_id for i in ok], postgres),
+            .where(one_of(session, col(Action.id), [i.action_id for i in ok]),
                    col(Action.claimed_by) == owner, col(Action.status) == ActionStatus.RUNNING)
             .values(status=ActionStatus.DONE, updated_at=now, done_at=now, claimed_by=None)
             .returning(col(Action.id)).execution_options(synchronize_session=False)).scalars())

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from kade.audit import notify, record_event
 from kade.boundary import check_order, fit
+from kade.db import one_of
 from kade.ingest.quarantine import quarantine
 from kade.ingest.resolver import ProductResolver
 from kade.ingest.rules import digest, order_state, store_shipped, validate_order
@@ -56,7 +57,8 @@ def apply_page(
         remote_id: (order_id or 0, fingerprint)
         for order_id, remote_id, fingerprint in session.exec(
             select(Order.id, Order.remote_id, Order.remote_digest)
-            .where(Order.connection_id == connection.id, col(Order.remote_id).in_({o.remote_id for o in page}))
+            .where(Order.connection_id == connection.id,
+                   one_of(session, col(Order.remote_id), {o.remote_id for o in page}))
         ).all()
     }
     incoming: dict[str, RemoteOrder] = {}

@@ -43,6 +43,10 @@ log = get_logger("kade.ingest")
 
 
 BULK_ANALYZE = 2000
+#: a first import that has written this many orders refreshes the statistics once on its way: a
+#: planner that still believes the table empty scans it whole for every page's look-up, which
+#: made each page cost more than the last
+EARLY_ANALYZE = 1000
 #: the longest a page fetch waits for a store's Retry-After before giving the job up
 MAX_RATE_WAIT = 60.0
 PAGE_RETRIES = 3
@@ -181,7 +185,11 @@ def _import_orders(kade: Kade, connection_id: int, holder: str, *, full: bool) -
         if stats is None:
             log.warning("import_lock_lost", connection_id=connection_id)
             return total
+        before = total.created
         total.add(stats)
+        if before < EARLY_ANALYZE <= total.created:
+            with kade.db.transaction() as session:
+                refresh_statistics(session, "orders", "order_lines")
         if page.next_page_token is None:
             break
         token = page.next_page_token

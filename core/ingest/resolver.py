@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from kade.audit import record_event
+from kade.db import one_of
 from kade.models import (
     Connection,
     Product,
@@ -60,7 +61,8 @@ class ProductResolver:
         remote_ids = {li.remote_product_id for li in lines if li.remote_product_id} - self._linked
         if remote_ids:
             self._linked.update(rid for rid in self.session.exec(select(ProductLink.remote_id).where(
-                ProductLink.connection_id == self.connection.id, col(ProductLink.remote_id).in_(remote_ids))).all()
+                ProductLink.connection_id == self.connection.id,
+                one_of(self.session, col(ProductLink.remote_id), remote_ids))).all()
                 if rid is not None)
 
     def resolve(self, line: RemoteOrderLine) -> int | None:

@@ -1,0 +1,49 @@
+"""What an import spends its time on: an unchanged order is skipped on its fingerprint before any
+check, and a large first import refreshes the planner's statistics on its way, not only at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from kade.ingest import import_orders
+from kade.ingest import loop as ingest_loop
+from kade.models import Order, Quarantine
+from tests.support.factories import make_connection
+
+
+def test_an_unchanged_order_is_not_checked_again_but_a_changed_one_is(kade, store) -> None:
+    conn = make_connection(kade)
+    store.add_order("R1", [("A", None, 1)])
+    assert import_orders(kade, conn.id).created == 1
+    store.orders["R1"]["number"] = "N\x00R1"  # unstorable, but nothing the core applies again changed
+    again = import_orders(kade, conn.id, full=True)
+    assert (again.unchanged, again.quarantined) == (1, 0)
+    store.orders["R1"]["lines"][0]["qty"] = 2  # now it changed: checked, and refused
+    changed = import_orders(kade, conn.id, full=True)
+    assert (changed.unchanged, changed.quarantined) == (0, 1)
+    with kade.db.session() as session:
+        assert [q.remote_id for q in session.exec(select(Quarantine))] == ["R1"]
+        assert session.exec(select(Order)).one().number == "NR1"
+
+
+def test_a_large_first_import_refreshes_statistics_once_on_its_way(kade, store, monkeypatch) -> None:
+    conn = make_connection(kade)
+    for n in range(12):
+        store.add_order(f"R{n}", [("A", None, 1)], minute=n)
+    store.page_size = 4
+    calls: list[int] = []
+    created: list[int] = []
+    real_store_page = ingest_loop._store_page
+
+    def store_page(*args: Any, **kwargs: Any) -> Any:
+        stats = real_store_page(*args, **kwargs)
+        created.append(stats.created)
+        return stats
+
+    monkeypatch.setattr(ingest_loop, "EARLY_ANALYZE", 5)
+    monkeypatch.setattr(ingest_loop, "_store_page", store_page)
+    monkeypatch.setattr(ingest_loop, "refresh_statistics", lambda session, *tables: calls.append(sum(created)))
+    assert import_orders(kade, conn.id).created == 12
+    assert calls == [8]  # after the page that passed 5 orders, once; not again at the end (< BULK_ANALYZE)
