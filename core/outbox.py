@@ -16,7 +16,7 @@ import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 from sqlmodel import Session, col, select
 
-from kade.db import AFTER_COMMIT, after_commit
+from kade.db import AFTER_COMMIT, after_commit, insert_many
 from kade.models import Action, ActionKind, ActionStatus, utcnow
 
 
@@ -132,38 +132,5 @@ def add_actions(session: Session, actions: Sequence[NewAction]) -> int:
         for connection_id, due in flushes.items():
             after_commit(session, Fresh(ActionKind.STOCK, connection_id, due))
     table = Action.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        return _insert_unnest(session, values)
-    from sqlalchemy.dialects.sqlite import insert
-
-    result = session.connection().execute(
-        insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id), values
-    )
-    return len(result.all())
-
-
-_UNNEST = sa.text(
-    "INSERT INTO actions (tenant_id, connection_id, kind, idempotency_key, status, payload, attempts, "
-    "next_attempt_at, enqueued_at, created_at, updated_at) "
-    "SELECT * FROM unnest(CAST(:tenant AS integer[]), CAST(:conn AS integer[]), CAST(:kind AS varchar[]), "
-    "CAST(:key AS varchar[]), CAST(:status AS varchar[]), CAST(:payload AS json[]), CAST(:attempts AS integer[]), "
-    "CAST(:due AS timestamptz[]), CAST(:enqueued AS timestamptz[]), CAST(:created AS timestamptz[]), "
-    "CAST(:updated AS timestamptz[])) "
-    "ON CONFLICT (idempotency_key) DO NOTHING"
-)
-
-
-def _insert_unnest(session: Session, values: list[dict[str, Any]]) -> int:
-    """PostgreSQL: one statement with one array per column. A multi-row VALUES of thousands of
-    rows costs the driver more to build than the server to run (the API's bulk stock path)."""
-    import json
-
-    result = session.execute(_UNNEST, {
-        "tenant": [v["tenant_id"] for v in values], "conn": [v["connection_id"] for v in values],
-        "kind": [v["kind"] for v in values], "key": [v["idempotency_key"] for v in values],
-        "status": [v["status"] for v in values], "payload": [json.dumps(v["payload"]) for v in values],
-        "attempts": [v["attempts"] for v in values], "due": [v["next_attempt_at"] for v in values],
-        "enqueued": [v["enqueued_at"] for v in values],
-        "created": [v["created_at"] for v in values], "updated": [v["updated_at"] for v in values],
-    })
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    # one array per column on PostgreSQL: the API's bulk stock path creates thousands at once
+    return len(insert_many(session, table, values, returning=("id",), skip_conflicts_on="idempotency_key"))

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from kade.audit import notify, record_event
 from kade.boundary import check_order, fit
-from kade.db import one_of
+from kade.db import insert_many, one_of
 from kade.ingest.quarantine import quarantine
 from kade.ingest.resolver import ProductResolver
 from kade.ingest.rules import digest, order_state, store_shipped, validate_order
@@ -160,10 +160,8 @@ def _create_many(session: Session, connection: Connection,
     # Core inserts on the tables (no ORM unit of work): the import's hot path, measured.
     orders_table = Order.__table__  # type: ignore[attr-defined]
     lines_table = OrderLine.__table__  # type: ignore[attr-defined]
-    result = session.connection().execute(
-        orders_table.insert().returning(orders_table.c.id, orders_table.c.remote_id), rows
-    )
-    ids = {remote_id: order_id for order_id, remote_id in result.all()}
+    ids = {remote_id: order_id for order_id, remote_id in insert_many(session, orders_table, rows,
+                                                                      returning=("id", "remote_id"))}
     line_rows = [
         {"order_id": ids[remote.remote_id], "remote_line_id": line.remote_line_id,
          "product_id": resolver.resolve(line), "sku": line.sku, "ean": line.ean, "name": line.name,
@@ -173,8 +171,7 @@ def _create_many(session: Session, connection: Connection,
         for remote, lines, _ in fresh
         for line in lines
     ]
-    if line_rows:
-        session.connection().execute(lines_table.insert(), line_rows)
+    insert_many(session, lines_table, line_rows)
     if shipped_in_store:
         shown = ", ".join(shipped_in_store[:20]) + (" ..." if len(shipped_in_store) > 20 else "")
         record_event(session, "order_shipped_in_store", "ok",
