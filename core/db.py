@@ -203,7 +203,7 @@ def insert_many(session: Session, table: sa.Table, rows: list[dict[str, Any]],
             values = [None if v is None else json.dumps(v) for v in values]
         else:
             sql_type = impl.compile(dialect=dialect)
-            # psycopg dumps an Enum by its name; the columns hold values
+            # the columns hold enum values (psycopg would dump an Enum that is not also a str by name)
             values = [v.value if isinstance(v, enum.Enum) else v for v in values]
         params[f"c{i}"] = values
         casts.append(f"CAST(:c{i} AS {sql_type}[])")
