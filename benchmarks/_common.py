@@ -104,3 +104,25 @@ def copy_linked_products(dsn: str, tenant_id: int, connection_id: int, products:
         cur.execute("ANALYZE products")
         cur.execute("ANALYZE product_links")
 
+
+def active_connection(kade: Kade, platform: str, base_url: str, credentials: dict[str, str], *,
+                      auth_method: str | None = None, settings: dict[str, str] | None = None) -> tuple[int, int]:
+    """A tenant ``bench`` with one active connection that sends stock; (tenant id, connection id)."""
+    from kade.connections import add_connection, update_setting
+    from kade.models import ConnectionStatus
+    from kade.status import change_status
+    from kade.tenants import add_tenant, enable_platform
+
+    with kade.db.transaction() as session:
+        tenant = add_tenant(session, "bench")
+        enable_platform(session, kade.pm, tenant, platform)
+        conn = add_connection(session, kade.pm, kade.vault, tenant, platform_name=platform, name="shop",
+                              base_url=base_url, credentials=credentials,
+                              **({"auth_method": auth_method} if auth_method else {}))
+        update_setting(session, kade.pm, conn, "send_stock", "on")
+        for name, value in (settings or {}).items():
+            update_setting(session, kade.pm, conn, name, value)
+        change_status(session, conn, ConnectionStatus.ACTIVE, reason="bench", actor="bench")
+        session.flush()
+        return tenant.id or 0, conn.id or 0
+

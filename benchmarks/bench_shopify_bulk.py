@@ -18,29 +18,23 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from _common import copy_linked_products, rss_mb
+from _common import active_connection, copy_linked_products, rss_mb, temp_database
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
 from kade.app import Kade
 from kade.config import Settings
-from kade.connections import add_connection, update_setting
 from kade.db import Database
 from kade.manager import make_plugin_manager
-from kade.models import Action, ConnectionStatus
+from kade.models import Action
 from kade.plugins.shopify import bulkstock, plugin, queries
 from kade.plugins.shopify import client as shopify_client
 from kade.plugins.shopify.cost import requested_cost
-from kade.status import change_status
 from kade.stockcheck import full_stock_check
-from kade.tenants import add_tenant, enable_platform
 
-PG = os.environ.get("KADE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 RSS_TARGET_MB = 500
 DRIFT_EVERY = 100
 ITEM_BASE = 50_000_000  # kade.plugins.shopify.simulator.synthetic.ITEM_BASE (not imported: no Starlette here)
@@ -107,87 +101,72 @@ def main() -> None:
         serve_simulator(args.products, args.port)
         return
     load_before = os.getloadavg()
-    child, url, location = start_simulator(args.products)
-    name = f"kade_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(f"{PG}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    child, shop_url, location = start_simulator(args.products)
     try:
-        db = Database(f"{PG}/{name}")
-        db.upgrade()
-        kade = Kade(Settings(data_dir="/tmp/kade-bench", secret_key=Fernet.generate_key().decode(), _env_file=None),
-                    db=db, pm=make_plugin_manager())
-        with kade.db.transaction() as session:
-            tenant = add_tenant(session, "bench")
-            enable_platform(session, kade.pm, tenant, "shopify")
-            conn = add_connection(session, kade.pm, kade.vault, tenant, platform_name="shopify", name="shop",
-                                  base_url=url, auth_method="admin_token",
-                                  credentials={"access_token": "shpat_simulated_admin_token",
-                                               "client_secret": "kade-sim-client-secret"})
-            update_setting(session, kade.pm, conn, "send_stock", "on")
-            update_setting(session, kade.pm, conn, "location_id", location)
-            change_status(session, conn, ConnectionStatus.ACTIVE, reason="bench", actor="bench")
-            session.flush()
-            tenant_id, connection_id = tenant.id or 0, conn.id or 0
-        t0 = time.perf_counter()
-        load(f"{PG.replace('+psycopg', '')}/{name}", tenant_id, connection_id, args.products)
-        setup = time.perf_counter() - t0
+        with temp_database() as url:
+            kade = Kade(Settings(data_dir="/tmp/kade-bench", secret_key=Fernet.generate_key().decode(), _env_file=None),
+                        db=Database(url), pm=make_plugin_manager())
+            tenant_id, connection_id = active_connection(
+                kade, "shopify", shop_url, {"access_token": "shpat_simulated_admin_token",
+                                            "client_secret": "kade-sim-client-secret"},
+                auth_method="admin_token", settings={"location_id": location})
+            t0 = time.perf_counter()
+            load(url.replace("+psycopg", ""), tenant_id, connection_id, args.products)
+            setup = time.perf_counter() - t0
 
-        polls: list[float] = []
-        export: dict[str, float] = {}
-        real_sleep, real_export = shopify_client.SLEEP, bulkstock.run_export
+            polls: list[float] = []
+            export: dict[str, float] = {}
+            real_sleep, real_export = shopify_client.SLEEP, bulkstock.run_export
 
-        def counted_sleep(seconds: float) -> None:
-            polls.append(seconds)
-            real_sleep(seconds)
+            def counted_sleep(seconds: float) -> None:
+                polls.append(seconds)
+                real_sleep(seconds)
 
-        def timed_export(client: Any, loc: str) -> dict[str, Any]:
-            started = time.perf_counter()
-            try:
-                return real_export(client, loc)
-            finally:
-                export["seconds"] = time.perf_counter() - started
+            def timed_export(client: Any, loc: str) -> dict[str, Any]:
+                started = time.perf_counter()
+                try:
+                    return real_export(client, loc)
+                finally:
+                    export["seconds"] = time.perf_counter() - started
 
-        shopify_client.SLEEP = counted_sleep
-        plugin.run_export = timed_export  # type: ignore[assignment]
-        before = rss_mb()
-        t0 = time.perf_counter()
-        stats = full_stock_check(kade, connection_id)
-        elapsed = time.perf_counter() - t0
-        load_after = os.getloadavg()
-        with kade.db.session() as session:
-            queued = session.exec(select(func.count()).select_from(Action)).one()
-        expected = (args.products + DRIFT_EVERY - 1) // DRIFT_EVERY
-        reading = elapsed - export.get("seconds", 0.0)
-        bulk_points = (requested_cost(queries.BULK_CURRENT.document, {}) + 10
-                       + len(polls) * requested_cost(queries.BULK_POLL.document, {}))
-        page_cost = requested_cost(queries.STOCK_LEVELS.document, {"first": plugin.STOCK_PAGE})
-        pages = -(-args.products // plugin.STOCK_PAGE)
-        paged_points = pages * page_cost
-        peak = rss_mb()
-        print(f"variants: {args.products:,} in the simulator's synthetic catalogue "
-              f"(warehouse loaded by COPY in {setup:.1f}s)")
-        print(f"checked: {stats.seen:,} in {stats.pages:,} pages, {elapsed:.1f}s in all "
-              f"({stats.seen / elapsed:,.0f} items/s); export wait {export.get('seconds', 0):.1f}s "
-              f"({len(polls)} polls), download + check {reading:.1f}s ({stats.seen / max(reading, 1e-9):,.0f} items/s)")
-        print(f"corrections queued: {queued:,} for {stats.drifted:,} drifted (seeded {expected:,})  "
-              f"{mark(queued == expected == stats.drifted and stats.seen == args.products)}")
-        print(f"peak RSS (Kade's process): {peak:.0f} MB (before the check: {before:.0f} MB; "
-              f"target ≤ {RSS_TARGET_MB} MB)  {mark(peak <= RSS_TARGET_MB)}")
-        print(f"cost points: bulk {bulk_points:,}; paging would request {paged_points:,} "
-              f"({pages:,} pages × {page_cost}) = {paged_points / 100 / 3600:.1f} h at 100 points/s, "
-              f"{paged_points / 50 / 3600:.1f} h at 50 points/s  {mark(bulk_points * 100 < paged_points)}")
-        print(f"paging vs bulk time: {paged_points / 100:,.0f}s vs {elapsed:.0f}s  "
-              f"{mark(elapsed < paged_points / 100)}")
-        print("load average (1/5/15 min): before {:.2f} {:.2f} {:.2f}, after {:.2f} {:.2f} {:.2f}".format(
-            *load_before, *load_after))
-        kade.close()
+            shopify_client.SLEEP = counted_sleep
+            plugin.run_export = timed_export  # type: ignore[assignment]
+            before = rss_mb()
+            t0 = time.perf_counter()
+            stats = full_stock_check(kade, connection_id)
+            elapsed = time.perf_counter() - t0
+            load_after = os.getloadavg()
+            with kade.db.session() as session:
+                queued = session.exec(select(func.count()).select_from(Action)).one()
+            expected = (args.products + DRIFT_EVERY - 1) // DRIFT_EVERY
+            reading = elapsed - export.get("seconds", 0.0)
+            bulk_points = (requested_cost(queries.BULK_CURRENT.document, {}) + 10
+                           + len(polls) * requested_cost(queries.BULK_POLL.document, {}))
+            page_cost = requested_cost(queries.STOCK_LEVELS.document, {"first": plugin.STOCK_PAGE})
+            pages = -(-args.products // plugin.STOCK_PAGE)
+            paged_points = pages * page_cost
+            peak = rss_mb()
+            print(f"variants: {args.products:,} in the simulator's synthetic catalogue "
+                  f"(warehouse loaded by COPY in {setup:.1f}s)")
+            print(f"checked: {stats.seen:,} in {stats.pages:,} pages, {elapsed:.1f}s in all "
+                  f"({stats.seen / elapsed:,.0f} items/s); export wait {export.get('seconds', 0):.1f}s "
+                  f"({len(polls)} polls), download + check {reading:.1f}s "
+                  f"({stats.seen / max(reading, 1e-9):,.0f} items/s)")
+            print(f"corrections queued: {queued:,} for {stats.drifted:,} drifted (seeded {expected:,})  "
+                  f"{mark(queued == expected == stats.drifted and stats.seen == args.products)}")
+            print(f"peak RSS (Kade's process): {peak:.0f} MB (before the check: {before:.0f} MB; "
+                  f"target ≤ {RSS_TARGET_MB} MB)  {mark(peak <= RSS_TARGET_MB)}")
+            print(f"cost points: bulk {bulk_points:,}; paging would request {paged_points:,} "
+                  f"({pages:,} pages × {page_cost}) = {paged_points / 100 / 3600:.1f} h at 100 points/s, "
+                  f"{paged_points / 50 / 3600:.1f} h at 50 points/s  {mark(bulk_points * 100 < paged_points)}")
+            print(f"paging vs bulk time: {paged_points / 100:,.0f}s vs {elapsed:.0f}s  "
+                  f"{mark(elapsed < paged_points / 100)}")
+            print("load average (1/5/15 min): before {:.2f} {:.2f} {:.2f}, after {:.2f} {:.2f} {:.2f}".format(
+                *load_before, *load_after))
+            kade.close()
     finally:
         child.terminate()
         child.wait(timeout=10)
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

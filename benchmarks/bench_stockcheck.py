@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
 
-import sqlalchemy as sa
-from _common import copy_linked_products, rss_mb
+from _common import active_connection, copy_linked_products, rss_mb, temp_database
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
 from kade import hookimpl
 from kade.app import Kade
 from kade.config import Settings
-from kade.connections import add_connection, update_setting
 from kade.db import Database
 from kade.manager import make_plugin_manager
-from kade.models import Action, ConnectionStatus
-from kade.status import change_status
+from kade.models import Action
 from kade.stockcheck import full_stock_check
-from kade.tenants import add_tenant, enable_platform
 from kade.types import Capabilities, PlatformSpec, RemoteStock, StockPage
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -68,28 +63,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=1_000_000)
     args = parser.parse_args()
-    name = f"kade_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(f"{PG}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        db = Database(f"{PG}/{name}")
-        db.upgrade()
+    with temp_database() as url:
         store = StreamingStore(args.products)
         kade = Kade(Settings(data_dir="/tmp/kade-bench", secret_key=Fernet.generate_key().decode(),
                              _env_file=None),
-                    db=db, pm=make_plugin_manager(load_entrypoints=False, plugins=[(store, "stream")]))
-        with kade.db.transaction() as session:
-            tenant = add_tenant(session, "bench")
-            enable_platform(session, kade.pm, tenant, "stream")
-            conn = add_connection(session, kade.pm, kade.vault, tenant, platform_name="stream", name="s",
-                                  base_url="https://stream.example", credentials={"token": "t"})
-            update_setting(session, kade.pm, conn, "send_stock", "on")
-            change_status(session, conn, ConnectionStatus.ACTIVE, reason="bench", actor="bench")
-            session.flush()
-            tenant_id, connection_id = tenant.id or 0, conn.id or 0
+                    db=Database(url), pm=make_plugin_manager(load_entrypoints=False, plugins=[(store, "stream")]))
+        tenant_id, connection_id = active_connection(kade, "stream", "https://stream.example", {"token": "t"})
         t0 = time.perf_counter()
-        load(f"postgresql://postgres@127.0.0.1:5432/{name}", tenant_id, connection_id, args.products)
+        load(url.replace("+psycopg", ""), tenant_id, connection_id, args.products)
         setup = time.perf_counter() - t0
         before = rss_mb()
         t0 = time.perf_counter()
@@ -108,10 +89,6 @@ def main() -> None:
         print(f"peak RSS: {peak:.0f} MB (before the check: {before:.0f} MB; target ≤ 500 MB)  "
               f"{'OK' if peak <= 500 else 'MISSED'}")
         kade.close()
-    finally:
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from kade.errors import PlatformError
 from kade.executor import run_shipment
 from kade.ingest import import_orders
 from kade.manager import Platform
-from kade.models import Action, ActionKind, ActionStatus, Connection, Notification, Order, Product, ProductLink, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, Notification, Order, utcnow
 from kade.runtime import Runtime
 from kade.scheduler import Scheduler
 from kade.shipments import create_shipment
@@ -24,7 +24,7 @@ from kade.stock import set_stock
 from kade.stockpush import flush_stock
 from kade.sweeper import sweep
 from kade.webhooks import request_import, run_import_request
-from tests.support.factories import make_connection, tenant_of
+from tests.support.factories import linked_products, make_connection, tenant_of
 
 
 def _ship(kade, store):
@@ -179,15 +179,9 @@ def test_scheduler_marks_survive_a_restart(kade, store) -> None:
 def test_a_refused_stock_batch_raises_one_notification_per_call(kade, store) -> None:
     conn = make_connection(kade)
     tenant = tenant_of(kade)
-    with kade.db.transaction() as session:
-        for i in range(6):
-            product = Product(tenant_id=tenant.id, sku=f"S{i}", stock=0)
-            session.add(product)
-            session.flush()
-            session.add(ProductLink(connection_id=conn.id, product_id=product.id, remote_id=f"r{i}",
-                                    last_pushed_stock=0))
-            store.add_product(f"r{i}", f"S{i}", None)
-            store.products[f"r{i}"]["reject_stock"] = True
+    linked_products(kade, conn, 6, prefix="S", stock=0, store=store)
+    for i in range(6):
+        store.products[f"r{i}"]["reject_stock"] = True
     with kade.db.transaction() as session:
         for i in range(6):
             set_stock(session, tenant, f"S{i}", 5, window=0)

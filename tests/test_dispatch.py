@@ -17,14 +17,14 @@ from sqlmodel import select
 
 from kade.claims import ClaimKeeper, KeepClaimed, claim, keeper
 from kade.jobs import LEGACY_QUEUES, LONG_JOB_LIMIT_MS, QUEUES, queue_priorities
-from kade.models import Action, ActionKind, ActionStatus, Connection, Event, Order, Product, ProductLink
+from kade.models import Action, ActionKind, ActionStatus, Connection, Event, Order
 from kade.outbox import add_action
 from kade.runtime import Runtime
 from kade.shipments import cancel_in_store
 from kade.stock import set_stock, set_stocks
 from kade.stockpush import flush_stock
 from kade.sweeper import sweep
-from tests.support.factories import make_connection, tenant_of
+from tests.support.factories import linked_products, make_connection, tenant_of
 
 
 class Sent:
@@ -126,13 +126,7 @@ def test_without_a_broker_in_the_process_the_sweeper_sends(kade) -> None:
 def test_stock_changes_send_one_delayed_flush_per_connection_and_transaction(kade) -> None:
     conn = make_connection(kade)
     tenant = tenant_of(kade)
-    with kade.db.transaction() as session:
-        for i in range(2):
-            product = Product(tenant_id=tenant.id, sku=f"P{i}", stock=1)
-            session.add(product)
-            session.flush()
-            session.add(ProductLink(connection_id=conn.id, product_id=product.id, remote_id=f"r{i}",
-                                    last_pushed_stock=1))
+    linked_products(kade, conn, 2)
     runtime = Runtime(kade).send_on_commit()
     sent = Sent(runtime)
     with kade.db.transaction() as session:
@@ -237,14 +231,7 @@ def test_a_flush_with_a_full_batch_asks_for_another_to_share_the_work(kade, stor
     one more flush (another thread or process takes the next batch); a short one asks for none."""
     conn = make_connection(kade)  # the fake platform takes 50 per batch
     tenant = tenant_of(kade)
-    with kade.db.transaction() as session:
-        for i in range(120):
-            product = Product(tenant_id=tenant.id, sku=f"P{i}", stock=1)
-            session.add(product)
-            session.flush()
-            session.add(ProductLink(connection_id=conn.id, product_id=product.id, remote_id=f"r{i}",
-                                    last_pushed_stock=1))
-            store.add_product(f"r{i}", f"P{i}", None, stock=1)
+    linked_products(kade, conn, 120, store=store)
     with kade.db.transaction() as session:
         set_stocks(session, tenant, {f"P{i}": 5 for i in range(120)}, window=0)
     asked: list[int] = []

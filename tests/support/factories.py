@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kade.app import Kade
 from kade.connections import add_connection, update_setting
-from kade.models import Connection, ConnectionStatus, Tenant
+from kade.models import Connection, ConnectionStatus, Product, ProductLink, Tenant
 from kade.status import change_status
 from kade.tenants import add_tenant, enable_platform, get_tenant
 
@@ -45,3 +47,19 @@ def make_connection(
 def tenant_of(kade: Kade, slug: str = "acme") -> Tenant:
     with kade.db.session() as session:
         return get_tenant(session, slug)
+
+
+def linked_products(kade: Kade, connection: Connection, count: int, *, prefix: str = "P", stock: int = 1,
+                    store: Any = None) -> None:
+    """``count`` warehouse products ``<prefix>0``... linked to store products ``r0``... whose last
+    pushed stock is ``stock`` (and added to the fake ``store`` when given)."""
+    with kade.db.transaction() as session:
+        for i in range(count):
+            product = Product(tenant_id=connection.tenant_id, sku=f"{prefix}{i}", stock=stock)
+            session.add(product)
+            session.flush()
+            session.add(ProductLink(connection_id=connection.id, product_id=product.id, remote_id=f"r{i}",
+                                    last_pushed_stock=stock))
+            if store is not None:
+                store.add_product(f"r{i}", f"{prefix}{i}", None, stock=stock)
+
