@@ -30,7 +30,7 @@ from kade.config import Settings
 from kade.db import Database
 from kade.manager import make_plugin_manager
 from kade.models import Action
-from kade.plugins.shopify import bulkstock, plugin, queries
+from kade.plugins.shopify import bulkstock, plugin, queries, stock
 from kade.plugins.shopify import client as shopify_client
 from kade.plugins.shopify.cost import requested_cost
 from kade.stockcheck import full_stock_check
@@ -130,7 +130,7 @@ def main() -> None:
                     export["seconds"] = time.perf_counter() - started
 
             shopify_client.SLEEP = counted_sleep
-            plugin.run_export = timed_export  # type: ignore[assignment]
+            stock.run_export = timed_export  # type: ignore[assignment]
             before = rss_mb()
             t0 = time.perf_counter()
             stats = full_stock_check(kade, connection_id)

@@ -25,7 +25,6 @@ from kade.models import Action
 from kade.stockcheck import full_stock_check
 from kade.types import Capabilities, PlatformSpec, RemoteStock, StockPage
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PAGE = 1000
 
 

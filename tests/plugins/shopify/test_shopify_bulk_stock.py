@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from kade.errors import AuthRejected, NotFound, RejectedByStore, TransientError
-from kade.plugins.shopify import bulkstock, plugin, queries
+from kade.plugins.shopify import bulkstock, common, plugin, queries
 from kade.plugins.shopify import simulator as sm
 from kade.types import ConnectionContext, StockPage
 
@@ -63,7 +63,7 @@ def test_every_page_ends_on_a_line_boundary(sim, make_ctx, monkeypatch):
     whole = b"".join(sim.read_result(op, 0, op.file_size - 1))
     offsets = []
     while page.next_page_token:
-        cursor = bulkstock.Cursor.from_token(plugin._decode_token(page.next_page_token))
+        cursor = bulkstock.Cursor.from_token(common.decode_token(page.next_page_token))
         offsets.append(cursor.offset)
         page = plugin.read_stock(ctx, page.next_page_token)
     assert len(offsets) > 10 and offsets == sorted(set(offsets))
@@ -269,7 +269,7 @@ def test_a_server_that_ignores_range_is_still_read_in_windows(monkeypatch):
 
 def test_a_page_token_not_made_by_the_plugin_is_refused(make_ctx):
     with pytest.raises(RejectedByStore) as err:
-        plugin.read_stock(make_ctx(), plugin._encode_token({"u": 5}))
+        plugin.read_stock(make_ctx(), common.encode_token({"u": 5}))
     assert err.value.code == "bad_page_token"
 
 
