@@ -22,12 +22,8 @@ Run: ``.venv/bin/python benchmarks/bench_scale.py [--connections 200,500,1000,20
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,6 +37,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from _common import REDIS_URL, ROOT, make_kade, percentile, temp_database, verdict
+from _procs import Procs, cpu_seconds, group_pids, rss_mb
 from _stmtcount import read_counts
 
 from kade.app import Kade
@@ -51,13 +48,11 @@ from kade.tenants import add_tenant, enable_platform
 from tests.support import fakehttp
 from tests.support.dists import install_plugin_dist
 
-KADE_BIN = str(Path(sys.executable).parent / "kade")
 READY_LINE = "is ready for action"
 #: a poll should start within two scheduler ticks (1 s each) of being due
 TARGET_LATE_P95 = 2.0
 #: the scheduler should need at most this share of one core
 TARGET_SCHEDULER_CPU = 0.10
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,75 +85,6 @@ class RecordingStore:
 
 # ---------------------------------------------------------------------------------------------
 # Processes and /proc
-
-
-def group_pids(pgid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
-                    pids.append(int(entry.name))
-    return pids
-
-
-def cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every live process in the group."""
-    total = 0
-    for pid in group_pids(pgid):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
-
-
-def rss_mb(pid: int) -> tuple[float, float]:
-    """(current, peak) resident memory of one process, MB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
-
-
-@dataclass
-class Procs:
-    env: dict[str, str]
-    logdir: Path
-    running: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.logdir / f"{name}.log").open("wb")
-        proc = subprocess.Popen([KADE_BIN, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.running.append(proc)
-        return proc
-
-    def log_text(self, name: str) -> str:
-        return (self.logdir / f"{name}.log").read_text(errors="replace")
-
-    def wait_for(self, proc: subprocess.Popen[bytes], name: str, done: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_text(name)[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: {what} not reached after {timeout}s:\n{self.log_text(name)[-3000:]}")
-            time.sleep(0.1)
-
-    def stop_all(self) -> None:
-        for proc in self.running:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.running:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        self.running.clear()
 
 
 # ---------------------------------------------------------------------------------------------
