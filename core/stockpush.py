@@ -10,7 +10,7 @@ on PostgreSQL, so their cost does not grow with the batch size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, Product, ProductLink, utcnow
 from kade.status import SENDING
 from kade.stock import effective_stocks, pending_key
-from kade.types import StockUpdate
+from kade.types import StockResult, StockUpdate
 
 log = get_logger(__name__)
 
@@ -198,7 +198,7 @@ def _failed(kade: Kade, session: Session, connection_id: int, owner: str, by_rem
 
 
 def _record(session: Session, connection: Connection, owner: str, by_remote: dict[str, _Item],
-            results: list[Any], total: StockFlush) -> None:
+            results: Sequence[StockResult], total: StockFlush) -> None:
     """Write each item's outcome — only for actions this flush still holds (the sweeper may have
     taken some back while the call ran; their outcome belongs to whoever holds them now)."""
     postgres = session.get_bind().dialect.name == "postgresql"

@@ -17,10 +17,11 @@ from sqlmodel import select
 
 from kade.claims import ClaimKeeper, KeepClaimed, claim, keeper
 from kade.jobs import LEGACY_QUEUES, LONG_JOB_LIMIT_MS, QUEUES, queue_priorities
-from kade.models import Action, ActionKind, ActionStatus, Connection, Event, Order
+from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Event, Order
 from kade.outbox import add_action
 from kade.runtime import Runtime
 from kade.shipments import cancel_in_store
+from kade.status import change_status
 from kade.stock import set_stock, set_stocks
 from kade.stockpush import flush_stock
 from kade.sweeper import sweep
@@ -238,3 +239,21 @@ def test_a_flush_with_a_full_batch_asks_for_another_to_share_the_work(kade, stor
     result = flush_stock(kade, conn.id or 0, more=lambda: asked.append(1))
     assert result.pushed == 120 and result.calls == 3
     assert len(asked) == 2  # after the two full batches, not after the last 20
+
+
+def test_a_flush_for_a_connection_that_may_not_send_leaves_its_pushes_to_the_sweeper(kade, store) -> None:
+    """Its message is used up: the due pushes are unmarked, so the sweep sends them as soon as the
+    connection may send again instead of a whole sweep age later."""
+    conn = make_connection(kade)
+    linked_products(kade, conn, 2, store=store)
+    runtime = Runtime(kade).send_on_commit()
+    with kade.db.transaction() as session:
+        set_stocks(session, tenant_of(kade), {"P0": 5, "P1": 6}, window=0)
+    runtime.stop()
+    with kade.db.transaction() as session:
+        change_status(session, session.get(Connection, conn.id), ConnectionStatus.PAUSED, reason="test", actor="test")
+    assert flush_stock(kade, conn.id or 0).outcome == "waiting"
+    with kade.db.session() as session:
+        marks = [a.enqueued_at for a in session.exec(select(Action).where(Action.kind == ActionKind.STOCK))]
+    assert len(marks) == 2 and marks == [None, None]
+    assert store.stock_calls == []
