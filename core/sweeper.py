@@ -115,15 +115,8 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
         ).all()
         if rows:
             session.execute(sa.update(Action).where(col(Action.id).in_([r[0] for r in rows])).values(enqueued_at=now))
-    flushes: dict[int, int] = {}
-    for action_id, kind, connection_id, due in rows:
-        delay_ms = max(0, int((due - now).total_seconds() * 1000))
-        if kind == ActionKind.STOCK and connection_id is not None:
-            flushes[connection_id] = max(flushes.get(connection_id, 0), delay_ms)
-        else:
-            actors.for_kind(kind).send_with_options(kwargs={"action_id": action_id}, delay=delay_ms or None)
-    for connection_id, delay_ms in flushes.items():
-        actors.flush_stock.send_with_options(kwargs={"connection_id": connection_id}, delay=delay_ms or None)
+    send_fresh(actors, [Fresh(ActionKind(kind), connection_id, due, action_id)
+                        for action_id, kind, connection_id, due in rows])
     return len(rows)
 
 
