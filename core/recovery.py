@@ -10,7 +10,8 @@ are imported first, then stock is pushed, then shipments and cancellations are r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from kade.app import Kade
 from kade.errors import UserError
 from kade.jobs import Actors
-from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Tenant, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Event, Tenant, utcnow
 
 #: the kinds of action a recovery re-drives, in the order they go out (rule R10)
 DRAIN_ORDER = (ActionKind.STOCK, ActionKind.SHIPMENT, ActionKind.CANCEL)
@@ -138,31 +139,51 @@ def retry_failed_actions(session: Session, ids: Sequence[int] = (), *, all_faile
     return retry_actions(session, rows)
 
 
-def _wait_for_stock(kade: Kade, ids: list[int], timeout: float) -> None:
-    """Until no stock action of these connections is pending or running (or ``timeout`` passed)."""
-    import time
-
+def _until(done: Callable[[], bool], timeout: float) -> None:
+    """Poll ``done`` until it holds or ``timeout`` passed; a phase that overruns lets the next go."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _imports_done(kade: Kade, ids: list[int], started: datetime) -> Callable[[], bool]:
+    """Each connection's import since ``started`` has ended (imported or failed), or it is no longer
+    active (a refused login puts it in ``needs_reauth``; it sends nothing until re-authorised)."""
+    def done() -> bool:
+        with kade.db.session() as session:
+            ended = set(session.exec(select(Event.connection_id).where(
+                col(Event.connection_id).in_(ids), col(Event.kind) == "orders_imported",
+                col(Event.at) >= started)).all())
+            inactive = set(session.exec(select(Connection.id).where(
+                col(Connection.id).in_(ids), col(Connection.status) != ConnectionStatus.ACTIVE)).all())
+        return set(ids) <= ended | inactive
+    return done
+
+
+def _stock_done(kade: Kade, ids: list[int]) -> Callable[[], bool]:
+    """No stock action of these connections is pending or running."""
+    def done() -> bool:
         with kade.db.session() as session:
             left = session.exec(select(func.count()).select_from(Action).where(
                 col(Action.connection_id).in_(ids), col(Action.kind) == ActionKind.STOCK,
                 col(Action.status).in_([ActionStatus.PENDING, ActionStatus.RUNNING]))).one()
-        if int(left) == 0:
-            return
-        time.sleep(0.05)
+        return int(left) == 0
+    return done
 
 
 def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
-                 stock_first: float = 0.0) -> RecoveryResult:
+                 settle: float = 0.0) -> RecoveryResult:
     """Carry out ``plan``: imports first, then the window's failed actions and every pending one.
 
     Only connections that are active now are driven; a connection still in ``needs_reauth`` or
-    paused keeps its backlog (the plan shows it) until it is active again. The order is the
-    broker's too: the ``orders`` queue outranks ``stock`` and ``shipments`` (``KADE_QUEUE_ORDER``).
-    Queue priority alone lets a shipment overtake a stock push that is still being paced by the
-    store's rate limit; with ``stock_first`` > 0 the shipments and cancellations are sent only
-    once the stock phase has settled (or after that many seconds), so rule R10 holds strictly.
+    paused keeps its backlog (the plan shows it) until it is active again. Queue priority
+    (``KADE_QUEUE_ORDER``) favours orders over stock over shipments, but with idle worker
+    threads every queue is served at once: a stock push can reach the store before the import
+    has fetched its first page, and a shipment can overtake a stock push the store's rate limit
+    is pacing. With ``settle`` > 0 each phase waits for the one before it — stock goes out once
+    every connection's import has ended, shipments and cancellations once the stock has gone —
+    at most ``settle`` seconds per phase, so rule R10 holds strictly. Orders go first so that
+    the stock pushed already counts the orders placed during the outage.
     Without ``actors`` (the embedded mode, whose broker lives in the ``kade worker`` process) only
     the database is changed: that process's sweep sends the actions and its scheduler polls.
     """
@@ -183,8 +204,11 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
         retried = retry_actions(session, failed)
     if actors is None:
         return RecoveryResult(imports_requested=0, retried=retried, dispatched={})
+    started = utcnow()
     for connection_id in ids:
         actors.import_orders.send(connection_id=connection_id)
+    if settle > 0 and ids:
+        _until(_imports_done(kade, ids, started), settle)
     dispatched: dict[str, int] = {}
     with kade.db.session() as session:
         pending = session.exec(select(Action.id, Action.kind).where(
@@ -193,8 +217,8 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
     for kind in DRAIN_ORDER:
         batch = [int(i) for i, k in pending if k == kind and i is not None]
         dispatched[kind.value] = dispatch(kade, actors, batch)
-        if kind == ActionKind.STOCK and stock_first > 0:
-            _wait_for_stock(kade, ids, stock_first)
+        if kind == ActionKind.STOCK and settle > 0 and ids:
+            _until(_stock_done(kade, ids), settle)
     return RecoveryResult(imports_requested=len(ids), retried=retried, dispatched=dispatched)
 
 

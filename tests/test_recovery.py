@@ -3,6 +3,7 @@ that, orders first, then stock, then shipments, with nothing sent twice."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -14,11 +15,12 @@ from kade.catalog import link_store_products
 from kade.errors import UserError
 from kade.executor import run_action
 from kade.ingest import import_orders
-from kade.models import Action, ActionKind, ActionStatus, Connection, Order, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, Event, Order, utcnow
 from kade.recovery import plan_recovery, run_recovery
 from kade.runtime import Runtime
 from kade.shipments import create_shipment
 from kade.stock import set_stock
+from kade.stockpush import flush_stock
 from tests.support.factories import make_connection, tenant_of
 
 
@@ -102,6 +104,58 @@ def test_recovery_sends_orders_first_then_stock_then_shipments(kade, store) -> N
     assert [name for name, _ in sent] == ["import_orders", "flush_stock", "report_shipment"]
     with kade.db.session() as session:
         assert session.get(Connection, conn.id).order_cursor <= since
+
+
+class _Slow(_Recorder):
+    """An actor whose worker runs the job a moment after the send, on a thread of its own, and
+    records what the database held when the job was sent."""
+
+    def __init__(self, name: str, sent: list[tuple[str, Any]], job: Any, seen: Any = None) -> None:
+        super().__init__(name, sent)
+        self.job, self.seen, self.timers = job, seen, []
+
+    def _go(self, kwargs: dict[str, Any]) -> None:
+        self.sent.append((self.name, self.seen() if self.seen else None))
+        timer = threading.Timer(0.2, self.job, kwargs=kwargs)
+        timer.start()
+        self.timers.append(timer)
+
+    def send(self, **kwargs: Any) -> None:
+        self._go(kwargs)
+
+    def send_with_options(self, *, kwargs: dict[str, Any], delay: int | None = None) -> None:
+        self._go(kwargs)
+
+
+def test_with_settle_each_phase_waits_for_the_one_before(kade, store) -> None:
+    """Idle threads serve every queue at once: only the phase gate keeps stock behind the import
+    and shipments behind the stock."""
+    since = utcnow() - timedelta(hours=3)
+    _outage(kade, store)
+    started = utcnow()
+
+    def imported() -> int:
+        with kade.db.session() as session:
+            return len(session.exec(select(Event).where(Event.kind == "orders_imported", Event.at >= started)).all())
+
+    def stock_left() -> int:
+        with kade.db.session() as session:
+            return len(session.exec(select(Action).where(Action.kind == ActionKind.STOCK,
+                                                         Action.status == ActionStatus.PENDING)).all())
+
+    sent: list[tuple[str, Any]] = []
+    actors = SimpleNamespace(
+        import_orders=_Slow("import_orders", sent, lambda connection_id: import_orders(kade, connection_id)),
+        flush_stock=_Slow("flush_stock", sent, lambda connection_id: flush_stock(kade, connection_id), imported),
+        for_kind=lambda kind: _Slow("report_shipment", sent, lambda action_id: None, stock_left))
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    try:
+        run_recovery(kade, actors, plan, settle=30)  # type: ignore[arg-type]
+    finally:
+        for timer in actors.import_orders.timers + actors.flush_stock.timers:
+            timer.join()
+    assert sent == [("import_orders", None), ("flush_stock", 1), ("report_shipment", 0)]
 
 
 def test_recovery_drains_everything_exactly_once(kade, store) -> None:

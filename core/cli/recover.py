@@ -28,6 +28,9 @@ def recover(
     until: Annotated[str | None, typer.Option(help="end of the outage (default: now)")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="only this tenant")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="only show what would be sent")] = False,
+    phase_timeout: Annotated[float, typer.Option(
+        min=0, max=86400, help="with a broker: seconds to wait for the imports, then for the stock, before "
+                               "the next phase goes out (0: send every phase at once)")] = 600,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what each connection missed between --since and --until, then re-drive exactly that:
@@ -74,7 +77,10 @@ def recover(
                       "polls the orders on its schedule", markup=False)
             result = run_recovery(kade, None, plan)
         else:
-            result = run_recovery(kade, Runtime(kade).actors, plan)
+            if phase_timeout:
+                err.print(f"kade: imports first; stock once they end, shipments once the stock has gone "
+                          f"(at most {phase_timeout:g} s per phase)", markup=False)
+            result = run_recovery(kade, Runtime(kade).actors, plan, settle=phase_timeout)
         if as_json:
             print_json({**document, "result": {"imports_requested": result.imports_requested,
                                                "retried": result.retried, "dispatched": result.dispatched}})

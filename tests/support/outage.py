@@ -161,7 +161,7 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
     bound = max(_rate_limit_bound(kade, shop, plan) for shop in shops)
     begin_wall = time.time()
     begin = time.monotonic()
-    run_recovery(kade, runtime.actors, plan, stock_first=timeout)
+    run_recovery(kade, runtime.actors, plan, settle=timeout)
     deadline = begin + timeout
 
     def imported_all() -> bool:
