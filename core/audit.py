@@ -41,6 +41,24 @@ def record_event(
              action_id=action_id)
 
 
+def record_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """``record_event`` for many at once (a batch of actions): one multi-row INSERT.
+
+    Each dict holds ``kind``, ``outcome`` and optionally ``message``, ``tenant_id``,
+    ``connection_id``, ``action_id`` and ``data``.
+    """
+    if not events:
+        return
+    at = utcnow()
+    rows = [{"at": at, "kind": e["kind"], "outcome": e["outcome"], "message": redact_text(e.get("message", "")),
+             "tenant_id": e.get("tenant_id"), "connection_id": e.get("connection_id"),
+             "action_id": e.get("action_id"), "data": redact(e.get("data") or {})} for e in events]
+    session.execute(_INSERT_EVENT, rows)
+    for e in events:
+        log.info(e["kind"], outcome=e["outcome"], message=e.get("message", ""), tenant_id=e.get("tenant_id"),
+                 connection_id=e.get("connection_id"), action_id=e.get("action_id"))
+
+
 def notify(
     session: Session,
     kind: str,

@@ -87,6 +87,86 @@ def finish_owned(session: Session, action_id: int, owner: str, status: ActionSta
     return True
 
 
+def _claim_batch_statement(postgres: bool) -> sa.Update:
+    pick = (
+        sa.select(col(Action.id))
+        .where(col(Action.kind) == sa.bindparam("batch_kind"),
+               col(Action.connection_id) == sa.select(col(Action.connection_id))
+               .where(col(Action.id) == sa.bindparam("batch_first")).scalar_subquery(),
+               col(Action.status) == ActionStatus.PENDING, col(Action.next_attempt_at) <= sa.bindparam("batch_due"))
+        .order_by((col(Action.id) == sa.bindparam("batch_first")).desc(), col(Action.id))
+        .limit(sa.bindparam("batch_limit", type_=sa.Integer))
+    )
+    if postgres:
+        # A LIMIT subquery under UPDATE ... IN may be run again per row, and with SKIP LOCKED each
+        # run can pick other rows: a materialized CTE picks once, so the limit holds.
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+    else:
+        picked = pick.cte("picked")
+    return (
+        sa.update(Action)
+        .where(col(Action.id) == picked.c.id, col(Action.status) == ActionStatus.PENDING)
+        .values(status=ActionStatus.RUNNING, attempts=col(Action.attempts) + 1, updated_at=sa.bindparam("batch_at"),
+                claimed_by=sa.bindparam("batch_owner"))
+        .returning(Action)
+        .execution_options(populate_existing=True)
+    )
+
+
+#: built once per dialect, like ``_CLAIM``: a statement built per call spends more on building
+#: and cache keys than on running
+_CLAIM_BATCH = {True: _claim_batch_statement(True), False: _claim_batch_statement(False)}
+
+
+def claim_batch(session: Session, kind: str, first_id: int, owner: str, limit: int,
+                now: datetime | None = None) -> list[Action]:
+    """Claim ``first_id`` and up to ``limit - 1`` more due pending actions of its connection and
+    kind, oldest first, in one statement; the first is always among them when it is due.
+
+    A worker handed one action's message takes the others that are waiting, so a backlog costs
+    one claim and one record per batch instead of per action. Rows another worker has locked
+    are skipped (PostgreSQL), so two batches never wait on each other.
+    """
+    now = now or utcnow()
+    if limit <= 1:
+        one = claim(session, first_id, now, owner)
+        return [one] if one is not None else []
+    statement = _CLAIM_BATCH[session.get_bind().dialect.name == "postgresql"]
+    rows = session.scalars(statement, {"batch_kind": str(kind), "batch_first": first_id, "batch_due": now,
+                                       "batch_limit": limit, "batch_at": now, "batch_owner": owner}).all()
+    return sorted(rows, key=lambda a: a.id or 0)
+
+
+def _finish_many_statement(postgres: bool) -> sa.Update:
+    ids = (col(Action.id) == sa.any_(sa.bindparam("finish_ids", type_=sa.ARRAY(sa.Integer))) if postgres
+           else col(Action.id).in_(sa.bindparam("finish_ids", expanding=True)))
+    return (
+        sa.update(Action)
+        .where(ids, col(Action.status) == ActionStatus.RUNNING, col(Action.claimed_by) == sa.bindparam("finish_owner"))
+        .values(status=sa.bindparam("finish_status"), claimed_by=None, updated_at=sa.bindparam("finish_at"),
+                done_at=sa.bindparam("finish_at"))
+        .returning(col(Action.id))
+        .execution_options(synchronize_session=False)
+    )
+
+
+_FINISH_MANY = {True: _finish_many_statement(True), False: _finish_many_statement(False)}
+
+
+def finish_many(session: Session, action_ids: list[int], owner: str, status: ActionStatus) -> set[int]:
+    """``finish_owned`` for many actions in one UPDATE; the ids actually finished (a claim taken
+    back meanwhile is left alone, and its outcome is not written)."""
+    if not action_ids:
+        return set()
+    statement = _FINISH_MANY[session.get_bind().dialect.name == "postgresql"]
+    done: set[int] = {int(i or 0) for i in session.scalars(statement, {
+        "finish_ids": list(action_ids), "finish_owner": owner, "finish_status": status.value,
+        "finish_at": utcnow()}).all()}
+    for lost in sorted(set(action_ids) - done):
+        log.warning("claim_lost", action_id=lost, hint="reclaimed while its call ran; outcome not written")
+    return done
+
+
 def renew(kade: Kade, owners: list[str]) -> int:
     """Touch the running actions these claims hold (never one someone else holds); how many."""
     if not owners:

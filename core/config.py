@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     sweep_after: float = Field(default=120.0, gt=0)
     #: maximum attempts of an outbox action before it is marked failed
     max_attempts: int = Field(default=8, ge=1)
+    #: at most this many due shipments or cancellations of one connection a worker takes under
+    #: one claim and records in one transaction (1: one at a time); their store calls stay one each
+    action_batch: int = Field(default=10, ge=1, le=500)
     #: alert when the share of active connections drops by more than this within ``alert_window``
     alert_drop_share: float = Field(default=0.2, gt=0, le=1)
     alert_window: float = Field(default=60.0, gt=0)

@@ -20,6 +20,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
 from kade.app import Kade
+from kade.batchmarks import BATCHED_KINDS, MARK_TTL, batch_marks, mark_key
 from kade.config import Settings
 from kade.errors import ConfigError, PlatformError
 from kade.logs import get_logger
@@ -181,10 +182,24 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         outcome = executor.run_action(app(), action_id)
         log.info("action_done", action_id=action_id, outcome=outcome.status)
 
-    def runner(kind: ActionKind) -> Callable[[int], None]:
-        def run(action_id: int) -> None:
-            outcome = executor.run_action(app(), action_id, kind=kind)
-            log.info("action_done", action_id=action_id, kind=kind.value, outcome=outcome.status)
+    def runner(kind: ActionKind) -> Callable[..., None]:
+        def run(action_id: int, connection_id: int | None = None) -> None:
+            kade = app()
+            more = None
+            if kind in BATCHED_KINDS and connection_id is not None:
+                # cleared before the claim: whatever commits after it sends a message of its own
+                marks = batch_marks(kade, broker)
+                key = mark_key(kind, connection_id)
+                if marks is not None:
+                    marks.clear(key)
+
+                def more() -> None:  # a full batch: the rest goes to another thread meanwhile
+                    if marks is None or marks.mark(key, MARK_TTL):
+                        actors.for_kind(kind).send(action_id=action_id, connection_id=connection_id)
+
+            outcomes = executor.run_actions(kade, action_id, kind=kind, limit=kade.settings.action_batch, more=more)
+            for ran, outcome in outcomes.items():
+                log.info("action_done", action_id=ran, kind=kind.value, outcome=outcome.status)
 
         return run
 

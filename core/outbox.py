@@ -34,6 +34,21 @@ class Fresh:
     action_id: int | None = None
 
 
+_ACTION_COLUMNS = ("tenant_id", "connection_id", "kind", "idempotency_key", "status", "payload", "attempts",
+                   "next_attempt_at", "enqueued_at", "created_at", "updated_at")
+
+
+def _insert_action(postgres: bool) -> sa.Insert:
+    table = Action.__table__  # type: ignore[attr-defined]
+    insert = sa.dialects.postgresql.insert if postgres else sa.dialects.sqlite.insert
+    return (insert(table).values({name: sa.bindparam(name, type_=table.c[name].type) for name in _ACTION_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id))
+
+
+#: built once per dialect: every shipment, cancellation and webhook delivery goes through it
+_INSERT_ACTION = {True: _insert_action(True), False: _insert_action(False)}
+
+
 def add_action(
     session: Session,
     *,
@@ -58,19 +73,14 @@ def add_action(
     now = utcnow()
     due = now + timedelta(seconds=delay)
     sending = AFTER_COMMIT in session.info
-    table = Action.__table__  # type: ignore[attr-defined]
     enqueued = now if sending else None
     values: dict[str, Any] = {
         "tenant_id": tenant_id, "connection_id": connection_id, "kind": kind.value, "idempotency_key": key,
         "status": ActionStatus.PENDING.value, "payload": payload or {}, "attempts": 0, "next_attempt_at": due,
         "enqueued_at": enqueued, "created_at": now, "updated_at": now}
-    insert = sa.dialects.postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sa.dialects.sqlite.insert
+    statement = _INSERT_ACTION[session.get_bind().dialect.name == "postgresql"]
     for _ in range(3):
-        new_id = session.execute(
-            insert(table).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(table.c.id)
-        ).scalar()
+        new_id = session.execute(statement, values).scalar()
         if new_id is not None:
             if sending:
                 after_commit(session, Fresh(kind, connection_id, due, new_id))

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from kade.app import Kade
+from kade.batchmarks import batch_marks
 from kade.jobs import QUEUES, Actors, declare_actors, make_broker
 from kade.models import Action, ActionStatus, Connection, utcnow
 from kade.outbox import Fresh
@@ -52,7 +53,7 @@ class Runtime:
         return self.kade.db.after_commit_handler == self._send_fresh
 
     def _send_fresh(self, items: list[Fresh]) -> None:
-        send_fresh(self.actors, items)
+        send_fresh(self.actors, items, batch_marks(self.kade, self.broker))
 
     def sweep(self, lease: float | None = None) -> SweepStats:
         return sweep(self.kade, self.actors, lease=lease)

@@ -21,9 +21,11 @@ from kade.app import Kade
 from kade.audit import notify, record_event
 from kade.claims import KeepClaimed, new_claim, owned
 from kade.db import one_of
-from kade.executor import _finish, _release, backoff, handle_failure
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, Product, ProductLink, utcnow
+from kade.outcomes import backoff, handle_failure
+from kade.outcomes import finish as _finish
+from kade.outcomes import release as _release
 from kade.status import SENDING
 from kade.stock import effective_stocks, pending_key
 from kade.types import StockResult, StockUpdate

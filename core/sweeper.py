@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from kade.app import Kade
+from kade.batchmarks import BATCHED_KINDS, MARK_TTL, BatchMarks, mark_key
 from kade.db import bookkeeping
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, utcnow
@@ -83,14 +84,9 @@ def sweep(kade: Kade, actors: Actors, *, lease: float | None = None) -> SweepSta
         ids = [row[0] for row in rows]
         if ids:
             session.execute(sa.update(Action).where(col(Action.id).in_(ids)).values(enqueued_at=now))
-    stock_connections = sorted({conn for _, kind, conn in rows if kind == ActionKind.STOCK and conn is not None})
-    for connection_id in stock_connections:
-        actors.flush_stock.send(connection_id=connection_id)
-    for action_id, kind, _ in rows:
-        if kind != ActionKind.STOCK:
-            actors.for_kind(kind).send(action_id=action_id)
-            stats.actions_sent += 1
-    stats.stock_flushes = len(stock_connections)
+    send_fresh(actors, [Fresh(ActionKind(kind), conn, now, action_id) for action_id, kind, conn in rows])
+    stats.actions_sent = sum(1 for _, kind, _ in rows if kind != ActionKind.STOCK)
+    stats.stock_flushes = len({conn for _, kind, conn in rows if kind == ActionKind.STOCK and conn is not None})
     if stats.reclaimed or stats.actions_sent or stats.stock_flushes:
         log.info("sweep", reclaimed=stats.reclaimed, actions=stats.actions_sent, stock_flushes=stats.stock_flushes)
     return stats
@@ -120,21 +116,38 @@ def dispatch(kade: Kade, actors: Actors, action_ids: list[int]) -> int:
     return len(rows)
 
 
-def send_fresh(actors: Actors, items: list[Fresh]) -> None:
+def send_fresh(actors: Actors, items: list[Fresh], marks: BatchMarks | None = None) -> None:
     """Send what a transaction just created and marked sent (``kade.db.after_commit``).
 
     No database work: the rows were marked in the transaction that made them, which saves the
     second transaction ``dispatch`` needs. A process that dies between the commit and this
     send leaves them to the sweeper, which re-sends marks older than ``KADE_SWEEP_AFTER``.
+    Batched kinds due now go as one message per connection and kind — and with ``marks``, only
+    when none is queued already (``kade.batchmarks``); the sweeper passes no marks: it sends.
     """
     now = utcnow()
     flushes: dict[int, int] = {}
+    batches: dict[tuple[str, int], int] = {}
     for item in items:
         delay_ms = max(0, int((item.due - now).total_seconds() * 1000))
         if item.kind == ActionKind.STOCK and item.connection_id is not None:
             flushes[item.connection_id] = max(flushes.get(item.connection_id, 0), delay_ms)
+        elif (item.kind in BATCHED_KINDS and item.connection_id is not None and item.action_id is not None
+              and delay_ms == 0):
+            group = (str(item.kind), item.connection_id)
+            batches[group] = min(batches.get(group, item.action_id), item.action_id)
         elif item.action_id is not None:
             actors.for_kind(item.kind).send_with_options(kwargs={"action_id": item.action_id},
                                                          delay=delay_ms or None)
     for connection_id, delay_ms in flushes.items():
         actors.flush_stock.send_with_options(kwargs={"connection_id": connection_id}, delay=delay_ms or None)
+    for (kind, connection_id), action_id in batches.items():
+        key = mark_key(kind, connection_id)
+        if marks is not None and not marks.mark(key, MARK_TTL):
+            continue  # a message for this connection and kind is queued; its worker takes this one too
+        try:
+            actors.for_kind(kind).send(action_id=action_id, connection_id=connection_id)
+        except Exception:
+            if marks is not None:  # no message went: the next action must not wait for one
+                marks.clear(key)
+            raise

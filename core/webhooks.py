@@ -182,8 +182,10 @@ def run_import_request(kade: Kade, action_id: int) -> object:
     """
     from kade import ingest
     from kade.claims import KeepClaimed, claim, new_claim, owned
-    from kade.executor import Outcome, _finish, _lost, handle_failure
     from kade.models import ActionStatus
+    from kade.outcomes import Outcome, handle_failure
+    from kade.outcomes import finish as _finish
+    from kade.outcomes import lost as _lost
 
     owner = new_claim()
     with kade.db.transaction() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from kade.app import Kade
+from kade.batchmarks import batch_marks
 from kade.config import Settings
 from kade.jobs import declare_actors, make_broker
 from kade.logs import configure_logging
@@ -27,7 +28,8 @@ def app() -> Kade:
         _app = Kade(settings)
         _app.check()  # the schema and the secret key: a wrong key stops the worker at boot
         # what a job creates (a cancellation, an import request) goes out as it commits
-        _app.db.after_commit_handler = lambda items: send_fresh(actors, items)
+        marks = batch_marks(_app, broker)
+        _app.db.after_commit_handler = lambda items: send_fresh(actors, items, marks)
     return _app
 
 

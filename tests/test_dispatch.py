@@ -68,7 +68,7 @@ def test_an_action_is_sent_on_its_own_queue_when_its_transaction_commits(kade) -
     sent = Sent(runtime)
     action_id = _cancel(kade, order_id)
     assert [(q, a, k) for q, a, k, _ in sent.messages] == [("cancellations", "kade.cancel_order",
-                                                            {"action_id": action_id})]
+                                                            {"action_id": action_id, "connection_id": conn.id})]
     with kade.db.session() as session:
         assert session.get(Action, action_id).enqueued_at is not None  # marked in the same transaction
     assert sweep(kade, runtime.actors).actions_sent == 0  # the sweeper does not send it again
@@ -107,7 +107,7 @@ def test_a_failed_send_leaves_the_action_to_the_sweeper(kade) -> None:
     runtime.broker.enqueue = real  # type: ignore[method-assign]
     sent = Sent(runtime)
     assert sweep(kade, runtime.actors, lease=0).actions_sent == 1  # once the mark is stale
-    assert [k for _, _, k, _ in sent.messages] == [{"action_id": action_id}]
+    assert [k for _, _, k, _ in sent.messages] == [{"action_id": action_id, "connection_id": conn.id}]
     runtime.stop()
 
 
