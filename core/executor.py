@@ -24,11 +24,11 @@ from kade.app import Kade
 from kade.batchmarks import BATCHED_KINDS
 from kade.cancellations import run_cancel, run_cancels
 from kade.models import Action, ActionKind
-from kade.outcomes import MAX_BACKOFF, MIN_BACKOFF, PENDING_RECHECK, Outcome, backoff, handle_failure
+from kade.outcomes import Outcome, backoff, handle_failure
 from kade.shipment_reports import run_shipment, run_shipments
 
-__all__ = ["MAX_BACKOFF", "MIN_BACKOFF", "PENDING_RECHECK", "RUNNERS", "Outcome", "backoff", "handle_failure",
-           "run_action", "run_actions", "run_cancel", "run_cancels", "run_shipment", "run_shipments"]
+__all__ = ["RUNNERS", "Outcome", "backoff", "handle_failure", "run_action", "run_actions", "run_cancel", "run_cancels",
+           "run_shipment", "run_shipments"]
 
 
 def _run_webhook(kade: Kade, action_id: int) -> Outcome:

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from kade import outcomes as retry_policy
 from kade.app import Kade
 from kade.audit import notify, record_event, record_events
 from kade.claims import KeepClaimed, claim_batch, finish_many, new_claim, owned
@@ -34,7 +35,7 @@ from kade.models import (
     utcnow,
 )
 from kade.models import ShipmentLine as ShipmentLineRow
-from kade.outcomes import PENDING_RECHECK, Outcome, finish, handle_failure, lost, release
+from kade.outcomes import Outcome, finish, handle_failure, lost, release
 from kade.shipments import check_origin
 from kade.status import SENDING
 from kade.types import RemoteShipmentState, ShipmentRequest, ShipmentRequestLine, ShipmentResult
@@ -228,7 +229,7 @@ def _record(session: Session, connection: Connection, owner: str,
             outcomes[report.action_id] = lost(report.action_id)
             continue
         action.remote_reference = result.remote_reference
-        release(session, action, delay=PENDING_RECHECK, count_attempt=False)
+        release(session, action, delay=retry_policy.PENDING_RECHECK, count_attempt=False)
         record_event(session, "shipment_report", "pending", f"order {report.order.number}: store is processing",
                      tenant_id=action.tenant_id, connection_id=connection.id, action_id=action.id)
         outcomes[report.action_id] = Outcome("pending")

@@ -34,7 +34,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import select
 
-from kade import executor
+from kade import outcomes
 from kade.app import Kade
 from kade.catalog import link_store_products
 from kade.config import Settings
@@ -252,8 +252,8 @@ class ConformanceSuite:
     @pytest.fixture
     def world(self, harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         # Retries in the kit are immediate: the scenarios test what happens, not how long it waits.
-        monkeypatch.setattr(executor, "MIN_BACKOFF", 0.02)
-        monkeypatch.setattr(executor, "PENDING_RECHECK", 0.02)
+        monkeypatch.setattr(outcomes, "MIN_BACKOFF", 0.02)
+        monkeypatch.setattr(outcomes, "PENDING_RECHECK", 0.02)
         w = World(harness, tmp_path)
         yield w
         w.close()

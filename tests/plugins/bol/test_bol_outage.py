@@ -16,7 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import select
 
-from kade import executor
+from kade import outcomes
 from kade.app import Kade
 from kade.catalog import link_store_products
 from kade.config import Settings
@@ -150,8 +150,8 @@ class Fleet:
 
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
-    monkeypatch.setattr(executor, "MIN_BACKOFF", 0.02)
-    monkeypatch.setattr(executor, "PENDING_RECHECK", 0.02)
+    monkeypatch.setattr(outcomes, "MIN_BACKOFF", 0.02)
+    monkeypatch.setattr(outcomes, "PENDING_RECHECK", 0.02)
     monkeypatch.setattr(bol_client, "sleep", lambda seconds: None)
     f = Fleet(tmp_path)
     f.pending_checks = []

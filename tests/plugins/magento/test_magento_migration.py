@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kade import executor
+from kade import outcomes
 from kade.errors import UserError
 from kade.ingest import import_orders
 from kade.login_migration import migrate
@@ -19,7 +19,7 @@ from kade.testing.conformance import World
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setattr(executor, "MIN_BACKOFF", 0.02)
+    monkeypatch.setattr(outcomes, "MIN_BACKOFF", 0.02)
     harness = MagentoHarness()
     w = World(harness, tmp_path)
     yield w
