@@ -138,15 +138,15 @@ def claim_batch(session: Session, kind: str, first_id: int, owner: str, limit: i
 
 
 def _finish_many_statement(postgres: bool) -> sa.Update:
-    ids = (col(Action.id) == sa.any_(sa.bindparam("finish_ids", type_=sa.ARRAY(sa.Integer))) if postgres
-           else col(Action.id).in_(sa.bindparam("finish_ids", expanding=True)))
+    table = Action.__table__  # type: ignore[attr-defined]  # Core: the ORM's bulk-update path costs more
+    ids = (table.c.id == sa.any_(sa.bindparam("finish_ids", type_=sa.ARRAY(sa.Integer))) if postgres
+           else table.c.id.in_(sa.bindparam("finish_ids", expanding=True)))
     return (
-        sa.update(Action)
-        .where(ids, col(Action.status) == ActionStatus.RUNNING, col(Action.claimed_by) == sa.bindparam("finish_owner"))
+        sa.update(table)
+        .where(ids, table.c.status == ActionStatus.RUNNING.value, table.c.claimed_by == sa.bindparam("finish_owner"))
         .values(status=sa.bindparam("finish_status"), claimed_by=None, updated_at=sa.bindparam("finish_at"),
                 done_at=sa.bindparam("finish_at"))
-        .returning(col(Action.id))
-        .execution_options(synchronize_session=False)
+        .returning(table.c.id)
     )
 
 
@@ -159,7 +159,7 @@ def finish_many(session: Session, action_ids: list[int], owner: str, status: Act
     if not action_ids:
         return set()
     statement = _FINISH_MANY[session.get_bind().dialect.name == "postgresql"]
-    done: set[int] = {int(i or 0) for i in session.scalars(statement, {
+    done: set[int] = {int(i or 0) for i in session.connection().scalars(statement, {
         "finish_ids": list(action_ids), "finish_owner": owner, "finish_status": status.value,
         "finish_at": utcnow()}).all()}
     for lost in sorted(set(action_ids) - done):
