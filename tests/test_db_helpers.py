@@ -55,3 +55,24 @@ def test_insert_many_applies_the_utc_rule_and_skips_conflicts(kade) -> None:
     with kade.db.session() as session:
         keys = session.exec(select(Action.idempotency_key).where(one_of(session, col(Action.kind), ["cancel"]))).all()
     assert sorted(keys) == ["k1", "k2"]
+
+
+HOSTILE_TEXTS = ['quote " and \' both', "back\\slash \\u0000 \\n literal", "line\nbreak\ttab\r", "emoji 🚚 Zoë ß 中",
+                 '{"looks": "like json"}', "<script>alert(1)</script> [/] [bold]", "x" * 5000, ""]
+
+
+def test_insert_many_keeps_hostile_text_and_json_exactly(kade) -> None:
+    """The rows travel as one JSON document on PostgreSQL: nothing in them may change on the way."""
+    conn = make_connection(kade)
+    rows = [_order(conn, f"H{i}{text[:40]}", number=text[:100], currency="EUR", total=Decimal("99999999.9999"),
+                   raw={"text": text, "list": [text, {"k": text}], "n": 2**53 + 1, "f": 1.5, "none": None})
+            for i, text in enumerate(HOSTILE_TEXTS)]
+    with kade.db.transaction() as session:
+        returned = insert_many(session, Order.__table__, rows, returning=("id", "remote_id"))  # type: ignore[attr-defined]
+    assert sorted(r[1] for r in returned) == sorted(r["remote_id"] for r in rows)
+    with kade.db.session() as session:
+        stored = {o.remote_id: o for o in session.exec(select(Order))}
+    for row in rows:
+        order = stored[row["remote_id"]]
+        assert (order.number, order.raw, order.total, order.currency) == (
+            row["number"], row["raw"], row["total"], "EUR")
