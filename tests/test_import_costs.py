@@ -47,3 +47,36 @@ def test_a_large_first_import_refreshes_statistics_once_on_its_way(kade, store, 
     monkeypatch.setattr(ingest_loop, "refresh_statistics", lambda session, *tables: calls.append(sum(created)))
     assert import_orders(kade, conn.id).created == 12
     assert calls == [8]  # after the page that passed 5 orders, once; not again at the end (< BULK_ANALYZE)
+
+
+def test_the_import_lease_is_renewed_once_a_third_has_passed_not_per_page(kade, store, monkeypatch) -> None:
+    conn = make_connection(kade)
+    for n in range(12):
+        store.add_order(f"R{n}", [("A", None, 1)], minute=n)
+    store.page_size = 2
+    renewals: list[int] = []
+    real = ingest_loop.renew_import
+    monkeypatch.setattr(ingest_loop, "renew_import", lambda *a, **k: renewals.append(1) or real(*a, **k))
+    assert import_orders(kade, conn.id).created == 12
+    assert renewals == []  # six pages within the first third of a ten-minute lease
+
+    kade.settings.import_lease = 0.0001  # every page finds a third of the lease gone
+    import_orders(kade, conn.id, full=True)
+    assert len(renewals) == 6
+
+
+def test_a_stale_hold_whose_lock_was_taken_writes_nothing(kade) -> None:
+    from kade.models import ConnectionRuntime
+    from kade.runstate import acquire_import
+
+    conn = make_connection(kade)
+    with kade.db.transaction() as session:
+        assert acquire_import(session, conn.id, "ours", 0.0001)
+    hold = ingest_loop._Hold("ours", 0.0001)
+    with kade.db.transaction() as session:
+        assert hold.keep(session, conn.id)  # still ours: renewed
+        row = session.get(ConnectionRuntime, conn.id)
+        row.import_holder = "another worker"  # our lease ran out and it took the lock
+        session.add(row)
+    with kade.db.transaction() as session:
+        assert not hold.keep(session, conn.id)
