@@ -10,8 +10,7 @@ are imported first, then stock is pushed, then shipments and cancellations are r
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,10 +20,8 @@ from sqlmodel import Session, col, func, select
 from kade.app import Kade
 from kade.errors import UserError
 from kade.jobs import Actors
-from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Event, Tenant, utcnow
-
-#: the kinds of action a recovery re-drives, in the order they go out (rule R10)
-DRAIN_ORDER = (ActionKind.STOCK, ActionKind.SHIPMENT, ActionKind.CANCEL)
+from kade.models import Action, ActionStatus, Connection, ConnectionStatus, Tenant, utcnow
+from kade.recovery_drain import DRAIN_ORDER, drain
 
 
 @dataclass
@@ -107,20 +104,28 @@ def plan_recovery(session: Session, since: datetime, until: datetime | None = No
     return RecoveryPlan(since=since, until=until, connections=gaps)
 
 
+def _retry(session: Session, *where: sa.ColumnElement[bool]) -> int:
+    """Put the failed actions ``where`` selects back to pending, attempts reset, in one UPDATE."""
+    now = utcnow()
+    result = session.execute(
+        sa.update(Action).where(col(Action.status) == ActionStatus.FAILED, *where)
+        .values(status=ActionStatus.PENDING, attempts=0, next_attempt_at=now, enqueued_at=None, done_at=None,
+                updated_at=now)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def retry_actions(session: Session, actions: Sequence[Action]) -> int:
     """Put failed actions back to pending with their attempts reset (``kade actions retry`` too)."""
-    now = utcnow()
     for row in actions:
         if row.status != ActionStatus.FAILED:
             raise UserError(f"action {row.id} is {row.status}, not failed")
-        row.status = ActionStatus.PENDING
-        row.attempts = 0
-        row.next_attempt_at = now
-        row.enqueued_at = None
-        row.done_at = None
-        row.updated_at = now
-        session.add(row)
-    return len(actions)
+    if not actions:
+        return 0
+    count = _retry(session, col(Action.id).in_([row.id for row in actions]))
+    for row in actions:
+        session.expire(row)
+    return count
 
 
 def retry_failed_actions(session: Session, ids: Sequence[int] = (), *, all_failed: bool = False) -> int:
@@ -139,56 +144,17 @@ def retry_failed_actions(session: Session, ids: Sequence[int] = (), *, all_faile
     return retry_actions(session, rows)
 
 
-def _until(done: Callable[[], bool], timeout: float) -> None:
-    """Poll ``done`` until it holds or ``timeout`` passed; a phase that overruns lets the next go."""
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def _imports_done(kade: Kade, ids: list[int], started: datetime) -> Callable[[], bool]:
-    """Each connection's import since ``started`` has ended (imported or failed), or it is no longer
-    active (a refused login puts it in ``needs_reauth``; it sends nothing until re-authorised)."""
-    def done() -> bool:
-        with kade.db.session() as session:
-            ended = set(session.exec(select(Event.connection_id).where(
-                col(Event.connection_id).in_(ids), col(Event.kind) == "orders_imported",
-                col(Event.at) >= started)).all())
-            inactive = set(session.exec(select(Connection.id).where(
-                col(Connection.id).in_(ids), col(Connection.status) != ConnectionStatus.ACTIVE)).all())
-        return set(ids) <= ended | inactive
-    return done
-
-
-def _stock_done(kade: Kade, ids: list[int]) -> Callable[[], bool]:
-    """No stock action of these connections is pending or running."""
-    def done() -> bool:
-        with kade.db.session() as session:
-            left = session.exec(select(func.count()).select_from(Action).where(
-                col(Action.connection_id).in_(ids), col(Action.kind) == ActionKind.STOCK,
-                col(Action.status).in_([ActionStatus.PENDING, ActionStatus.RUNNING]))).one()
-        return int(left) == 0
-    return done
-
-
 def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
                  settle: float = 0.0) -> RecoveryResult:
     """Carry out ``plan``: imports first, then the window's failed actions and every pending one.
 
     Only connections that are active now are driven; a connection still in ``needs_reauth`` or
-    paused keeps its backlog (the plan shows it) until it is active again. Queue priority
-    (``KADE_QUEUE_ORDER``) favours orders over stock over shipments, but with idle worker
-    threads every queue is served at once: a stock push can reach the store before the import
-    has fetched its first page, and a shipment can overtake a stock push the store's rate limit
-    is pacing. With ``settle`` > 0 each phase waits for the one before it — stock goes out once
-    every connection's import has ended, shipments and cancellations once the stock has gone —
-    at most ``settle`` seconds per phase, so rule R10 holds strictly. Orders go first so that
-    the stock pushed already counts the orders placed during the outage.
+    paused keeps its backlog (the plan shows it) until it is active again. With ``settle`` > 0
+    each connection's phases wait for each other (``kade.recovery_drain``), at most ``settle``
+    seconds each, so rule R10 holds strictly; with 0 only queue priority orders them.
     Without ``actors`` (the embedded mode, whose broker lives in the ``kade worker`` process) only
     the database is changed: that process's sweep sends the actions and its scheduler polls.
     """
-    from kade.sweeper import dispatch
-
     active = [g for g in plan.connections if g.status == ConnectionStatus.ACTIVE]
     ids = [g.connection_id for g in active]
     with kade.db.transaction() as session:
@@ -197,28 +163,12 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
             if conn is not None and conn.order_cursor is not None and conn.order_cursor > plan.since:
                 conn.order_cursor = plan.since  # re-imports are idempotent: fetching again is safe
                 session.add(conn)
-        failed = list(session.exec(select(Action).where(
-            col(Action.connection_id).in_(ids), col(Action.status) == ActionStatus.FAILED,
-            col(Action.kind).in_([k.value for k in DRAIN_ORDER]),
-            col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)).all())
-        retried = retry_actions(session, failed)
+        retried = _retry(session, col(Action.connection_id).in_(ids),
+                         col(Action.kind).in_([k.value for k in DRAIN_ORDER]),
+                         col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)
     if actors is None:
         return RecoveryResult(imports_requested=0, retried=retried, dispatched={})
-    started = utcnow()
-    for connection_id in ids:
-        actors.import_orders.send(connection_id=connection_id)
-    if settle > 0 and ids:
-        _until(_imports_done(kade, ids, started), settle)
-    dispatched: dict[str, int] = {}
-    with kade.db.session() as session:
-        pending = session.exec(select(Action.id, Action.kind).where(
-            col(Action.connection_id).in_(ids), col(Action.status) == ActionStatus.PENDING,
-            col(Action.kind).in_([k.value for k in DRAIN_ORDER]))).all()
-    for kind in DRAIN_ORDER:
-        batch = [int(i) for i, k in pending if k == kind and i is not None]
-        dispatched[kind.value] = dispatch(kade, actors, batch)
-        if kind == ActionKind.STOCK and settle > 0 and ids:
-            _until(_stock_done(kade, ids), settle)
+    dispatched = drain(kade, actors, ids, settle=settle)
     return RecoveryResult(imports_requested=len(ids), retried=retried, dispatched=dispatched)
 
 

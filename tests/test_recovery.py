@@ -174,3 +174,49 @@ def test_recovery_drains_everything_exactly_once(kade, store) -> None:
     with kade.db.session() as session:
         left = session.exec(select(Action).where(Action.status != ActionStatus.DONE)).all()
     assert [(a.kind, a.status) for a in left] == []
+
+
+def test_each_connection_moves_to_its_stock_when_its_own_import_ends(kade, store) -> None:
+    """A slow store's import holds back only its own stock: here the second store's import ends
+    only once the first store's stock has gone, which a global phase would wait for in vain."""
+    import time
+
+    import sqlalchemy as sa
+
+    from kade.audit import record_event
+    from kade.outbox import add_action
+    from kade.recovery_drain import drain
+
+    first, second = make_connection(kade), make_connection(kade, name="second")
+    with kade.db.transaction() as session:
+        for conn in (first, second):
+            add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.STOCK,
+                       key=f"stock:{conn.id}", payload={"link_id": 0})
+
+    def imported(connection_id: int) -> None:
+        with kade.db.transaction() as session:
+            record_event(session, "orders_imported", "ok", tenant_id=first.tenant_id, connection_id=connection_id)
+
+    sent: list[tuple[str, int]] = []
+
+    def import_orders(connection_id: int) -> None:
+        sent.append(("import", connection_id))
+        if connection_id == first.id:
+            imported(first.id)
+
+    def flush_stock(connection_id: int) -> None:
+        sent.append(("stock", connection_id))
+        with kade.db.transaction() as session:  # pushed
+            session.execute(sa.update(Action).where(Action.connection_id == connection_id)
+                            .values(status=ActionStatus.DONE))
+        if connection_id == first.id:
+            imported(second.id)  # the second store answers only now
+
+    actors = SimpleNamespace(import_orders=SimpleNamespace(send=import_orders),
+                             flush_stock=SimpleNamespace(send=flush_stock, send_with_options=lambda kwargs, delay=None:
+                                                         flush_stock(**kwargs)),
+                             for_kind=lambda kind: None)
+    begin = time.monotonic()
+    drain(kade, actors, [first.id, second.id], settle=30)  # type: ignore[arg-type]
+    assert time.monotonic() - begin < 30  # no phase ran into its limit
+    assert sent == [("import", first.id), ("import", second.id), ("stock", first.id), ("stock", second.id)]
