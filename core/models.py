@@ -452,6 +452,8 @@ class ConnectionRuntime(SQLModel, table=True):
     import_failures: int = 0
     import_failing_since: datetime | None = _ts(nullable=True)
     import_error: str | None = Field(default=None, sa_type=sa.Text)
+    #: when the last import ended without error (an empty poll writes no event, only this)
+    last_import_at: datetime | None = _ts(nullable=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from kade.feed import connection_statuses, iso
 from kade.manager import KadePluginManager
@@ -26,10 +26,6 @@ def connection_rows(session: Session, pm: KadePluginManager,
     ids = [r["id"] for r in rows]
     if not ids:
         return []
-    last_ok = dict(session.exec(
-        select(Event.connection_id, func.max(Event.at))
-        .where(col(Event.connection_id).in_(ids), Event.kind == "orders_imported", Event.outcome == "ok")
-        .group_by(col(Event.connection_id))).all())
     last_failed: dict[int, Event] = {}
     for ev in session.exec(select(Event).where(col(Event.connection_id).in_(ids), Event.outcome == "failed")
                            .order_by(col(Event.id))).all():
@@ -42,7 +38,7 @@ def connection_rows(session: Session, pm: KadePluginManager,
         conn = conns[row["id"]]
         rt = runtime.get(row["id"])
         failed = last_failed.get(row["id"])
-        row["last_import_at"] = iso(last_ok.get(row["id"]))
+        row["last_import_at"] = iso(rt.last_import_at if rt is not None else None)
         row["last_error"] = (rt.import_error if rt and rt.import_error else
                              (f"{failed.kind}: {failed.message}" if failed else None))
         row["login_expires_at"] = iso(conn.credentials_expire_at)

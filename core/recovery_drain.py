@@ -19,7 +19,16 @@ from sqlmodel import col, select
 
 from kade.app import Kade
 from kade.jobs import Actors
-from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Event, utcnow
+from kade.models import (
+    Action,
+    ActionKind,
+    ActionStatus,
+    Connection,
+    ConnectionRuntime,
+    ConnectionStatus,
+    Event,
+    utcnow,
+)
 
 #: the kinds of action a recovery re-drives, in the order they go out (rule R10)
 DRAIN_ORDER = (ActionKind.STOCK, ActionKind.SHIPMENT, ActionKind.CANCEL)
@@ -33,8 +42,11 @@ def _imported(kade: Kade, ids: Sequence[int], started: datetime) -> set[int]:
     if not ids:
         return set()
     with kade.db.session() as session:
-        ended = set(session.exec(select(Event.connection_id).where(
-            col(Event.connection_id).in_(ids), col(Event.kind) == "orders_imported", col(Event.at) >= started)).all())
+        ended: set[int | None] = set(session.exec(select(ConnectionRuntime.connection_id).where(
+            col(ConnectionRuntime.connection_id).in_(ids), col(ConnectionRuntime.last_import_at) >= started)).all())
+        ended |= set(session.exec(select(Event.connection_id).where(  # failed: no use waiting longer
+            col(Event.connection_id).in_(ids), col(Event.kind) == "orders_imported", col(Event.outcome) == "failed",
+            col(Event.at) >= started)).all())
         inactive = set(session.exec(select(Connection.id).where(
             col(Connection.id).in_(ids), col(Connection.status) != ConnectionStatus.ACTIVE)).all())
     return {i for i in ended | inactive if i is not None}

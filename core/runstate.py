@@ -122,11 +122,15 @@ def import_failed(session: Session, connection: Connection, reason: str) -> bool
 
 
 def import_succeeded(session: Session, connection: Connection) -> None:
-    """Reset the failure count; a connection that was alerting says it recovered."""
+    """Note when the import ended; reset the failure count, and a connection that was alerting
+    says it recovered."""
     assert connection.id is not None
     row = session.get(ConnectionRuntime, connection.id, populate_existing=True)
-    if row is None or row.import_failures == 0:
-        return
+    if row is None:
+        ensure_runtime(session, connection.id)
+        row = session.get(ConnectionRuntime, connection.id, populate_existing=True)
+        assert row is not None
+    row.last_import_at = utcnow()
     if row.import_failures >= IMPORT_FAILURE_ALERT:
         clear_notifications(session, connection_id=connection.id, kind="import_failing")
         record_event(session, "import_failing", "recovered",

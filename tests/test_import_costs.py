@@ -80,3 +80,31 @@ def test_a_stale_hold_whose_lock_was_taken_writes_nothing(kade) -> None:
         session.add(row)
     with kade.db.transaction() as session:
         assert not hold.keep(session, conn.id)
+
+
+def test_an_empty_poll_writes_no_event_but_notes_when_it_ended(kade, store) -> None:
+    """At 50,000 connections an event per empty poll was 14 million rows a day (docs/scaling.md)."""
+    from kade.models import ConnectionRuntime, Event
+
+    conn = make_connection(kade)
+    store.add_order("R1", [("A", None, 1)])
+    import_orders(kade, conn.id)
+
+    def seen() -> tuple[int, Any]:
+        with kade.db.session() as session:
+            events = session.exec(select(Event).where(Event.kind == "orders_imported")).all()
+            return len(events), session.get(ConnectionRuntime, conn.id).last_import_at
+
+    count, first = seen()
+    assert count == 1 and first is not None
+    import_orders(kade, conn.id)  # nothing new
+    count, second = seen()
+    assert count == 1 and second > first
+    from kade.overview import connection_rows
+
+    with kade.db.session() as session:  # what the console and the API show as the last import
+        [row] = connection_rows(session, kade.pm, None)
+    assert row["last_import_at"] is not None and row["last_import_at"].startswith(second.isoformat()[:19])
+    store.add_order("R2", [("A", None, 1)], minute=5)
+    import_orders(kade, conn.id)
+    assert seen()[0] == 2

@@ -15,7 +15,7 @@ from kade.catalog import link_store_products
 from kade.errors import UserError
 from kade.executor import run_action
 from kade.ingest import import_orders
-from kade.models import Action, ActionKind, ActionStatus, Connection, Event, Order, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionRuntime, Order, utcnow
 from kade.recovery import plan_recovery, run_recovery
 from kade.runtime import Runtime
 from kade.shipments import create_shipment
@@ -136,7 +136,7 @@ def test_with_settle_each_phase_waits_for_the_one_before(kade, store) -> None:
 
     def imported() -> int:
         with kade.db.session() as session:
-            return len(session.exec(select(Event).where(Event.kind == "orders_imported", Event.at >= started)).all())
+            return len(session.exec(select(ConnectionRuntime).where(ConnectionRuntime.last_import_at >= started)).all())
 
     def stock_left() -> int:
         with kade.db.session() as session:
@@ -183,9 +183,9 @@ def test_each_connection_moves_to_its_stock_when_its_own_import_ends(kade, store
 
     import sqlalchemy as sa
 
-    from kade.audit import record_event
     from kade.outbox import add_action
     from kade.recovery_drain import drain
+    from kade.runstate import import_succeeded
 
     first, second = make_connection(kade), make_connection(kade, name="second")
     with kade.db.transaction() as session:
@@ -195,7 +195,7 @@ def test_each_connection_moves_to_its_stock_when_its_own_import_ends(kade, store
 
     def imported(connection_id: int) -> None:
         with kade.db.transaction() as session:
-            record_event(session, "orders_imported", "ok", tenant_id=first.tenant_id, connection_id=connection_id)
+            import_succeeded(session, session.get(Connection, connection_id))
 
     sent: list[tuple[str, int]] = []
 

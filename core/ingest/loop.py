@@ -277,13 +277,14 @@ def _import_orders(kade: Kade, connection_id: int, hold: _Hold, *, full: bool) -
                             .where(col(Connection.order_cursor) > ceiling).values(order_cursor=cursor or ceiling))
         conn = session.get(Connection, connection_id)
         assert conn is not None
-        import_succeeded(session, conn)
-        record_event(
-            session, "orders_imported", "ok",
-            f"{total.created} new, {total.updated} changed, {total.unchanged} unchanged, {total.ignored} ignored "
-            f"(fulfilled by the marketplace), {total.quarantined} quarantined",
-            tenant_id=connection.tenant_id, connection_id=connection_id,
-            data={"created": total.created, "updated": total.updated, "quarantined": total.quarantined,
-                  "ignored": total.ignored, "pages": total.pages},
-        )
+        import_succeeded(session, conn)  # notes when: an empty poll leaves no event (docs/scaling.md)
+        if total.changed_anything:
+            record_event(
+                session, "orders_imported", "ok",
+                f"{total.created} new, {total.updated} changed, {total.unchanged} unchanged, {total.ignored} "
+                f"ignored (fulfilled by the marketplace), {total.quarantined} quarantined",
+                tenant_id=connection.tenant_id, connection_id=connection_id,
+                data={"created": total.created, "updated": total.updated, "quarantined": total.quarantined,
+                      "ignored": total.ignored, "pages": total.pages},
+            )
     return total

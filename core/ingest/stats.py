@@ -26,6 +26,12 @@ class ImportStats:
     #: imports this call ran (more than one when requests came in meanwhile)
     runs: int = 0
 
+    @property
+    def changed_anything(self) -> bool:
+        """Whether the import wrote or refused anything: an empty poll records no event."""
+        return bool(self.created or self.updated or self.ignored or self.quarantined or self.cancelled
+                    or self.products_created or self.notifications or self.already_imported)
+
     def add(self, other: ImportStats) -> None:
         for name in ("pages", "created", "updated", "unchanged", "ignored", "quarantined", "cancelled",
                      "products_created", "notifications", "already_imported"):

@@ -33,7 +33,7 @@ from kade.runtime import Runtime
 from kade.shipments import create_shipment
 from kade.sim.server import BackgroundServer
 from kade.stock import set_stock
-from tests.e2e.harness import all_settled, setup_shop
+from tests.e2e.harness import action_summary, all_settled, setup_shop
 from tests.support import fakehttp
 from tests.support.fakehttp import HttpStore, StoreFaults
 
@@ -171,7 +171,8 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
 
     while not (all_settled(kade) and imported_all()):
         if time.monotonic() > deadline:
-            raise AssertionError(f"recovery not drained after {timeout}s")
+            raise AssertionError(f"recovery not drained after {timeout}s; imported all: {imported_all()}; "
+                                 f"actions: {dict(action_summary(kade))}")
         runtime.sweep()
         time.sleep(0.05)
     drain = time.monotonic() - begin
