@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -23,7 +24,7 @@ from tests.support.factories import make_connection
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The import's backoff pauses, recorded instead of slept."""
     waited: list[float] = []
-    monkeypatch.setattr(ingest.loop, "time", SimpleNamespace(sleep=waited.append))
+    monkeypatch.setattr(ingest.loop, "time", SimpleNamespace(sleep=waited.append, monotonic=time.monotonic))
     return waited
 
 
