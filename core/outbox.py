@@ -107,6 +107,28 @@ class NewAction:
     delay: float = 0.0
 
 
+#: the first key of the advisory locks on a connection's stock slots (any constant unique to Kade)
+STOCK_SLOTS_LOCK = 0x4B53
+
+
+def lock_stock_slots(session: Session, connection_ids: Sequence[int]) -> None:
+    """Hold, until the transaction ends, the right to put stock actions of these connections in
+    their links' pending slots (``stock:<connection>:<link>:pending``).
+
+    Two writers fill the slots: ``add_actions`` (a stock change) and a failed push putting its
+    action back (``kade.stockpush``). Without this lock they deadlock: the push renames a row
+    to a pending key and waits on the unique index for the change's uncommitted insert, while
+    the change waits on the renamed row. Both take this lock before touching a pending slot —
+    the push only once it holds nothing a change waits for — so neither ever waits on the
+    other while holding what it needs. SQLite runs one writer at a time and needs none.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for connection_id in sorted(set(connection_ids)):  # one order everywhere
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:space, :id)"),
+                        {"space": STOCK_SLOTS_LOCK, "id": connection_id})
+
+
 def add_actions(session: Session, actions: Sequence[NewAction]) -> int:
     """Create, in two statements, the actions whose keys do not exist yet; returns how many.
 
@@ -117,6 +139,7 @@ def add_actions(session: Session, actions: Sequence[NewAction]) -> int:
     unique = list({a.key: a for a in actions}.values())
     if not unique:
         return 0
+    lock_stock_slots(session, [a.connection_id for a in unique if a.kind == ActionKind.STOCK])
     existing = set(session.exec(
         select(Action.idempotency_key).where(col(Action.idempotency_key).in_([a.key for a in unique]))
         .order_by(col(Action.id)).with_for_update()

@@ -23,6 +23,7 @@ from kade.claims import KeepClaimed, new_claim, owned
 from kade.db import one_of
 from kade.logs import get_logger
 from kade.models import Action, ActionKind, ActionStatus, Connection, Product, ProductLink, utcnow
+from kade.outbox import lock_stock_slots
 from kade.outcomes import backoff, handle_failure
 from kade.outcomes import finish as _finish
 from kade.outcomes import release as _release
@@ -280,6 +281,7 @@ def _restore_pending_key(session: Session, action: Action) -> None:
     """Put a retried stock action back in its link's pending slot, or drop it if a newer one took it."""
     if action.status != ActionStatus.PENDING:
         return
+    lock_stock_slots(session, [action.connection_id or 0])
     key = pending_key(action.connection_id or 0, action.payload["link_id"])
     newer = session.exec(select(Action).where(Action.idempotency_key == key)).first()
     if newer is not None and newer.id != action.id:

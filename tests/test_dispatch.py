@@ -10,6 +10,7 @@ action to the sweeper; a process without a broker leaves every action to the swe
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -257,3 +258,53 @@ def test_a_flush_for_a_connection_that_may_not_send_leaves_its_pushes_to_the_swe
         marks = [a.enqueued_at for a in session.exec(select(Action).where(Action.kind == ActionKind.STOCK))]
     assert len(marks) == 2 and marks == [None, None]
     assert store.stock_calls == []
+
+
+def test_a_failed_push_put_back_waits_for_a_concurrent_change_and_yields_to_it(kade) -> None:
+    """A push that failed goes back into its product's pending slot while a stock change for the
+    same product fills that slot: the two take the connection's slot lock, so the push waits for
+    the change to commit and then yields to it (superseded) — no unique-key error, no deadlock."""
+    if kade.db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the two cannot overlap there")
+    import sqlalchemy as sa
+
+    from kade.outcomes import release
+    from kade.stockpush import _claim_stock_batch, _restore_pending_key
+
+    conn = make_connection(kade)
+    tenant = tenant_of(kade)
+    linked_products(kade, conn, 1)
+    with kade.db.transaction() as session:
+        set_stock(session, tenant, "P0", 5, window=0)
+    with kade.db.transaction() as session:
+        [(pushed, _)] = _claim_stock_batch(session, conn.id, 10, owner="flush")  # on its way to the store
+    session_change = kade.db.session()  # the warehouse changes the stock again, not yet committed
+    session_change.begin()
+    set_stock(session_change, session_change.merge(tenant), "P0", 7, window=0)
+    errors: list[BaseException] = []
+
+    def put_back() -> None:  # the store refused the push: back into the pending slot
+        try:
+            with kade.db.transaction() as session:
+                action = session.get(Action, pushed)
+                release(session, action, delay=0, error="503", kind="transient")
+                _restore_pending_key(session, action)
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=put_back)
+    worker.start()
+    deadline = time.monotonic() + 10
+    with kade.db.engine.connect() as watch:  # until the put-back waits on a lock
+        while not watch.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                        "AND datname = current_database()")).scalar():
+            assert time.monotonic() < deadline, "the put-back never waited"
+            time.sleep(0.01)
+    session_change.commit()
+    session_change.close()
+    worker.join(timeout=10)
+    assert errors == []
+    with kade.db.session() as session:
+        assert session.get(Action, pushed).status == ActionStatus.CANCELLED  # superseded by the change
+        [waiting] = session.exec(select(Action).where(Action.status == ActionStatus.PENDING)).all()
+        assert waiting.payload["link_id"] is not None and waiting.idempotency_key.endswith(":pending")
