@@ -166,11 +166,6 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
         retried = _retry(session, col(Action.connection_id).in_(ids),
                          col(Action.kind).in_([k.value for k in DRAIN_ORDER]),
                          col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)
-        # The store answers again: what still waits out a backoff from the outage goes now.
-        session.execute(sa.update(Action).where(
-            col(Action.connection_id).in_(ids), col(Action.status) == ActionStatus.PENDING,
-            col(Action.kind).in_([k.value for k in DRAIN_ORDER]), col(Action.next_attempt_at) > utcnow())
-            .values(next_attempt_at=utcnow()).execution_options(synchronize_session=False))
     if actors is None:
         return RecoveryResult(imports_requested=0, retried=retried, dispatched={})
     dispatched = drain(kade, actors, ids, settle=settle)
