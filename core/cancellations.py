@@ -13,13 +13,12 @@ from sqlmodel import col, select
 
 from kade.app import Kade
 from kade.audit import notify, record_event, record_events
-from kade.claims import KeepClaimed, claim_batch, finish_many, new_claim, owned
+from kade.claims import KeepClaimed, finish_many, new_claim, owned
 from kade.db import one_of
 from kade.errors import OriginError
 from kade.models import ActionKind, ActionStatus, Connection, Order
-from kade.outcomes import Outcome, finish, handle_failure, lost, release
+from kade.outcomes import Outcome, claim_sending, finish, handle_failure, lost
 from kade.shipments import check_origin
-from kade.status import SENDING
 from kade.types import CancelRequest
 
 
@@ -39,15 +38,10 @@ def run_cancels(kade: Kade, first_id: int, limit: int,
     outcomes: dict[int, Outcome] = {}
     calls: list[tuple[int, Any, str]] = []
     with kade.db.transaction() as session:
-        actions = claim_batch(session, ActionKind.CANCEL, first_id, owner, limit)
-        if not actions:
-            return {first_id: Outcome("skipped", "not due or taken by another worker")}
-        connection = session.get(Connection, actions[0].connection_id)
-        assert connection is not None
-        if connection.status not in SENDING:
-            for action in actions:
-                release(session, action, delay=kade.settings.sweep_after, count_attempt=False)
-            return {action.id or 0: Outcome("waiting", f"connection is {connection.status}") for action in actions}
+        claimed = claim_sending(kade, session, ActionKind.CANCEL, first_id, owner, limit)
+        if isinstance(claimed, dict):
+            return claimed
+        actions, connection = claimed
         # the columns a cancellation needs, not the orders' stored payloads
         orders = {row.id: row for row in session.execute(
             select(Order.id, Order.number, Order.remote_id, Order.connection_id)

@@ -18,8 +18,8 @@ from kade.audit import notify
 from kade.errors import AuthRejected, PlatformError, RateLimited, RejectedByStore
 from kade.logs import redact_text
 from kade.manager import UnsupportedOperation
-from kade.models import Action, ActionStatus, Connection, ConnectionStatus, utcnow
-from kade.status import change_status
+from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, utcnow
+from kade.status import SENDING, change_status
 
 MIN_BACKOFF = 2.0
 MAX_BACKOFF = 3600.0
@@ -110,3 +110,22 @@ def handle_failure(kade: Kade, session: Session, action: Action, connection: Con
 
 # ---------------------------------------------------------------------------------------------
 # Shipments
+
+
+def claim_sending(kade: Kade, session: Session, kind: ActionKind, first_id: int, owner: str,
+                  limit: int) -> tuple[list[Action], Connection] | dict[int, Outcome]:
+    """Claim a batch (``kade.claims.claim_batch``) and load its connection; or, when nothing was
+    claimed or the connection may not send now, the outcomes instead (those actions released to
+    wait for the sweeper, their attempt not counted). Shared by the batched runners."""
+    from kade.claims import claim_batch
+
+    actions = claim_batch(session, kind, first_id, owner, limit)
+    if not actions:
+        return {first_id: Outcome("skipped", "not due or taken by another worker")}
+    connection = session.get(Connection, actions[0].connection_id)
+    assert connection is not None
+    if connection.status not in SENDING:
+        for action in actions:
+            release(session, action, delay=kade.settings.sweep_after, count_attempt=False)
+        return {action.id or 0: Outcome("waiting", f"connection is {connection.status}") for action in actions}
+    return actions, connection

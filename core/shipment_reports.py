@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from kade import outcomes as retry_policy
 from kade.app import Kade
 from kade.audit import notify, record_event, record_events
-from kade.claims import KeepClaimed, claim_batch, finish_many, new_claim, owned
+from kade.claims import KeepClaimed, finish_many, new_claim, owned
 from kade.errors import OriginError, RejectedByStore
 from kade.models import (
     Action,
@@ -35,9 +35,8 @@ from kade.models import (
     utcnow,
 )
 from kade.models import ShipmentLine as ShipmentLineRow
-from kade.outcomes import Outcome, finish, handle_failure, lost, release
+from kade.outcomes import Outcome, claim_sending, finish, handle_failure, lost, release
 from kade.shipments import check_origin
-from kade.status import SENDING
 from kade.types import RemoteShipmentState, ShipmentRequest, ShipmentRequestLine, ShipmentResult
 
 #: the order columns a report needs, not the order's stored payload
@@ -108,15 +107,10 @@ def run_shipments(kade: Kade, first_id: int, limit: int,
     outcomes: dict[int, Outcome] = {}
     reports: list[_Report] = []
     with kade.db.transaction() as session:
-        actions = claim_batch(session, ActionKind.SHIPMENT, first_id, owner, limit)
-        if not actions:
-            return {first_id: Outcome("skipped", "not due or taken by another worker")}
-        connection = session.get(Connection, actions[0].connection_id)
-        assert connection is not None
-        if connection.status not in SENDING:
-            for action in actions:
-                release(session, action, delay=kade.settings.sweep_after, count_attempt=False)
-            return {action.id or 0: Outcome("waiting", f"connection is {connection.status}") for action in actions}
+        claimed = claim_sending(kade, session, ActionKind.SHIPMENT, first_id, owner, limit)
+        if isinstance(claimed, dict):
+            return claimed
+        actions, connection = claimed
         shipments = {s.id: s for s in session.exec(select(Shipment).where(
             col(Shipment.id).in_([a.payload["shipment_id"] for a in actions]))).all()}
         orders = {row.id: row for row in session.execute(sa.select(*_ORDER_HEAD).where(

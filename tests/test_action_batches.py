@@ -274,3 +274,28 @@ def test_in_a_batch_a_failing_report_costs_only_its_own_action(kade, store) -> N
     assert (again[ids[0]].status, again[ids[1]].status) == ("done", "deferred")
     assert store.calls.get("check_shipment") == 1  # asked before sending again: found, not re-sent
     assert sorted(s["key"] for s in store.shipments) == sorted(f"kade-shipment-{n}" for n in (1, 3))
+
+
+def test_a_batch_for_a_connection_that_may_not_send_waits_uncounted(kade, store) -> None:
+    from kade.models import Connection, ConnectionStatus
+    from kade.status import change_status
+
+    conn = make_connection(kade)
+    ids = [_cancel(kade, conn, o) for o in _orders(kade, conn, 3)]
+    with kade.db.transaction() as session:
+        change_status(session, session.get(Connection, conn.id), ConnectionStatus.NEEDS_REAUTH, reason="test",
+                      actor="test")
+    outcomes = run_cancels(kade, ids[0], 10)
+    assert {o.status for o in outcomes.values()} == {"waiting"} and set(outcomes) == set(ids)
+    assert store.cancellations == []
+    with kade.db.session() as session:
+        rows = session.exec(select(Action)).all()
+    assert {(a.status, a.attempts, a.enqueued_at) for a in rows} == {(ActionStatus.PENDING, 0, None)}
+
+
+def test_a_redis_broker_without_kade_redis_has_no_marks(kade) -> None:
+    """Marks kept in one process's memory would hold another process's messages back: none then."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    assert kade.redis is None
+    assert batch_marks(kade, RedisBroker(url=REDIS_URL)) is None
