@@ -7,6 +7,7 @@ that is not at the newest revision, with one line saying what to run.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 AFTER_COMMIT = "kade.after_commit"
 AFTER_COMMIT_HANDLER = "kade.after_commit_handler"
 AfterCommitHandler = Callable[[list[Any]], None]
+#: a pooled PostgreSQL connection idle this long is pinged before use (docs/decisions/ping-when-idle.md)
+PING_AFTER_IDLE = 5.0
+_IDLE_SINCE = "kade.idle_since"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -53,7 +57,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, **kwargs)
+    ping_when_idle(engine)
+    return engine
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it has been idle ``PING_AFTER_IDLE`` seconds.
+
+    ``pool_pre_ping`` pings at every checkout: a round trip per transaction, a fifth of a busy
+    worker's time. A connection in steady use proved itself a moment ago; the one a database
+    restart or an idle timeout killed is the one that sat. A connection that dies within the
+    window fails one transaction, which invalidates the whole pool (SQLAlchemy's reaction to a
+    disconnect), and what that transaction did is retried as any failed attempt is.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return  # new (it just connected) or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # the pool drops this connection and checks out (or opens) another
+            raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 
 def alembic_config(url: str) -> Config:
