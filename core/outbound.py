@@ -29,7 +29,6 @@ from kade.app import Kade
 from kade.audit import notify, record_event
 from kade.claims import claim
 from kade.errors import NotFoundError, UserError
-from kade.executor import Outcome, backoff
 from kade.http import HostRouter
 from kade.logs import redact_text
 from kade.models import (
@@ -42,6 +41,7 @@ from kade.models import (
     WebhookSubscription,
     utcnow,
 )
+from kade.outcomes import Outcome, backoff, release
 from kade.secrets import Vault
 
 EVENT_TYPES = (
@@ -200,19 +200,6 @@ def body_of(event: OutboundEvent) -> bytes:
                        "data": event.data}, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _release(session: Session, action: Action, when: datetime, *, count_attempt: bool = True,
-             error: str | None = None) -> None:
-    action.status = ActionStatus.PENDING
-    action.next_attempt_at = when
-    action.enqueued_at = None
-    action.updated_at = utcnow()
-    if not count_attempt:
-        action.attempts = max(0, action.attempts - 1)
-    if error is not None:
-        action.last_error = redact_text(error)
-    session.add(action)
-
-
 def run_delivery(kade: Kade, action_id: int) -> Outcome:
     """Deliver one event to one subscription (the outbox runner for ``webhook`` actions)."""
     with kade.db.transaction() as session:
@@ -235,7 +222,7 @@ def run_delivery(kade: Kade, action_id: int) -> Outcome:
         ).first()
         if earlier is not None:
             # An older event about the same order is still on its way: this one goes after it.
-            _release(session, action, max(earlier, now) + timedelta(milliseconds=200), count_attempt=False)
+            release(session, action, at=max(earlier, now) + timedelta(milliseconds=200), count_attempt=False)
             return Outcome("waiting", "an earlier event of the same subject is undelivered")
         secret = kade.vault.decrypt(sub.secret_encrypted)["secret"]
         url, body, event_uuid, event_pk = sub.url, body_of(event), event.event_id, event.id
@@ -284,7 +271,7 @@ def run_delivery(kade: Kade, action_id: int) -> Outcome:
                    f"{error}. Replay with `kade webhook replay`.",
                    dedupe_key=f"webhook_failing:{sub_id}", tenant_id=tenant_id)
             return Outcome("failed", error)
-        _release(session, action, now + timedelta(seconds=backoff(action.attempts)), error=error)
+        release(session, action, delay=backoff(action.attempts), error=error)
         record_event(session, "webhook_delivery", "retry", f"{url}: {error}", tenant_id=tenant_id,
                      action_id=action_id)
         return Outcome("retry", error)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -43,11 +43,13 @@ def lost(action_id: int) -> Outcome:
     return Outcome("lost", f"action {action_id} was reclaimed while its call ran; another worker owns it")
 
 
-def release(session: Session, action: Action, *, delay: float, error: str | None = None,
-            kind: str | None = None, count_attempt: bool = True) -> None:
+def release(session: Session, action: Action, *, delay: float = 0.0, at: datetime | None = None,
+            error: str | None = None, kind: str | None = None, count_attempt: bool = True) -> None:
+    """Put a claimed action back to pending, due in ``delay`` seconds or ``at`` a given time;
+    ``count_attempt`` False gives back the attempt its claim counted (it never reached the store)."""
     action.status = ActionStatus.PENDING
     action.claimed_by = None
-    action.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    action.next_attempt_at = at if at is not None else utcnow() + timedelta(seconds=delay)
     action.enqueued_at = None
     action.updated_at = utcnow()
     if not count_attempt:
