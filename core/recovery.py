@@ -166,6 +166,15 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
         retried = _retry(session, col(Action.connection_id).in_(ids),
                          col(Action.kind).in_([k.value for k in DRAIN_ORDER]),
                          col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)
+        if actors is not None:
+            # The run sends these itself, phase by phase: marked as sent, they are not the
+            # sweeper's to send meanwhile (a sweep in the worker process would otherwise send
+            # stock and shipments ahead of the import). A run that dies leaves them to the
+            # sweeper after KADE_SWEEP_AFTER, as any lost message.
+            session.execute(
+                sa.update(Action).where(col(Action.connection_id).in_(ids), col(Action.status) == ActionStatus.PENDING,
+                                        col(Action.kind).in_([k.value for k in DRAIN_ORDER]))
+                .values(enqueued_at=utcnow()).execution_options(synchronize_session=False))
     if actors is None:
         return RecoveryResult(imports_requested=0, retried=retried, dispatched={})
     dispatched = drain(kade, actors, ids, settle=settle)

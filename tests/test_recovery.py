@@ -220,3 +220,37 @@ def test_each_connection_moves_to_its_stock_when_its_own_import_ends(kade, store
     drain(kade, actors, [first.id, second.id], settle=30)  # type: ignore[arg-type]
     assert time.monotonic() - begin < 30  # no phase ran into its limit
     assert sent == [("import", first.id), ("import", second.id), ("stock", first.id), ("stock", second.id)]
+
+
+def test_a_sweep_during_the_run_leaves_its_phases_to_it(kade, store) -> None:
+    """The worker process sweeps every tick while ``kade recover`` runs elsewhere: what the run
+    will send in phase order must not go out with that sweep, ahead of the import."""
+    from kade.runstate import import_succeeded
+    from kade.sweeper import sweep
+
+    since = utcnow() - timedelta(hours=3)
+    _outage(kade, store)
+    swept: list[tuple[str, Any]] = []
+    sweeper_actors = SimpleNamespace(flush_stock=_Recorder("flush_stock", swept),
+                                     for_kind=lambda kind: _Recorder(str(kind), swept))
+    sent: list[tuple[str, Any]] = []
+
+    def import_orders(connection_id: int) -> None:
+        sent.append(("import_orders", connection_id))
+        sweep(kade, sweeper_actors)  # type: ignore[arg-type]  # a tick in the worker process, mid-import
+        with kade.db.transaction() as session:
+            import_succeeded(session, session.get(Connection, connection_id))
+
+    def flush(connection_id: int) -> None:
+        sent.append(("flush_stock", connection_id))
+        flush_stock(kade, connection_id)
+
+    actors = SimpleNamespace(import_orders=SimpleNamespace(send=import_orders),
+                             flush_stock=SimpleNamespace(send=flush, send_with_options=lambda kwargs, delay=None:
+                                                         flush(**kwargs)),
+                             for_kind=lambda kind: _Recorder("report_shipment", sent))
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    run_recovery(kade, actors, plan, settle=30)  # type: ignore[arg-type]
+    assert swept == []
+    assert [name for name, _ in sent] == ["import_orders", "flush_stock", "report_shipment"]
