@@ -134,6 +134,7 @@ class Actors:
     import_request: dramatiq.Actor[..., Any]
     run_action: dramatiq.Actor[..., Any]
     flush_stock: dramatiq.Actor[..., Any]
+    recover_connection: dramatiq.Actor[..., Any]
     stock_check: dramatiq.Actor[..., Any]
     link_products: dramatiq.Actor[..., Any]
     check_credentials: dramatiq.Actor[..., Any]
@@ -151,7 +152,7 @@ ACTION_ACTORS = {"shipment": "report_shipment", "cancel": "cancel_order", "webho
 
 def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: Settings) -> Actors:
     """Declare Kade's actors on ``broker``; ``app`` gives the process's ``Kade`` when a job runs."""
-    from kade import catalog, credentials_check, executor, ingest, stockcheck, stockpush, sweeper
+    from kade import catalog, credentials_check, executor, ingest, recovery_drain, stockcheck, stockpush, sweeper
 
     priority = queue_priorities(settings.queue_order)
     broker.add_middleware(JobContext(app))
@@ -208,6 +209,10 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
                                        more=lambda: actors.flush_stock.send(connection_id=connection_id))
         log.info("stock_flushed", connection_id=connection_id, pushed=result.pushed, unchanged=result.unchanged)
 
+    def recover_connection(connection_id: int, settle: float) -> None:
+        ran = recovery_drain.drain_connection(app(), connection_id, settle=settle)
+        log.info("connection_recovered", connection_id=connection_id, **ran)
+
     def stock_check(connection_id: int) -> None:
         stockcheck.full_stock_check(app(), connection_id)
 
@@ -233,6 +238,8 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         # the next release
         run_action=actor(run_action, "run_action", "shipments"),
         flush_stock=actor(flush_stock, "flush_stock", "stock"),
+        # one connection's whole recovery (orders, stock, shipments) on one thread: see kade.recovery_drain
+        recover_connection=actor(recover_connection, "recover_connection", "orders", long=True),
         stock_check=actor(stock_check, "stock_check", "maintenance", long=True),
         link_products=actor(link_products, "link_products", "maintenance", long=True),
         check_credentials=actor(check_credentials, "check_credentials", "maintenance"),

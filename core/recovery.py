@@ -149,11 +149,12 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
     """Carry out ``plan``: imports first, then the window's failed actions and every pending one.
 
     Only connections that are active now are driven; a connection still in ``needs_reauth`` or
-    paused keeps its backlog (the plan shows it) until it is active again. With ``settle`` > 0
-    each connection's phases wait for each other (``kade.recovery_drain``), at most ``settle``
-    seconds each, so rule R10 holds strictly; with 0 only queue priority orders them.
-    Without ``actors`` (the embedded mode, whose broker lives in the ``kade worker`` process) only
-    the database is changed: that process's sweep sends the actions and its scheduler polls.
+    paused keeps its backlog (the plan shows it) until it is active again. With ``actors`` each
+    connection gets one ``recover_connection`` job, which runs its import, stock and shipments
+    one after the other (``kade.recovery_drain``); a phase waits for the one before at most
+    ``settle`` seconds (0: not at all). Without ``actors`` (the embedded mode, whose broker lives
+    in the ``kade worker`` process) only the database is changed: that process's sweep sends the
+    actions and its scheduler polls.
     """
     active = [g for g in plan.connections if g.status == ConnectionStatus.ACTIVE]
     ids = [g.connection_id for g in active]

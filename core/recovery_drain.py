@@ -2,11 +2,13 @@
 
 Queue priority (``KADE_QUEUE_ORDER``) favours orders over stock over shipments, but idle worker
 threads serve every queue at once: a stock push could reach a store before its import fetched a
-page, a shipment overtake a stock push the store's rate limit is pacing. So a connection's
-stock is sent once *its* import has ended, and its shipments and cancellations once *its* stock
-has gone — never waiting for a slower store's phase. Orders go first so that the stock pushed
-already counts the orders placed during the outage. A phase that takes longer than ``settle``
-seconds lets the next one go (a store that stays slow must not hold back the rest for ever).
+page, a shipment overtake a stock push the store's rate limit is pacing. So each connection is
+drained by one job (``recover_connection``) that runs its phases one after the other: its
+import, then its stock, then its shipments and cancellations — never waiting for a slower
+store's phase, and with no gap between its own (docs/decisions/recovery-per-connection.md).
+Orders go first so that the stock pushed already counts the orders placed during the outage. A
+phase that takes longer than ``settle`` seconds lets the next one go (a store that stays slow
+must not hold back the rest for ever).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from kade.app import Kade
-from kade.jobs import Actors
+from kade.errors import PlatformError
+from kade.logs import get_logger
 from kade.models import (
     Action,
     ActionKind,
@@ -29,6 +34,11 @@ from kade.models import (
     Event,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from kade.jobs import Actors
+
+log = get_logger(__name__)
 
 #: the kinds of action a recovery re-drives, in the order they go out (rule R10)
 DRAIN_ORDER = (ActionKind.STOCK, ActionKind.SHIPMENT, ActionKind.CANCEL)
@@ -52,56 +62,75 @@ def _imported(kade: Kade, ids: Sequence[int], started: datetime) -> set[int]:
     return {i for i in ended | inactive if i is not None}
 
 
-def _stock_busy(kade: Kade, ids: Sequence[int]) -> set[int]:
-    """Connections with a stock action still pending or running."""
-    if not ids:
-        return set()
+def _stock_left(kade: Kade, connection_id: int) -> bool:
+    """Whether this connection has stock running (another worker's flush) or pending and due."""
     with kade.db.session() as session:
-        return {i for i in session.exec(select(Action.connection_id).where(
-            col(Action.connection_id).in_(ids), col(Action.kind) == ActionKind.STOCK,
-            col(Action.status).in_([ActionStatus.PENDING, ActionStatus.RUNNING])).distinct()).all() if i is not None}
+        return session.exec(select(Action.id).where(
+            col(Action.connection_id) == connection_id, col(Action.kind) == ActionKind.STOCK,
+            sa.or_(col(Action.status) == ActionStatus.RUNNING,
+                   sa.and_(col(Action.status) == ActionStatus.PENDING, col(Action.next_attempt_at) <= utcnow())))
+            .limit(1)).first() is not None
 
 
-def _send(kade: Kade, actors: Actors, ids: Sequence[int], kinds: Sequence[ActionKind],
-          dispatched: dict[str, int]) -> None:
-    from kade.sweeper import dispatch
-
-    if not ids:
-        return
+def _next_due(kade: Kade, connection_id: int, kind: ActionKind, after: int) -> int | None:
+    """The oldest due pending action of this connection and kind past ``after``."""
     with kade.db.session() as session:
-        pending = session.exec(select(Action.id, Action.kind).where(
-            col(Action.connection_id).in_(ids), col(Action.status) == ActionStatus.PENDING,
-            col(Action.kind).in_([k.value for k in kinds]))).all()
-    for kind in kinds:
-        batch = [int(i) for i, k in pending if k == kind and i is not None]
-        dispatched[kind.value] = dispatched.get(kind.value, 0) + dispatch(kade, actors, batch)
+        found = session.exec(select(Action.id).where(
+            col(Action.connection_id) == connection_id, col(Action.kind) == kind,
+            col(Action.status) == ActionStatus.PENDING, col(Action.next_attempt_at) <= utcnow(),
+            col(Action.id) > after).order_by(col(Action.id)).limit(1)).first()
+    return int(found) if found is not None else None
 
 
-def drain(kade: Kade, actors: Actors, ids: Sequence[int], *, settle: float = 0.0) -> dict[str, int]:
-    """Import every connection's orders, then send its stock, then its shipments and
-    cancellations; with ``settle`` 0 all at once (queue priority only). Messages sent per kind."""
+def drain_connection(kade: Kade, connection_id: int, *, settle: float) -> dict[str, int]:
+    """One connection's recovery, its phases back to back on one worker thread (rule R10):
+    import its orders, push its due stock, then report its shipments and cancellations.
+
+    On one thread the next phase starts the moment the last one ends, with no message and no
+    poll between them, so the store's rate limit is what sets the pace. A phase that runs past
+    ``settle`` seconds lets the next one go. What fails again waits for its backoff, and the
+    sweeper sends it then. Actions run per kind.
+    """
+    from kade.executor import run_actions
+    from kade.ingest import import_orders
+    from kade.stockpush import flush_stock
+
+    ran = {kind.value: 0 for kind in DRAIN_ORDER}
     started = utcnow()
+
+    def within(since: float) -> bool:  # settle 0: no phase waits for another
+        return time.monotonic() - since < settle
+
+    phase = time.monotonic()
+    try:
+        import_orders(kade, connection_id)
+    except PlatformError as exc:  # recorded by the import; the phases after it go on
+        log.warning("recovery_import_failed", connection_id=connection_id, error=f"{type(exc).__name__}: {exc}")
+    # coalesced into an import already running (a scheduler poll): wait for that one to end
+    while connection_id not in _imported(kade, [connection_id], started) and within(phase):
+        time.sleep(POLL)
+    phase = time.monotonic()
+    while True:
+        flushed = flush_stock(kade, connection_id)
+        ran[ActionKind.STOCK.value] += flushed.pushed + flushed.unchanged + flushed.rejected
+        # another worker's flush may hold the rest (claimed): wait for it before the shipments
+        if flushed.outcome != "done" or not within(phase) or not _stock_left(kade, connection_id):
+            break
+        time.sleep(POLL)
+    for kind in (ActionKind.SHIPMENT, ActionKind.CANCEL):
+        phase = time.monotonic()
+        last = 0
+        while (settle <= 0 or within(phase)) and (first := _next_due(kade, connection_id, kind, last)) is not None:
+            outcomes = run_actions(kade, first, kind=kind, limit=kade.settings.action_batch)
+            ran[kind.value] += sum(1 for o in outcomes.values() if o.status not in ("skipped", "waiting"))
+            if any(o.status == "waiting" for o in outcomes.values()):
+                break  # the connection may not send now (paused, needs_reauth): the sweeper has them
+            last = max(outcomes)  # one that failed again waits for its backoff; the cursor moves on
+    return ran
+
+
+def drain(kade: Kade, actors: Actors, ids: Sequence[int], *, settle: float) -> dict[str, int]:
+    """Ask a worker to drain each connection (``drain_connection``); messages sent per connection."""
     for connection_id in ids:
-        actors.import_orders.send(connection_id=connection_id)
-    dispatched = {kind.value: 0 for kind in DRAIN_ORDER}
-    if settle <= 0:
-        _send(kade, actors, ids, DRAIN_ORDER, dispatched)
-        return dispatched
-    importing = {i: time.monotonic() + settle for i in ids}  # connection → when its phase gives up
-    stocking: dict[int, float] = {}
-    while importing or stocking:
-        now = time.monotonic()
-        done = _imported(kade, list(importing), started)
-        ready = [i for i, until in importing.items() if i in done or now > until]
-        _send(kade, actors, ready, (ActionKind.STOCK,), dispatched)
-        for i in ready:
-            del importing[i]
-            stocking[i] = now + settle
-        busy = _stock_busy(kade, list(stocking))
-        ready = [i for i, until in stocking.items() if i not in busy or now > until]
-        _send(kade, actors, ready, (ActionKind.SHIPMENT, ActionKind.CANCEL), dispatched)
-        for i in ready:
-            del stocking[i]
-        if importing or stocking:
-            time.sleep(POLL)
-    return dispatched
+        actors.recover_connection.send(connection_id=connection_id, settle=settle)
+    return {"connections": len(ids)}

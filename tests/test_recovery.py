@@ -15,12 +15,13 @@ from kade.catalog import link_store_products
 from kade.errors import UserError
 from kade.executor import run_action
 from kade.ingest import import_orders
-from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionRuntime, Order, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, Order, utcnow
 from kade.recovery import plan_recovery, run_recovery
+from kade.recovery_drain import drain_connection
+from kade.runstate import acquire_import, finish_import, import_succeeded
 from kade.runtime import Runtime
 from kade.shipments import create_shipment
 from kade.stock import set_stock
-from kade.stockpush import flush_stock
 from tests.support.factories import make_connection, tenant_of
 
 
@@ -90,72 +91,93 @@ def test_bad_windows_are_refused(kade) -> None:
             plan_recovery(session, datetime(2026, 1, 1), now)
 
 
-def test_recovery_sends_orders_first_then_stock_then_shipments(kade, store) -> None:
+def _phases(store) -> list[str]:
+    """The store's calls with repeats folded: the order the phases reached it in."""
+    seen: list[str] = []
+    for operation in store.sequence:
+        if not seen or seen[-1] != operation:
+            seen.append(operation)
+    return seen
+
+
+def test_recovery_queues_one_job_per_connection_which_sends_orders_then_stock_then_shipments(kade, store) -> None:
     since = utcnow() - timedelta(hours=3)
     conn, _ = _outage(kade, store)
     sent: list[tuple[str, Any]] = []
-    shipments = _Recorder("report_shipment", sent)
-    actors = SimpleNamespace(import_orders=_Recorder("import_orders", sent), for_kind=lambda kind: shipments,
-                             flush_stock=_Recorder("flush_stock", sent))
+    actors = SimpleNamespace(recover_connection=_Recorder("recover_connection", sent))
     with kade.db.session() as session:
         plan = plan_recovery(session, since)
-    result = run_recovery(kade, actors, plan)  # type: ignore[arg-type]
-    assert result.retried == 1
-    assert [name for name, _ in sent] == ["import_orders", "flush_stock", "report_shipment"]
+    result = run_recovery(kade, actors, plan, settle=30)  # type: ignore[arg-type]
+    assert result.retried == 1 and result.imports_requested == 1
+    assert sent == [("recover_connection", {"connection_id": conn.id, "settle": 30})]
     with kade.db.session() as session:
         assert session.get(Connection, conn.id).order_cursor <= since
+    store.sequence.clear()
+    ran = drain_connection(kade, conn.id, settle=30)
+    assert _phases(store) == ["import_orders", "push_stock", "report_shipment"]
+    assert ran["stock"] == 1 and ran["shipment"] == 1
+    assert len(store.shipments) == 1 and store.products["P1"]["stock"] == 7
 
 
-class _Slow(_Recorder):
-    """An actor whose worker runs the job a moment after the send, on a thread of its own, and
-    records what the database held when the job was sent."""
-
-    def __init__(self, name: str, sent: list[tuple[str, Any]], job: Any, seen: Any = None) -> None:
-        super().__init__(name, sent)
-        self.job, self.seen, self.timers = job, seen, []
-
-    def _go(self, kwargs: dict[str, Any]) -> None:
-        self.sent.append((self.name, self.seen() if self.seen else None))
-        timer = threading.Timer(0.2, self.job, kwargs=kwargs)
-        timer.start()
-        self.timers.append(timer)
-
-    def send(self, **kwargs: Any) -> None:
-        self._go(kwargs)
-
-    def send_with_options(self, *, kwargs: dict[str, Any], delay: int | None = None) -> None:
-        self._go(kwargs)
+def _hold_import(kade, connection_id: int) -> None:
+    """An import of this connection is running elsewhere (a scheduler poll)."""
+    with kade.db.transaction() as session:
+        assert acquire_import(session, connection_id, "a-scheduler-poll", 300)
 
 
-def test_with_settle_each_phase_waits_for_the_one_before(kade, store) -> None:
-    """Idle threads serve every queue at once: only the phase gate keeps stock behind the import
-    and shipments behind the stock."""
+def _end_import(kade, connection_id: int, store) -> None:
+    with store.lock:
+        store.sequence.append("the running import ended")
+    with kade.db.transaction() as session:
+        assert finish_import(session, connection_id, "a-scheduler-poll", 300) is True  # the recovery asked again
+        import_succeeded(session, session.get(Connection, connection_id))
+
+
+def _waiting_for_import(monkeypatch) -> threading.Event:
+    """Set once the drain has looked twice whether the import ended: it is waiting for it."""
+    import kade.recovery_drain as recovery_drain
+
+    looks, waiting = [0], threading.Event()
+    real = recovery_drain._imported
+
+    def counting(*args: Any) -> set[int]:
+        looks[0] += 1
+        if looks[0] >= 2:
+            waiting.set()
+        return real(*args)
+
+    monkeypatch.setattr(recovery_drain, "_imported", counting)
+    return waiting
+
+
+def test_the_stock_waits_for_an_import_that_was_already_running(kade, store, monkeypatch) -> None:
+    """The recovery's own import coalesces into a scheduler poll's: the stock must wait for that
+    one, not go out the moment its own request returned."""
     since = utcnow() - timedelta(hours=3)
-    _outage(kade, store)
-    started = utcnow()
-
-    def imported() -> int:
-        with kade.db.session() as session:
-            return len(session.exec(select(ConnectionRuntime).where(ConnectionRuntime.last_import_at >= started)).all())
-
-    def stock_left() -> int:
-        with kade.db.session() as session:
-            return len(session.exec(select(Action).where(Action.kind == ActionKind.STOCK,
-                                                         Action.status == ActionStatus.PENDING)).all())
-
-    sent: list[tuple[str, Any]] = []
-    actors = SimpleNamespace(
-        import_orders=_Slow("import_orders", sent, lambda connection_id: import_orders(kade, connection_id)),
-        flush_stock=_Slow("flush_stock", sent, lambda connection_id: flush_stock(kade, connection_id), imported),
-        for_kind=lambda kind: _Slow("report_shipment", sent, lambda action_id: None, stock_left))
+    conn, _ = _outage(kade, store)
     with kade.db.session() as session:
-        plan = plan_recovery(session, since)
-    try:
-        run_recovery(kade, actors, plan, settle=30)  # type: ignore[arg-type]
-    finally:
-        for timer in actors.import_orders.timers + actors.flush_stock.timers:
-            timer.join()
-    assert sent == [("import_orders", None), ("flush_stock", 1), ("report_shipment", 0)]
+        run_recovery(kade, None, plan_recovery(session, since))
+    _hold_import(kade, conn.id)
+    waiting = _waiting_for_import(monkeypatch)
+    store.sequence.clear()
+    worker = threading.Thread(target=drain_connection, args=(kade, conn.id), kwargs={"settle": 30})
+    worker.start()
+    assert waiting.wait(timeout=30)
+    _end_import(kade, conn.id, store)
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert _phases(store) == ["the running import ended", "push_stock", "report_shipment"]
+
+
+def test_a_phase_waits_no_longer_than_settle(kade, store) -> None:
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    with kade.db.session() as session:
+        run_recovery(kade, None, plan_recovery(session, since))
+    _hold_import(kade, conn.id)  # and it never ends
+    store.sequence.clear()
+    drain_connection(kade, conn.id, settle=0.2)
+    assert _phases(store) == ["push_stock", "report_shipment"]
 
 
 def test_recovery_drains_everything_exactly_once(kade, store) -> None:
@@ -176,56 +198,35 @@ def test_recovery_drains_everything_exactly_once(kade, store) -> None:
     assert [(a.kind, a.status) for a in left] == []
 
 
-def test_each_connection_moves_to_its_stock_when_its_own_import_ends(kade, store) -> None:
-    """A slow store's import holds back only its own stock: here the second store's import ends
-    only once the first store's stock has gone, which a global phase would wait for in vain."""
-    import time
-
-    import sqlalchemy as sa
-
+def test_a_slow_import_holds_back_only_its_own_connection(kade, store, monkeypatch) -> None:
+    """Each connection is its own job: a second connection drains to the end while the first
+    one still waits for its import."""
     from kade.outbox import add_action
-    from kade.recovery_drain import drain
-    from kade.runstate import import_succeeded
 
     first, second = make_connection(kade), make_connection(kade, name="second")
     with kade.db.transaction() as session:
         for conn in (first, second):
-            add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.STOCK,
-                       key=f"stock:{conn.id}", payload={"link_id": 0})
-
-    def imported(connection_id: int) -> None:
-        with kade.db.transaction() as session:
-            import_succeeded(session, session.get(Connection, connection_id))
-
-    sent: list[tuple[str, int]] = []
-
-    def import_orders(connection_id: int) -> None:
-        sent.append(("import", connection_id))
-        if connection_id == first.id:
-            imported(first.id)
-
-    def flush_stock(connection_id: int) -> None:
-        sent.append(("stock", connection_id))
-        with kade.db.transaction() as session:  # pushed
-            session.execute(sa.update(Action).where(Action.connection_id == connection_id)
-                            .values(status=ActionStatus.DONE))
-        if connection_id == first.id:
-            imported(second.id)  # the second store answers only now
-
-    actors = SimpleNamespace(import_orders=SimpleNamespace(send=import_orders),
-                             flush_stock=SimpleNamespace(send=flush_stock, send_with_options=lambda kwargs, delay=None:
-                                                         flush_stock(**kwargs)),
-                             for_kind=lambda kind: None)
-    begin = time.monotonic()
-    drain(kade, actors, [first.id, second.id], settle=30)  # type: ignore[arg-type]
-    assert time.monotonic() - begin < 30  # no phase ran into its limit
-    assert sent == [("import", first.id), ("import", second.id), ("stock", first.id), ("stock", second.id)]
+            add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL,
+                       key=f"cancel:{conn.id}", payload={"order_id": 0, "reason": "test"})
+    _hold_import(kade, first.id)
+    waiting = _waiting_for_import(monkeypatch)
+    slow = threading.Thread(target=drain_connection, args=(kade, first.id), kwargs={"settle": 30})
+    slow.start()
+    assert waiting.wait(timeout=30)
+    ran = drain_connection(kade, second.id, settle=30)
+    assert ran["cancel"] == 1 and slow.is_alive()  # the first still waits for its import
+    _end_import(kade, first.id, store)
+    slow.join(timeout=30)
+    assert not slow.is_alive()
+    with kade.db.session() as session:
+        statuses = {a.connection_id: a.status for a in session.exec(select(Action)).all()}
+    assert statuses == {first.id: ActionStatus.FAILED, second.id: ActionStatus.FAILED}  # order 0: no such order
 
 
-def test_a_sweep_during_the_run_leaves_its_phases_to_it(kade, store) -> None:
-    """The worker process sweeps every tick while ``kade recover`` runs elsewhere: what the run
-    will send in phase order must not go out with that sweep, ahead of the import."""
-    from kade.runstate import import_succeeded
+def test_a_sweep_during_the_run_leaves_its_phases_to_it(kade, store, monkeypatch) -> None:
+    """The worker process sweeps every tick while a recovery runs: what the recovery will send
+    in phase order must not go out with that sweep, ahead of the import."""
+    import kade.ingest as ingest
     from kade.sweeper import sweep
 
     since = utcnow() - timedelta(hours=3)
@@ -233,24 +234,18 @@ def test_a_sweep_during_the_run_leaves_its_phases_to_it(kade, store) -> None:
     swept: list[tuple[str, Any]] = []
     sweeper_actors = SimpleNamespace(flush_stock=_Recorder("flush_stock", swept),
                                      for_kind=lambda kind: _Recorder(str(kind), swept))
-    sent: list[tuple[str, Any]] = []
+    real_import = ingest.import_orders
 
-    def import_orders(connection_id: int) -> None:
-        sent.append(("import_orders", connection_id))
+    def import_with_a_sweep(*args: Any, **kwargs: Any) -> Any:
         sweep(kade, sweeper_actors)  # type: ignore[arg-type]  # a tick in the worker process, mid-import
-        with kade.db.transaction() as session:
-            import_succeeded(session, session.get(Connection, connection_id))
+        return real_import(*args, **kwargs)
 
-    def flush(connection_id: int) -> None:
-        sent.append(("flush_stock", connection_id))
-        flush_stock(kade, connection_id)
-
-    actors = SimpleNamespace(import_orders=SimpleNamespace(send=import_orders),
-                             flush_stock=SimpleNamespace(send=flush, send_with_options=lambda kwargs, delay=None:
-                                                         flush(**kwargs)),
-                             for_kind=lambda kind: _Recorder("report_shipment", sent))
+    monkeypatch.setattr(ingest, "import_orders", import_with_a_sweep)
+    actors = SimpleNamespace(recover_connection=SimpleNamespace(
+        send=lambda connection_id, settle: drain_connection(kade, connection_id, settle=settle)))
+    store.sequence.clear()
     with kade.db.session() as session:
         plan = plan_recovery(session, since)
     run_recovery(kade, actors, plan, settle=30)  # type: ignore[arg-type]
     assert swept == []
-    assert [name for name, _ in sent] == ["import_orders", "flush_stock", "report_shipment"]
+    assert _phases(store) == ["import_orders", "push_stock", "report_shipment"]

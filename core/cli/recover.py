@@ -29,8 +29,8 @@ def recover(
     tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="only this tenant")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="only show what would be sent")] = False,
     phase_timeout: Annotated[float, typer.Option(
-        min=0, max=86400, help="with a broker: seconds to wait for the imports, then for the stock, before "
-                               "the next phase goes out (0: send every phase at once)")] = 600,
+        min=0, max=86400, help="with a broker: the longest a connection's stock waits for its import, and its "
+                               "shipments for its stock (0: no phase waits)")] = 600,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what each connection missed between --since and --until, then re-drive exactly that:
@@ -77,16 +77,14 @@ def recover(
                       "polls the orders on its schedule", markup=False)
             result = run_recovery(kade, None, plan)
         else:
-            if phase_timeout:
-                err.print(f"kade: imports first; stock once they end, shipments once the stock has gone "
-                          f"(at most {phase_timeout:g} s per phase)", markup=False)
+            err.print("kade: one job per connection on the workers: its orders first, then its stock, then its "
+                      f"shipments (a phase waits at most {phase_timeout:g} s for the one before)", markup=False)
             result = run_recovery(kade, Runtime(kade).actors, plan, settle=phase_timeout)
         if as_json:
             print_json({**document, "result": {"imports_requested": result.imports_requested,
                                                "retried": result.retried, "dispatched": result.dispatched}})
             return
-        out.print(f"imports requested for {result.imports_requested} connection(s); {result.retried} failed "
-                  f"action(s) retried; dispatched: "
-                  + (", ".join(f"{k} {n}" for k, n in result.dispatched.items() if n) or "nothing"), markup=False)
+        out.print(f"recovery queued for {result.imports_requested} connection(s); {result.retried} failed "
+                  "action(s) retried; `kade actions list` and `kade status` show the progress", markup=False)
     finally:
         kade.close()

@@ -72,6 +72,8 @@ class FakeStore:
     valid_tokens: set[str] = field(default_factory=lambda: {"good"})
     lock: threading.Lock = field(default_factory=threading.Lock)
     calls: dict[str, int] = field(default_factory=dict)
+    #: every operation in the order it was called (the recovery's phases are checked against it)
+    sequence: list[str] = field(default_factory=list)
     credentials_expire_at: datetime | None = None
 
     def add_order(self, remote_id: str, lines: Sequence[tuple[str, str | None, int]], *, minute: int = 0,
@@ -100,6 +102,7 @@ class FakeStore:
     def _enter(self, operation: str, ctx: ConnectionContext) -> None:
         with self.lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
+            self.sequence.append(operation)
             queue = self.failures.get(operation) or []
             kind = queue.pop(0) if queue else None
         if ctx.credentials.get("token") not in self.valid_tokens:
