@@ -213,8 +213,11 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         ran = recovery_drain.drain_connection(app(), connection_id, settle=settle)
         log.info("connection_recovered", connection_id=connection_id, **ran)
 
-    def stock_check(connection_id: int) -> None:
-        stockcheck.full_stock_check(app(), connection_id)
+    def stock_check(connection_id: int, attempt: int = 1) -> None:
+        again = stockcheck.nightly_check(app(), connection_id, attempt)
+        if again is not None:  # the same night, later (a lost message: the next night's check)
+            actors.stock_check.send_with_options(kwargs={"connection_id": connection_id, "attempt": attempt + 1},
+                                                 delay=int(again * 1000))
 
     def link_products(connection_id: int) -> None:
         stats = catalog.link_store_products(app(), connection_id)

@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from kade.app import Kade
-from kade.audit import record_event
-from kade.models import ActionKind, Connection, Product, ProductLink
+from kade.audit import notify, record_event
+from kade.boundary import scrub
+from kade.errors import AuthRejected, PlatformError, RateLimited
+from kade.models import ActionKind, Connection, ConnectionStatus, Product, ProductLink, utcnow
 from kade.outbox import NewAction, add_actions
 from kade.stock import effective_stocks, pending_key
 from kade.types import RemoteStock
@@ -26,6 +28,50 @@ class CheckStats:
     drifted: int = 0
     unlinked: int = 0
     pages: int = 0
+
+
+#: seconds after each failed nightly check before it is tried again the same night; then the
+#: next night's check is the next chance, and the operator is told
+CHECK_RETRIES = (600.0, 1800.0, 5400.0)
+
+
+def nightly_check(kade: Kade, connection_id: int, attempt: int = 1) -> float | None:
+    """The nightly check of one connection (``full_stock_check``), failures included.
+
+    A store that fails the check (a 503 at 03:00, a timeout halfway through a million items) is
+    tried again the same night, after ``CHECK_RETRIES``; the delay is returned, or None when the
+    check is done or may not be tried again. A rejected login moves the connection to
+    ``needs_reauth`` (its stock waits anyway). Each failure is an event; the last one notifies.
+    """
+    try:
+        full_stock_check(kade, connection_id)
+        return None
+    except PlatformError as exc:
+        reason = scrub(f"{type(exc).__name__}: {exc}")
+        with kade.db.transaction() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None:
+                return None
+            if isinstance(exc, AuthRejected):
+                from kade.status import change_status
+
+                change_status(session, connection, ConnectionStatus.NEEDS_REAUTH, reason=str(exc) or "auth rejected",
+                              actor="worker")
+                return None
+            delay = CHECK_RETRIES[attempt - 1] if attempt <= len(CHECK_RETRIES) else None
+            if delay is not None and isinstance(exc, RateLimited):
+                delay = max(delay, exc.retry_after)
+            record_event(session, "stock_check", "retry" if delay is not None else "failed",
+                         f"attempt {attempt}: {reason}" + (f"; again in {delay:g} s" if delay is not None else ""),
+                         tenant_id=connection.tenant_id, connection_id=connection_id,
+                         data={"attempt": attempt, "retry_in": delay})
+            if delay is None:
+                notify(session, "stock_check_failed",
+                       f"The nightly stock check of {connection.name!r} failed {attempt} times: {reason}. "
+                       "Store stock may differ from the warehouse until the next night's check.",
+                       dedupe_key=f"stock_check_failed:{connection_id}:{utcnow().date().isoformat()}",
+                       tenant_id=connection.tenant_id, connection_id=connection_id)
+        return delay
 
 
 def full_stock_check(kade: Kade, connection_id: int) -> CheckStats:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import select
+from sqlmodel import col, select
 
 from kade.errors import OriginError, UserError
 from kade.executor import backoff, run_action
@@ -267,6 +267,47 @@ def test_full_stock_check_corrects_only_the_drift(kade, store) -> None:
         runtime.stop()
     assert store.stock_calls == [[("r1", 10), ("r3", 10)]]
     assert {rid: p["stock"] for rid, p in store.products.items()} == {f"r{i}": 10 for i in range(4)}
+
+
+def test_a_failed_nightly_check_is_tried_again_the_same_night_then_reported(kade, store) -> None:
+    from kade.models import Event
+    from kade.stockcheck import CHECK_RETRIES, nightly_check
+
+    conn = make_connection(kade)
+    store.add_product("r1", "P1", None, stock=3)
+    store.fail_next("read_stock", *["transient"] * (len(CHECK_RETRIES) + 1))
+    delays = [nightly_check(kade, conn.id, attempt) for attempt in range(1, len(CHECK_RETRIES) + 2)]
+    assert delays == [*CHECK_RETRIES, None]
+    with kade.db.session() as session:
+        outcomes = [e.outcome for e in session.exec(select(Event).where(Event.kind == "stock_check")
+                                                    .order_by(col(Event.id))).all()]
+        notes = session.exec(select(Notification).where(Notification.kind == "stock_check_failed")).all()
+    assert outcomes == ["retry"] * len(CHECK_RETRIES) + ["failed"]
+    assert len(notes) == 1 and "503" in notes[0].message
+    assert nightly_check(kade, conn.id, 2) is None  # the store answers again: checked, nothing to retry
+
+
+def test_a_nightly_check_the_store_refuses_the_login_for_needs_reauth(kade, store) -> None:
+    from kade.stockcheck import nightly_check
+
+    conn = make_connection(kade)
+    store.fail_next("read_stock", "auth")
+    assert nightly_check(kade, conn.id) is None  # no retry: the login must be renewed first
+    with kade.db.session() as session:
+        assert session.get(Connection, conn.id).status == ConnectionStatus.NEEDS_REAUTH
+
+
+def test_the_stock_check_actor_sends_its_retry_with_the_delay(kade, store) -> None:
+    from kade.stockcheck import CHECK_RETRIES
+
+    conn = make_connection(kade)
+    store.fail_next("read_stock", "transient")
+    runtime = Runtime(kade)
+    sent: list[dict] = []
+    runtime.actors.stock_check.send_with_options = (  # type: ignore[method-assign]
+        lambda *, kwargs, delay=None: sent.append({**kwargs, "delay": delay}))
+    runtime.actors.stock_check.fn(connection_id=conn.id)
+    assert sent == [{"connection_id": conn.id, "attempt": 2, "delay": int(CHECK_RETRIES[0] * 1000)}]
 
 
 def test_daily_credentials_check_warns_before_expiry_and_catches_revoked_logins(kade, store) -> None:
