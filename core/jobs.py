@@ -210,7 +210,13 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         log.info("stock_flushed", connection_id=connection_id, pushed=result.pushed, unchanged=result.unchanged)
 
     def recover_connection(connection_id: int, settle: float) -> None:
-        ran = recovery_drain.drain_connection(app(), connection_id, settle=settle)
+        def more(kind: ActionKind, action_id: int) -> None:  # a full batch: the next one on another thread
+            if kind == ActionKind.STOCK:
+                actors.flush_stock.send(connection_id=connection_id)
+            else:
+                actors.for_kind(kind).send(action_id=action_id, connection_id=connection_id)
+
+        ran = recovery_drain.drain_connection(app(), connection_id, settle=settle, more=more)
         log.info("connection_recovered", connection_id=connection_id, **ran)
 
     def stock_check(connection_id: int, attempt: int = 1) -> None:

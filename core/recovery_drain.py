@@ -14,7 +14,7 @@ must not hold back the rest for ever).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -82,14 +82,17 @@ def _next_due(kade: Kade, connection_id: int, kind: ActionKind, after: int) -> i
     return int(found) if found is not None else None
 
 
-def drain_connection(kade: Kade, connection_id: int, *, settle: float) -> dict[str, int]:
+def drain_connection(kade: Kade, connection_id: int, *, settle: float,
+                     more: Callable[[ActionKind, int], object] | None = None) -> dict[str, int]:
     """One connection's recovery, its phases back to back on one worker thread (rule R10):
     import its orders, push its due stock, then report its shipments and cancellations.
 
     On one thread the next phase starts the moment the last one ends, with no message and no
     poll between them, so the store's rate limit is what sets the pace. A phase that runs past
     ``settle`` seconds lets the next one go. What fails again waits for its backoff, and the
-    sweeper sends it then. Actions run per kind.
+    sweeper sends it then. ``more(kind, action_id)`` asks another worker to take the next batch
+    of a kind while this one waits for the store (the actors' own ``more``), so preparing a
+    batch overlaps the request before it instead of adding to it.
     """
     from kade.executor import run_actions
     from kade.ingest import import_orders
@@ -101,6 +104,10 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float) -> dict[s
     def within(since: float) -> bool:  # settle 0: no phase waits for another
         return time.monotonic() - since < settle
 
+    def next_batch(kind: ActionKind, action_id: int) -> Callable[[], object] | None:
+        send = more
+        return None if send is None else lambda: send(kind, action_id)
+
     phase = time.monotonic()
     try:
         import_orders(kade, connection_id)
@@ -111,7 +118,7 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float) -> dict[s
         time.sleep(POLL)
     phase = time.monotonic()
     while True:
-        flushed = flush_stock(kade, connection_id)
+        flushed = flush_stock(kade, connection_id, more=next_batch(ActionKind.STOCK, 0))
         ran[ActionKind.STOCK.value] += flushed.pushed + flushed.unchanged + flushed.rejected
         # another worker's flush may hold the rest (claimed): wait for it before the shipments
         if flushed.outcome != "done" or not within(phase) or not _stock_left(kade, connection_id):
@@ -121,7 +128,8 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float) -> dict[s
         phase = time.monotonic()
         last = 0
         while (settle <= 0 or within(phase)) and (first := _next_due(kade, connection_id, kind, last)) is not None:
-            outcomes = run_actions(kade, first, kind=kind, limit=kade.settings.action_batch)
+            outcomes = run_actions(kade, first, kind=kind, limit=kade.settings.action_batch,
+                                   more=next_batch(kind, first))
             ran[kind.value] += sum(1 for o in outcomes.values() if o.status not in ("skipped", "waiting"))
             if any(o.status == "waiting" for o in outcomes.values()):
                 break  # the connection may not send now (paused, needs_reauth): the sweeper has them

@@ -249,3 +249,19 @@ def test_a_sweep_during_the_run_leaves_its_phases_to_it(kade, store, monkeypatch
     run_recovery(kade, actors, plan, settle=30)  # type: ignore[arg-type]
     assert swept == []
     assert _phases(store) == ["import_orders", "push_stock", "report_shipment"]
+
+
+def test_a_full_batch_asks_another_worker_for_the_next(kade, store) -> None:
+    """As the actors do: while this thread waits for the store, another prepares the next batch."""
+    from kade.outbox import add_action
+
+    conn = make_connection(kade)
+    kade.settings.action_batch = 2
+    with kade.db.transaction() as session:
+        for n in range(3):
+            add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL,
+                       key=f"cancel:{n}", payload={"order_id": 0, "reason": "test"})
+    asked: list[tuple[ActionKind, int]] = []
+    ran = drain_connection(kade, conn.id, settle=30, more=lambda kind, action_id: asked.append((kind, action_id)))
+    assert ran["cancel"] == 3
+    assert asked and asked[0][0] == ActionKind.CANCEL  # the first batch of two was full
