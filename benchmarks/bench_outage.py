@@ -6,7 +6,8 @@ moved, not waited for (``tests.support.outage``): retries run out as they would 
 Then the stores are back, the operator re-authorises, reads the dry-run plan and runs the recovery
 (``kade.recovery.run_recovery``); the drain is timed against the time the stores' own declared rate
 limit (``fakehttp_limited``: 20 requests/s per connection, burst 1) needs for what each connection
-must fetch and send — connections drain in parallel, so the slowest connection sets the bound.
+must fetch and send (its stock counted in distinct products: one push carries a product's latest
+value) — connections drain in parallel, so the slowest connection sets the bound.
 
 In-process worker threads on the Redis broker, PostgreSQL, fake HTTP stores on this machine.
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, func, select
 from kade.app import Kade
 from kade.errors import UserError
 from kade.jobs import Actors
-from kade.models import Action, ActionStatus, Connection, ConnectionStatus, Tenant, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Tenant, utcnow
 from kade.recovery_drain import DRAIN_ORDER, drain
 
 
@@ -66,6 +66,43 @@ class RecoveryResult:
     imports_requested: int
     retried: int
     dispatched: dict[str, int]
+    #: failed stock pushes not retried: a newer push of the same product exists
+    superseded: int = 0
+
+
+def _supersede_stock(session: Session, connection_ids: Sequence[int], since: datetime, until: datetime) -> int:
+    """Close the failed stock pushes of these connections in the window that a newer stock
+    action of the same product link follows; how many.
+
+    A push sends the product's stock as it is when the push runs, so one push per product
+    carries everything its older failed pushes would have sent. After a long outage most
+    products have a failed push and a pending newer one: retrying both makes two claims and a
+    store call with half its items unchanged where one does. One ranking per link over the
+    actions since the first failure (not the table's history) finds the older ones.
+    """
+    failed = (col(Action.kind) == ActionKind.STOCK, col(Action.status) == ActionStatus.FAILED,
+              col(Action.connection_id).in_(connection_ids), col(Action.updated_at) >= since,
+              col(Action.updated_at) <= until)
+    first = session.exec(select(func.min(Action.id)).where(*failed)).one()
+    if first is None:
+        return 0
+    link = col(Action.payload)["link_id"].as_integer()
+    ranked = (
+        select(col(Action.id).label("id"),
+               sa.func.row_number().over(partition_by=(col(Action.connection_id), link),
+                                         order_by=col(Action.id).desc()).label("rank"))
+        .where(col(Action.kind) == ActionKind.STOCK, col(Action.connection_id).in_(connection_ids),
+               col(Action.id) >= first)
+        .subquery()
+    )
+    now = utcnow()
+    result = session.execute(
+        sa.update(Action)
+        .where(*failed, col(Action.id).in_(select(ranked.c.id).where(ranked.c.rank > 1)))
+        .values(status=ActionStatus.CANCELLED, last_error="superseded: a newer push of this product follows",
+                updated_at=now, done_at=now)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _counts(session: Session, where: Iterable[sa.ColumnElement[bool]]) -> dict[tuple[int, str], int]:
@@ -164,9 +201,10 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
             if conn is not None and conn.order_cursor is not None and conn.order_cursor > plan.since:
                 conn.order_cursor = plan.since  # re-imports are idempotent: fetching again is safe
                 session.add(conn)
-        retried = _retry(session, col(Action.connection_id).in_(ids),
-                         col(Action.kind).in_([k.value for k in DRAIN_ORDER]),
-                         col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)
+        window = (col(Action.connection_id).in_(ids), col(Action.updated_at) >= plan.since,
+                  col(Action.updated_at) <= plan.until)
+        superseded = _supersede_stock(session, ids, plan.since, plan.until)
+        retried = _retry(session, col(Action.kind).in_([k.value for k in DRAIN_ORDER]), *window)
         if actors is not None:
             # The run sends these itself, phase by phase: marked as sent, they are not the
             # sweeper's to send meanwhile (a sweep in the worker process would otherwise send
@@ -177,9 +215,9 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
                                         col(Action.kind).in_([k.value for k in DRAIN_ORDER]))
                 .values(enqueued_at=utcnow()).execution_options(synchronize_session=False))
     if actors is None:
-        return RecoveryResult(imports_requested=0, retried=retried, dispatched={})
+        return RecoveryResult(imports_requested=0, retried=retried, dispatched={}, superseded=superseded)
     dispatched = drain(kade, actors, ids, settle=settle)
-    return RecoveryResult(imports_requested=len(ids), retried=retried, dispatched=dispatched)
+    return RecoveryResult(imports_requested=len(ids), retried=retried, dispatched=dispatched, superseded=superseded)
 
 
 def list_actions(session: Session, *, statuses: Sequence[ActionStatus] = (), tenant_ids: Iterable[int] | None = None,

@@ -15,13 +15,14 @@ from kade.catalog import link_store_products
 from kade.errors import UserError
 from kade.executor import run_action
 from kade.ingest import import_orders
-from kade.models import Action, ActionKind, ActionStatus, Connection, Order, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Connection, Order, Product, utcnow
 from kade.recovery import plan_recovery, run_recovery
 from kade.recovery_drain import drain_connection
 from kade.runstate import acquire_import, finish_import, import_succeeded
 from kade.runtime import Runtime
 from kade.shipments import create_shipment
 from kade.stock import set_stock
+from kade.stockpush import flush_stock
 from tests.support.factories import make_connection, tenant_of
 
 
@@ -265,3 +266,36 @@ def test_a_full_batch_asks_another_worker_for_the_next(kade, store) -> None:
     ran = drain_connection(kade, conn.id, settle=30, more=lambda kind, action_id: asked.append((kind, action_id)))
     assert ran["cancel"] == 3
     assert asked and asked[0][0] == ActionKind.CANCEL  # the first batch of two was full
+
+
+def test_a_failed_stock_push_with_a_newer_one_for_its_product_is_superseded_not_retried(kade, store) -> None:
+    """One push sends a product's stock as it is then: after an outage, the failed push of a
+    product that changed again adds only a claim and an unchanged item to the drain."""
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)  # product A: a pending stock change
+    store.add_product("P2", "B", None, stock=0)
+    with kade.db.transaction() as session:
+        session.add(Product(tenant_id=tenant_of(kade).id, sku="B", stock=0))
+    link_store_products(kade, conn.id)
+    with kade.db.transaction() as session:
+        set_stock(session, session.merge(tenant_of(kade)), "B", 4, window=0)
+    store.fail_next("push_stock", "transient")
+    flush_stock(kade, conn.id)  # A's and B's pushes fail for good (one attempt allowed)
+    with kade.db.transaction() as session:
+        set_stock(session, session.merge(tenant_of(kade)), "A", 9, window=0)  # A changes again
+    with kade.db.session() as session:
+        failed = {a.payload["link_id"]: a.id for a in session.exec(
+            select(Action).where(Action.kind == ActionKind.STOCK, Action.status == ActionStatus.FAILED)).all()}
+        plan = plan_recovery(session, since)
+    assert len(failed) == 2
+    result = run_recovery(kade, None, plan)
+    assert result.superseded == 1 and result.retried == 2  # B's push and the shipment
+    with kade.db.session() as session:
+        rows = session.exec(select(Action).where(Action.kind == ActionKind.STOCK).order_by(Action.id)).all()
+    statuses = [(a.payload["link_id"], a.status) for a in rows]
+    a_link = rows[-1].payload["link_id"]  # the newest: A's second change
+    b_link = next(link for link in failed if link != a_link)
+    assert statuses.count((a_link, ActionStatus.CANCELLED)) == 1
+    assert (b_link, ActionStatus.PENDING) in statuses and statuses[-1] == (a_link, ActionStatus.PENDING)
+    flush_stock(kade, conn.id)
+    assert store.products["P1"]["stock"] == 9 and store.products["P2"]["stock"] == 4
