@@ -11,8 +11,8 @@ from datetime import timedelta
 from kade.app import Kade
 from kade.audit import notify, record_event
 from kade.errors import AuthRejected, PlatformError
-from kade.models import Connection, ConnectionStatus, utcnow
-from kade.status import change_status
+from kade.models import Connection, utcnow
+from kade.status import login_rejected
 
 WARN_DAYS = 30
 
@@ -27,7 +27,7 @@ def check_credentials(kade: Kade, connection_id: int) -> str:
         with kade.db.transaction() as session:
             row = session.get(Connection, connection_id)
             assert row is not None
-            change_status(session, row, ConnectionStatus.NEEDS_REAUTH, reason=str(exc), actor="credentials-check")
+            login_rejected(session, row, exc, actor="credentials-check")
         return "needs_reauth"
     except PlatformError as exc:
         result = None

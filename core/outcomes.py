@@ -18,8 +18,8 @@ from kade.audit import notify
 from kade.errors import AuthRejected, PlatformError, RateLimited, RejectedByStore
 from kade.logs import redact_text
 from kade.manager import UnsupportedOperation
-from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, utcnow
-from kade.status import SENDING, change_status
+from kade.models import Action, ActionKind, ActionStatus, Connection, utcnow
+from kade.status import SENDING, login_rejected
 
 MIN_BACKOFF = 2.0
 MAX_BACKOFF = 3600.0
@@ -78,8 +78,7 @@ def handle_failure(kade: Kade, session: Session, action: Action, connection: Con
     """Decide what an error means for ``action`` (shared by every action kind)."""
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, AuthRejected):
-        change_status(session, connection, ConnectionStatus.NEEDS_REAUTH, reason=str(exc) or "auth rejected",
-                      actor="worker")
+        login_rejected(session, connection, exc)
         # The action waits, untouched, until the connection is re-authorised.
         release(session, action, delay=0, error=text, kind=exc.kind, count_attempt=False)
         return Outcome("waiting", "connection needs re-authorisation")

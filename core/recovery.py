@@ -63,15 +63,16 @@ class RecoveryPlan:
 
 @dataclass
 class RecoveryResult:
+    #: connections whose recovery job was queued (0 in the embedded mode: the worker's sweep drives it)
     imports_requested: int
     retried: int
-    dispatched: dict[str, int]
     #: failed stock pushes not retried: a newer push of the same product exists
     superseded: int = 0
 
 
-def _supersede_stock(session: Session, connection_ids: Sequence[int], since: datetime, until: datetime) -> int:
-    """Close the failed stock pushes of these connections in the window that a newer stock
+def _supersede_stock(session: Session, connection_ids: Sequence[int], window: Sequence[sa.ColumnElement[bool]],
+                     ) -> int:
+    """Close the failed stock pushes of these connections in the ``window`` that a newer stock
     action of the same product link follows; how many.
 
     A push sends the product's stock as it is when the push runs, so one push per product
@@ -81,8 +82,7 @@ def _supersede_stock(session: Session, connection_ids: Sequence[int], since: dat
     actions since the first failure (not the table's history) finds the older ones.
     """
     failed = (col(Action.kind) == ActionKind.STOCK, col(Action.status) == ActionStatus.FAILED,
-              col(Action.connection_id).in_(connection_ids), col(Action.updated_at) >= since,
-              col(Action.updated_at) <= until)
+              col(Action.connection_id).in_(connection_ids), *window)
     first = session.exec(select(func.min(Action.id)).where(*failed)).one()
     if first is None:
         return 0
@@ -201,23 +201,25 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
             if conn is not None and conn.order_cursor is not None and conn.order_cursor > plan.since:
                 conn.order_cursor = plan.since  # re-imports are idempotent: fetching again is safe
                 session.add(conn)
-        window = (col(Action.connection_id).in_(ids), col(Action.updated_at) >= plan.since,
-                  col(Action.updated_at) <= plan.until)
-        superseded = _supersede_stock(session, ids, plan.since, plan.until)
-        retried = _retry(session, col(Action.kind).in_([k.value for k in DRAIN_ORDER]), *window)
+        mine = (col(Action.connection_id).in_(ids), col(Action.kind).in_([k.value for k in DRAIN_ORDER]))
+        window = (col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)
+        superseded = _supersede_stock(session, ids, window)
+        retried = _retry(session, *mine, *window)
         if actors is not None:
-            # The run sends these itself, phase by phase: marked as sent, they are not the
-            # sweeper's to send meanwhile (a sweep in the worker process would otherwise send
-            # stock and shipments ahead of the import). A run that dies leaves them to the
-            # sweeper after KADE_SWEEP_AFTER, as any lost message.
+            # The jobs send what is due, phase by phase: marked as sent, it is not the sweeper's
+            # to send meanwhile (a sweep in the worker process would otherwise send stock and
+            # shipments ahead of the import). What waits for its backoff keeps the sweeper. A
+            # job that dies leaves its actions to the sweeper after KADE_SWEEP_AFTER, as any
+            # lost message.
+            now = utcnow()
             session.execute(
-                sa.update(Action).where(col(Action.connection_id).in_(ids), col(Action.status) == ActionStatus.PENDING,
-                                        col(Action.kind).in_([k.value for k in DRAIN_ORDER]))
-                .values(enqueued_at=utcnow()).execution_options(synchronize_session=False))
+                sa.update(Action).where(*mine, col(Action.status) == ActionStatus.PENDING,
+                                        col(Action.next_attempt_at) <= now)
+                .values(enqueued_at=now).execution_options(synchronize_session=False))
     if actors is None:
-        return RecoveryResult(imports_requested=0, retried=retried, dispatched={}, superseded=superseded)
-    dispatched = drain(kade, actors, ids, settle=settle)
-    return RecoveryResult(imports_requested=len(ids), retried=retried, dispatched=dispatched, superseded=superseded)
+        return RecoveryResult(imports_requested=0, retried=retried, superseded=superseded)
+    drain(actors, ids, settle=settle)
+    return RecoveryResult(imports_requested=len(ids), retried=retried, superseded=superseded)
 
 
 def list_actions(session: Session, *, statuses: Sequence[ActionStatus] = (), tenant_ids: Iterable[int] | None = None,

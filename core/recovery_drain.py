@@ -46,20 +46,20 @@ DRAIN_ORDER = (ActionKind.STOCK, ActionKind.SHIPMENT, ActionKind.CANCEL)
 POLL = 0.05
 
 
-def _imported(kade: Kade, ids: Sequence[int], started: datetime) -> set[int]:
-    """Connections whose import since ``started`` has ended (imported or failed), or that are no
-    longer active (a refused login puts one in ``needs_reauth``; it sends nothing until re-authorised)."""
-    if not ids:
-        return set()
+def _import_ended(kade: Kade, connection_id: int, started: datetime) -> bool:
+    """Whether an import of this connection since ``started`` has ended (imported or failed), or
+    the connection is no longer active (a refused login puts it in ``needs_reauth``)."""
     with kade.db.session() as session:
-        ended: set[int | None] = set(session.exec(select(ConnectionRuntime.connection_id).where(
-            col(ConnectionRuntime.connection_id).in_(ids), col(ConnectionRuntime.last_import_at) >= started)).all())
-        ended |= set(session.exec(select(Event.connection_id).where(  # failed: no use waiting longer
-            col(Event.connection_id).in_(ids), col(Event.kind) == "orders_imported", col(Event.outcome) == "failed",
-            col(Event.at) >= started)).all())
-        inactive = set(session.exec(select(Connection.id).where(
-            col(Connection.id).in_(ids), col(Connection.status) != ConnectionStatus.ACTIVE)).all())
-    return {i for i in ended | inactive if i is not None}
+        checks = (
+            select(ConnectionRuntime.connection_id).where(col(ConnectionRuntime.connection_id) == connection_id,
+                                                          col(ConnectionRuntime.last_import_at) >= started),
+            select(Connection.id).where(col(Connection.id) == connection_id,
+                                        col(Connection.status) != ConnectionStatus.ACTIVE),
+            select(Event.id).where(  # failed: no use waiting longer
+                col(Event.connection_id) == connection_id, col(Event.kind) == "orders_imported",
+                col(Event.outcome) == "failed", col(Event.at) >= started).limit(1),
+        )
+        return any(session.exec(check).first() is not None for check in checks)
 
 
 def _stock_left(kade: Kade, connection_id: int) -> bool:
@@ -114,7 +114,7 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
     except PlatformError as exc:  # recorded by the import; the phases after it go on
         log.warning("recovery_import_failed", connection_id=connection_id, error=f"{type(exc).__name__}: {exc}")
     # coalesced into an import already running (a scheduler poll): wait for that one to end
-    while connection_id not in _imported(kade, [connection_id], started) and within(phase):
+    while not _import_ended(kade, connection_id, started) and within(phase):
         time.sleep(POLL)
     phase = time.monotonic()
     while True:
@@ -137,8 +137,7 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
     return ran
 
 
-def drain(kade: Kade, actors: Actors, ids: Sequence[int], *, settle: float) -> dict[str, int]:
-    """Ask a worker to drain each connection (``drain_connection``); messages sent per connection."""
+def drain(actors: Actors, ids: Sequence[int], *, settle: float) -> None:
+    """Ask a worker to drain each connection (``drain_connection``)."""
     for connection_id in ids:
         actors.recover_connection.send(connection_id=connection_id, settle=settle)
-    return {"connections": len(ids)}

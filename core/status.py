@@ -27,6 +27,13 @@ RUNNING = {ConnectionStatus.NEW, ConnectionStatus.ACTIVE}
 SENDING = {ConnectionStatus.ACTIVE}
 
 
+def login_rejected(session: Session, connection: Connection, exc: Exception, *, actor: str = "worker") -> bool:
+    """The store refused the connection's login: ``needs_reauth``, the one audited path for every
+    job that meets it (an import, an action, the nightly check, the credentials check)."""
+    return change_status(session, connection, ConnectionStatus.NEEDS_REAUTH, reason=str(exc) or "auth rejected",
+                         actor=actor)
+
+
 def change_status(
     session: Session,
     connection: Connection,

@@ -16,7 +16,7 @@ from kade.app import Kade
 from kade.audit import notify, record_event
 from kade.boundary import scrub
 from kade.errors import AuthRejected, PlatformError, RateLimited
-from kade.models import ActionKind, Connection, ConnectionStatus, Product, ProductLink, utcnow
+from kade.models import ActionKind, Connection, Product, ProductLink, utcnow
 from kade.outbox import NewAction, add_actions
 from kade.stock import effective_stocks, pending_key
 from kade.types import RemoteStock
@@ -53,10 +53,9 @@ def nightly_check(kade: Kade, connection_id: int, attempt: int = 1) -> float | N
             if connection is None:
                 return None
             if isinstance(exc, AuthRejected):
-                from kade.status import change_status
+                from kade.status import login_rejected
 
-                change_status(session, connection, ConnectionStatus.NEEDS_REAUTH, reason=str(exc) or "auth rejected",
-                              actor="worker")
+                login_rejected(session, connection, exc)
                 return None
             delay = CHECK_RETRIES[attempt - 1] if attempt <= len(CHECK_RETRIES) else None
             if delay is not None and isinstance(exc, RateLimited):

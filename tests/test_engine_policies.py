@@ -297,6 +297,19 @@ def test_a_nightly_check_the_store_refuses_the_login_for_needs_reauth(kade, stor
         assert session.get(Connection, conn.id).status == ConnectionStatus.NEEDS_REAUTH
 
 
+def test_a_nightly_check_waits_at_least_as_long_as_the_store_asks(kade, store, monkeypatch) -> None:
+    import kade.stockcheck as stockcheck
+    from kade.errors import RateLimited
+
+    conn = make_connection(kade)
+
+    def limited(*_args: object) -> None:
+        raise RateLimited(retry_after=7200.0)
+
+    monkeypatch.setattr(stockcheck, "full_stock_check", limited)
+    assert stockcheck.nightly_check(kade, conn.id, 1) == 7200.0  # not the 600 s of the first retry
+
+
 def test_the_stock_check_actor_sends_its_retry_with_the_delay(kade, store) -> None:
     from kade.stockcheck import CHECK_RETRIES
 

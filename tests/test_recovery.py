@@ -139,15 +139,15 @@ def _waiting_for_import(monkeypatch) -> threading.Event:
     import kade.recovery_drain as recovery_drain
 
     looks, waiting = [0], threading.Event()
-    real = recovery_drain._imported
+    real = recovery_drain._import_ended
 
-    def counting(*args: Any) -> set[int]:
+    def counting(*args: Any) -> bool:
         looks[0] += 1
         if looks[0] >= 2:
             waiting.set()
         return real(*args)
 
-    monkeypatch.setattr(recovery_drain, "_imported", counting)
+    monkeypatch.setattr(recovery_drain, "_import_ended", counting)
     return waiting
 
 
@@ -168,6 +168,43 @@ def test_the_stock_waits_for_an_import_that_was_already_running(kade, store, mon
     worker.join(timeout=30)
     assert not worker.is_alive()
     assert _phases(store) == ["the running import ended", "push_stock", "report_shipment"]
+
+
+def test_a_failed_import_ends_its_phase_at_once(kade, store, monkeypatch) -> None:
+    """The store fails the recovery's import: recorded, and the stock goes without waiting for
+    an import that will not end (the next poll tries the orders again)."""
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    with kade.db.session() as session:
+        run_recovery(kade, None, plan_recovery(session, since))
+    import kade.ingest.loop as loop
+
+    monkeypatch.setattr(loop, "PAGE_RETRIES", 1)  # the page fails for good at once
+    waiting = _waiting_for_import(monkeypatch)
+    store.sequence.clear()
+    store.fail_next("import_orders", "transient")
+    drain_connection(kade, conn.id, settle=30)
+    assert not waiting.is_set()  # looked once: the failure ended the phase
+    assert _phases(store) == ["import_orders", "push_stock", "report_shipment"]
+
+
+def test_what_waits_for_its_backoff_stays_the_sweepers(kade, store) -> None:
+    """The jobs take what is due; an action backing off keeps the sweeper, which sends it when due."""
+    from kade.outbox import add_action
+
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    with kade.db.transaction() as session:
+        later, _ = add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL,
+                              key="cancel:later", payload={"order_id": 0, "reason": "test"}, delay=60)
+    actors = SimpleNamespace(recover_connection=_Recorder("recover_connection", []))
+    with kade.db.session() as session:
+        run_recovery(kade, actors, plan_recovery(session, since), settle=30)  # type: ignore[arg-type]
+    with kade.db.session() as session:
+        marked = {a.id: a.enqueued_at is not None for a in session.exec(
+            select(Action).where(Action.status == ActionStatus.PENDING)).all()}
+    assert marked.pop(later.id) is False
+    assert marked and all(marked.values())  # the due stock push and the retried shipment
 
 
 def test_a_phase_waits_no_longer_than_settle(kade, store) -> None:

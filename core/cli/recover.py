@@ -82,8 +82,7 @@ def recover(
             result = run_recovery(kade, Runtime(kade).actors, plan, settle=phase_timeout)
         if as_json:
             print_json({**document, "result": {"imports_requested": result.imports_requested,
-                                               "retried": result.retried, "superseded": result.superseded,
-                                               "dispatched": result.dispatched}})
+                                               "retried": result.retried, "superseded": result.superseded}})
             return
         out.print(f"recovery queued for {result.imports_requested} connection(s); {result.retried} failed "
                   f"action(s) retried, {result.superseded} stock push(es) superseded by a newer one of the same "

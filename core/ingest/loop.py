@@ -23,7 +23,6 @@ from kade.logs import get_logger
 from kade.manager import Platform
 from kade.models import (
     Connection,
-    ConnectionStatus,
     utcnow,
 )
 from kade.runstate import (
@@ -35,7 +34,7 @@ from kade.runstate import (
     release_import,
     renew_import,
 )
-from kade.status import change_status
+from kade.status import login_rejected
 from kade.types import (
     ConnectionContext,
     OrderPage,
@@ -129,8 +128,7 @@ def _import_once(kade: Kade, connection_id: int, hold: _Hold, *, full: bool) -> 
         with kade.db.transaction() as session:
             conn = session.get(Connection, connection_id)
             assert conn is not None
-            change_status(session, conn, ConnectionStatus.NEEDS_REAUTH, reason=str(exc) or "auth rejected",
-                          actor="worker")
+            login_rejected(session, conn, exc)
         stats = ImportStats()
         stats.errors.append(str(exc))
         return stats
