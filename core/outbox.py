@@ -47,6 +47,8 @@ def _insert_action(postgres: bool) -> sa.Insert:
 
 #: built once per dialect: every shipment, cancellation and webhook delivery goes through it
 _INSERT_ACTION = {True: _insert_action(True), False: _insert_action(False)}
+_ACTIONS = Action.__table__  # type: ignore[attr-defined]
+_LOCK_ACTION = sa.select(_ACTIONS.c.id).where(_ACTIONS.c.idempotency_key == sa.bindparam("key")).with_for_update()
 
 
 def add_action(
@@ -58,8 +60,8 @@ def add_action(
     key: str,
     payload: dict[str, Any] | None = None,
     delay: float = 0.0,
-) -> tuple[Action, bool]:
-    """Insert an action unless one with ``key`` exists; returns (action, created).
+) -> tuple[int, bool]:
+    """Insert an action unless one with ``key`` exists; returns (its id, created).
 
     One INSERT ... ON CONFLICT DO NOTHING does the common case. The conflict check waits for a
     transaction that holds a row with this key — a worker claiming it right now, renaming its
@@ -79,20 +81,18 @@ def add_action(
         "status": ActionStatus.PENDING.value, "payload": payload or {}, "attempts": 0, "next_attempt_at": due,
         "enqueued_at": enqueued, "created_at": now, "updated_at": now}
     statement = _INSERT_ACTION[session.get_bind().dialect.name == "postgresql"]
+    # Core, not the ORM: this runs once per shipment and cancellation the warehouse makes, and
+    # the ORM's statement handling and an Action instance cost more than the insert itself.
+    connection = session.connection()
     for _ in range(3):
-        new_id = session.execute(statement, values).scalar()
+        new_id = connection.execute(statement, values).scalar()
         if new_id is not None:
             if sending:
                 after_commit(session, Fresh(kind, connection_id, due, new_id))
-            return Action(id=new_id, tenant_id=tenant_id, connection_id=connection_id, kind=kind,
-                          idempotency_key=key, payload=payload or {}, next_attempt_at=due, enqueued_at=enqueued,
-                          created_at=now, updated_at=now), True
-        existing = session.exec(
-            select(Action).where(Action.idempotency_key == key).with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
+            return int(new_id), True
+        existing = connection.execute(_LOCK_ACTION, {"key": key}).scalar()
         if existing is not None:
-            return existing, False
+            return int(existing), False
         # claimed and renamed between our insert and our look: the key is free again
     raise RuntimeError(f"could not create or find the action {key!r}")
 

@@ -29,7 +29,7 @@ from kade.audit import record_event
 from kade.boundary import scrub, text_problem
 from kade.errors import KadeError, PlatformError, UserError, WebhookRejected
 from kade.logs import get_logger
-from kade.models import Action, ActionKind, Connection, WebhookDelivery, utcnow
+from kade.models import ActionKind, Connection, WebhookDelivery, utcnow
 from kade.outbox import add_action
 from kade.status import RUNNING
 
@@ -150,9 +150,7 @@ def receive(kade: Kade, connection: Connection, headers: Mapping[str, str], body
                      data={"delivery_id": event.delivery_id, "topic": event.topic})
         ids: list[int] = []
         if event.topic.startswith("order_") and connection.status in RUNNING:
-            action = request_import(session, connection, delivery_id=event.delivery_id)
-            assert action.id is not None
-            ids.append(action.id)
+            ids.append(request_import(session, connection, delivery_id=event.delivery_id))
     return WebhookOutcome("accepted", event.delivery_id, ids)
 
 
@@ -160,18 +158,18 @@ def import_key(connection_id: int) -> str:
     return f"import_orders:{connection_id}:pending"
 
 
-def request_import(session: Session, connection: Connection, *, delivery_id: str | None = None) -> Action:
-    """Queue an order import of ``connection`` as an outbox action (in the caller's transaction).
+def request_import(session: Session, connection: Connection, *, delivery_id: str | None = None) -> int:
+    """Queue an order import of ``connection`` as an outbox action (in the caller's transaction);
+    the action's id.
 
     Requests coalesce: while one waits, another is the same row. The runner renames the key
     when it claims the action, so a request arriving during an import runs once more after.
     """
     assert connection.id is not None
-    action, _ = add_action(session, tenant_id=connection.tenant_id, connection_id=connection.id,
-                           kind=ActionKind.IMPORT_ORDERS, key=import_key(connection.id),
-                           payload={"source": "webhook", "delivery_id": delivery_id})
-    session.flush()
-    return action
+    action_id, _ = add_action(session, tenant_id=connection.tenant_id, connection_id=connection.id,
+                              kind=ActionKind.IMPORT_ORDERS, key=import_key(connection.id),
+                              payload={"source": "webhook", "delivery_id": delivery_id})
+    return action_id
 
 
 def run_import_request(kade: Kade, action_id: int) -> object:

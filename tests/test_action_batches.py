@@ -40,11 +40,10 @@ def _orders(kade, conn, n: int, prefix: str = "R") -> list[int]:
 def _cancel(kade, conn, order_id: int, *, delay: float = 0.0, kind: ActionKind = ActionKind.CANCEL) -> int:
     """One action in a transaction of its own, as the warehouse API makes them."""
     with kade.db.transaction() as session:
-        action, _ = add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=kind,
+        action_id, _ = add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=kind,
                                key=f"{kind}:{conn.id}:{order_id}:{delay}", delay=delay,
                                payload={"order_id": order_id, "reason": "out_of_stock", "shipment_id": 0})
-        assert action.id is not None
-        return action.id
+        return action_id
 
 
 def _statuses(kade) -> dict[int, str]:

@@ -64,7 +64,7 @@ def test_a_queued_import_whose_claim_was_swept_during_its_run_writes_nothing(kad
     conn = make_connection(kade)
     store.add_order("R1", [("A", None, 1)])
     with kade.db.transaction() as session:
-        action_id = request_import(session, session.get(Connection, conn.id)).id
+        action_id = request_import(session, session.get(Connection, conn.id))
     rt = Runtime(kade)
     original = Platform.import_orders
 
@@ -87,7 +87,7 @@ def test_a_queued_import_whose_claim_was_swept_during_its_run_writes_nothing(kad
 def test_a_queued_import_renews_its_own_claim_while_the_store_is_read(kade, store, monkeypatch) -> None:
     conn = make_connection(kade)
     with kade.db.transaction() as session:
-        action_id = request_import(session, session.get(Connection, conn.id)).id
+        action_id = request_import(session, session.get(Connection, conn.id))
     renewing: list[str] = []
     seen: list[tuple[str | None, list[str]]] = []
     real_enter, original = KeepClaimed.__enter__, Platform.import_orders

@@ -50,4 +50,4 @@ def test_action_unique_per_idempotency_key_and_add_action_is_idempotent(kade) ->
                                     kind=ActionKind.SHIPMENT, key="shipment:2")
         again, created_again = add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id,
                                           kind=ActionKind.SHIPMENT, key="shipment:2")
-    assert created and not created_again and first.id == again.id
+    assert created and not created_again and first == again

@@ -182,7 +182,7 @@ def test_one_renewer_thread_keeps_every_claim_of_the_process(kade) -> None:
     conn = make_connection(kade)
     with kade.db.transaction() as session:
         ids = [add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL,
-                          key=f"k{n}", payload={"order_id": n})[0].id for n in range(3)]
+                          key=f"k{n}", payload={"order_id": n})[0] for n in range(3)]
     with kade.db.transaction() as session:
         for n, action_id in enumerate(ids):
             assert claim(session, action_id, owner=f"owner-{n}") is not None

@@ -203,7 +203,7 @@ def test_what_waits_for_its_backoff_stays_the_sweepers(kade, store) -> None:
     with kade.db.session() as session:
         marked = {a.id: a.enqueued_at is not None for a in session.exec(
             select(Action).where(Action.status == ActionStatus.PENDING)).all()}
-    assert marked.pop(later.id) is False
+    assert marked.pop(later) is False
     assert marked and all(marked.values())  # the due stock push and the retried shipment
 
 
