@@ -181,7 +181,7 @@ def _drop_after_commit(session: Session) -> None:
         queue.clear()
 
 
-def one_of(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
+def one_of(session: Session | sa.Connection, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:
     """``column IN values``, as ``column = ANY(array)`` on PostgreSQL.
 
     A long IN list is a long query text: psycopg parses it anew on every call (its statement
@@ -189,7 +189,8 @@ def one_of(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnEle
     array parameter keeps the text short and constant, so hot paths pay neither.
     """
     items = list(values)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
         return column == sa.any_(sa.literal(items, sa.ARRAY(column.type)))  # type: ignore[no-any-return]
     return column.in_(items)  # type: ignore[no-any-return]
 
@@ -299,6 +300,17 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection outside any transaction (autocommit), for a read that stands alone.
+
+        A transaction costs two round trips of its own (BEGIN, COMMIT) besides its statements;
+        a hot path that mostly only reads (a re-import of unchanged orders) reads this way and
+        opens a transaction only when it has something to write.
+        """
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def upgrade(self) -> None:
         upgrade(self.engine)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from kade.ingest import import_orders
 from kade.ingest import loop as ingest_loop
 from kade.models import Order, Quarantine
+from kade.types import OrderQuery
 from tests.support.factories import make_connection
 
 
@@ -108,3 +111,83 @@ def test_an_empty_poll_writes_no_event_but_notes_when_it_ended(kade, store) -> N
     store.add_order("R2", [("A", None, 1)], minute=5)
     import_orders(kade, conn.id)
     assert seen()[0] == 2
+
+
+def _begins(kade) -> list[int]:
+    """Counts the transactions the app's engine begins on the database (a list, so the listener
+    can add to it); an autocommit connection's reads open none there."""
+    import sqlalchemy as sa
+
+    count = [0]
+
+    def begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            count[0] += 1
+
+    sa.event.listen(kade.db.engine, "begin", begin)
+    return count
+
+
+def test_a_reimport_of_unchanged_pages_reads_them_without_a_transaction_each(kade, store) -> None:
+    """A re-import's pages are mostly unchanged: each is read in one statement, outside any
+    transaction, so the transactions an import opens do not grow with its pages."""
+    conn = make_connection(kade)
+    for n in range(12):
+        store.add_order(f"R{n}", [("A", None, 1)], minute=n)
+    assert import_orders(kade, conn.id).created == 12
+    begins = _begins(kade)
+    per_size = {}
+    for size in (12, 1):
+        store.page_size = size
+        begins[0] = 0
+        again = import_orders(kade, conn.id, full=True)
+        assert (again.unchanged, again.created, again.updated, again.pages) == (12, 0, 0, 12 // size)
+        per_size[size] = begins[0]
+    assert per_size[1] == per_size[12]  # twelve pages cost no more transactions than one
+
+    store.orders["R7"]["lines"][0]["qty"] = 3  # one changed order: its page is written, in a transaction
+    begins[0] = 0
+    changed = import_orders(kade, conn.id, full=True)
+    assert (changed.unchanged, changed.updated) == (11, 1)
+    assert begins[0] == per_size[1] + 1
+    assert import_orders(kade, conn.id, full=True).unchanged == 12  # its new fingerprint was stored
+
+
+def test_an_unchanged_page_is_counted_as_applying_it_would(kade, store) -> None:
+    """``unchanged_page`` answers only for pages ``apply_page`` would write nothing of, with the
+    same figures: a page repeating an order, a changed order, an order not stored yet."""
+    from kade.ingest.apply import apply_page, unchanged_page
+
+    conn = make_connection(kade)
+
+    def reset() -> None:  # R0-R3 as stored; R4, R5 never imported
+        store.orders.clear()
+        for n in range(4):
+            store.add_order(f"R{n}", [("A", None, 1)], minute=n)
+
+    reset()
+    import_orders(kade, conn.id)
+    platform, connection = kade.pm.platform("fake"), kade.load_connection(conn.id)
+
+    @settings(max_examples=40, deadline=None)
+    @given(picks=st.lists(st.tuples(st.integers(0, 5), st.booleans()), min_size=1, max_size=12))
+    def check(picks: list[tuple[int, bool]]) -> None:
+        reset()
+        page = []
+        for n, changed in picks:
+            store.add_order(f"R{n}", [("A", None, 2 if changed else 1)], minute=n)
+            page.extend(o for o in platform.import_orders(kade.context(connection), OrderQuery()).orders
+                        if o.remote_id == f"R{n}")
+        with kade.db.reading() as db:
+            quick = unchanged_page(db, connection, page)
+        with kade.db.session() as session:  # applied, then rolled back: the same state for every example
+            full = apply_page(session, connection, page, [])
+            session.rollback()
+        writes = full.created or full.updated or full.ignored or full.quarantined
+        assert (quick is None) == bool(writes)
+        if quick is not None:
+            assert (quick.pages, quick.unchanged, quick.newest) == (full.pages, full.unchanged, full.newest)
+
+    check()
+    with kade.db.session() as session:  # nothing was written by either
+        assert sorted(session.exec(select(Order.remote_id)).all()) == ["R0", "R1", "R2", "R3"]

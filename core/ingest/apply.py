@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from kade.audit import notify, record_event
@@ -38,6 +39,40 @@ def _quarantine(session: Session, connection: Connection, rejected: RejectedReco
     stats.quarantined += 1
 
 
+def _existing(db: sa.Connection, connection_id: int, page: list[RemoteOrder]) -> dict[str, tuple[int, str]]:
+    """The page's orders this connection has already, by remote id: (order id, fingerprint).
+
+    Only ids and fingerprints: a re-import of unchanged orders never loads their payloads, and
+    is not checked again either — the stored copy passed the checks, and the fingerprint
+    covers everything the core would apply (names and amounts, which checks may cut, are not).
+    """
+    table = Order.__table__  # type: ignore[attr-defined]
+    rows = db.execute(sa.select(table.c.id, table.c.remote_id, table.c.remote_digest)
+                      .where(table.c.connection_id == connection_id,
+                             one_of(db, table.c.remote_id, {o.remote_id for o in page})))
+    return {remote_id: (order_id, fingerprint) for order_id, remote_id, fingerprint in rows}
+
+
+def unchanged_page(db: sa.Connection, connection: Connection, orders: Iterable[RemoteOrder]) -> ImportStats | None:
+    """The page's stats when every order on it is stored already with the same fingerprint (a
+    re-import's usual page), read in one statement; None when anything would be written.
+
+    ``db`` may be outside any transaction: nothing is written, and a page with anything to apply
+    is applied by ``apply_page`` in a transaction that reads again. The stats are the ones
+    ``apply_page`` gives for the same page.
+    """
+    assert connection.id is not None
+    page = list(orders)
+    if not page:
+        return None
+    existing = _existing(db, connection.id, page)
+    for order in page:
+        local = existing.get(order.remote_id)
+        if local is None or local[1] != digest(order):
+            return None
+    return ImportStats(pages=1, unchanged=len(existing), newest=max(o.updated_at for o in page))
+
+
 def apply_page(
     session: Session, connection: Connection, orders: Iterable[RemoteOrder], rejected: Iterable[RejectedRecord],
     product_cache: dict[tuple[str | None, str | None], int | None] | None = None,
@@ -50,17 +85,7 @@ def apply_page(
     page = list(orders)
     if not page:
         return stats
-    # Only ids and fingerprints: a re-import of unchanged orders never loads their payloads, and
-    # is not checked again either — the stored copy passed the checks, and the fingerprint
-    # covers everything the core would apply (names and amounts, which checks may cut, are not).
-    existing: dict[str, tuple[int, str]] = {
-        remote_id: (order_id or 0, fingerprint)
-        for order_id, remote_id, fingerprint in session.exec(
-            select(Order.id, Order.remote_id, Order.remote_digest)
-            .where(Order.connection_id == connection.id,
-                   one_of(session, col(Order.remote_id), {o.remote_id for o in page}))
-        ).all()
-    }
+    existing = _existing(session.connection(), connection.id, page)
     incoming: dict[str, RemoteOrder] = {}
     unchanged: set[str] = set()
     for order in page:

@@ -17,7 +17,7 @@ from kade.audit import record_event
 from kade.boundary import scrub
 from kade.db import refresh_statistics
 from kade.errors import AuthRejected, RateLimited, TransientError
-from kade.ingest.apply import _quarantine, apply_page
+from kade.ingest.apply import _quarantine, apply_page, unchanged_page
 from kade.ingest.stats import ImportStats
 from kade.logs import get_logger
 from kade.manager import Platform
@@ -112,8 +112,12 @@ class _Hold:
     ttl: float
     renewed: float = 0.0
 
+    def fresh(self) -> bool:
+        """Whether the lease needs no renewal now (a page may be read without a transaction)."""
+        return time.monotonic() - self.renewed < self.ttl / 3
+
     def keep(self, session: Session, connection_id: int) -> bool:
-        if time.monotonic() - self.renewed < self.ttl / 3:
+        if self.fresh():
             return True
         if not renew_import(session, connection_id, self.holder, self.ttl):
             return False
@@ -180,13 +184,21 @@ class _Prefetch:
 
 
 def _store_page(kade: Kade, connection: Connection, hold: _Hold, page: OrderPage,
-                product_cache: dict[tuple[str | None, str | None], int | None]) -> ImportStats | None:
+                product_cache: dict[tuple[str | None, str | None], int | None], *,
+                quick: bool = True) -> ImportStats | None:
     """Apply a page in one transaction; None when the import lock was lost to another worker.
+    With ``quick``, a page with nothing to write is found so in one read, without a transaction.
 
     ``connection`` is the row as the import loaded it: a page reads only what does not change
     while an import runs (ids, name, matching settings), and saves a look-up per page."""
     connection_id = connection.id or 0
     try:
+        if quick and hold.fresh() and not page.rejected:
+            # a re-import's usual page: nothing changed, so one read and no transaction
+            with kade.db.reading() as db:
+                same = unchanged_page(db, connection, page.orders)
+            if same is not None:
+                return same
         with kade.db.transaction() as session:
             if not hold.keep(session, connection_id):
                 return None
@@ -242,11 +254,13 @@ def _import_orders(kade: Kade, connection_id: int, hold: _Hold, *, full: bool) -
     total = ImportStats()
     product_cache: dict[tuple[str | None, str | None], int | None] = {}
     with _Prefetch(platform, ctx, since) as pages:
+        quick = True  # after a page of new orders, the next is likely new too: no read first
         for page in pages:
-            stats = _store_page(kade, connection, hold, page, product_cache)
+            stats = _store_page(kade, connection, hold, page, product_cache, quick=quick)
             if stats is None:
                 log.warning("import_lock_lost", connection_id=connection_id)
                 return total
+            quick = stats.created == 0
             before = total.created
             total.add(stats)
             if before < EARLY_ANALYZE <= total.created:
