@@ -9,14 +9,18 @@ limit (``fakehttp_limited``: 20 requests/s per connection, burst 1) needs for wh
 must fetch and send (its stock counted in distinct products: one push carries a product's latest
 value) — connections drain in parallel, so the slowest connection sets the bound.
 
-In-process worker threads on the Redis broker, PostgreSQL, fake HTTP stores on this machine.
+In-process worker threads on the Redis broker, PostgreSQL, and the fake HTTP stores in a process
+of their own (``tests.support.storehost``), as stores are: apart from Kade. ``--stores-in-process``
+serves them from threads of this process instead, sharing its interpreter lock with the workers,
+as the figures before December 2026 were measured.
 
-Run: ``.venv/bin/python benchmarks/bench_outage.py [--shops 10] [--products 200] [--threads 16]``
+Run: ``.venv/bin/python benchmarks/bench_outage.py [--shops 10] [--products 200] [--threads 16] [--stores-in-process]``
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -30,6 +34,7 @@ from kade.runtime import Runtime
 from tests.e2e.harness import assert_stock_converged
 from tests.support import fakehttp
 from tests.support.outage import close_shops, open_shops, outage, recover
+from tests.support.storehost import StoreHost
 
 TARGET_RATIO = 1.1
 
@@ -42,15 +47,19 @@ def main() -> int:
     parser.add_argument("--stock-per-tick", type=int, default=30)
     parser.add_argument("--shipments-per-tick", type=int, default=4)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--stores-in-process", action="store_true",
+                        help="serve the stores from threads of this process (sharing its interpreter lock)")
     args = parser.parse_args()
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
     print(f"load before: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory() as tmp, temp_database() as url:
+    with tempfile.TemporaryDirectory() as tmp, temp_database() as url, \
+            (contextlib.nullcontext() if args.stores_in_process else StoreHost()) as host:
         kade = make_kade(url, Path(tmp), plugins=[(fakehttp, fakehttp.PLATFORM)], redis_url=REDIS_URL,
                          broker_url=REDIS_URL, stock_window=1.0)
         runtime = Runtime(kade)
-        shops = open_shops(kade, args.shops, products=args.products, orders=40)
+        shops = open_shops(kade, args.shops, products=args.products, orders=40, host=host)
+        print(f"the stores run in {'threads of this process' if host is None else 'a process of their own'}")
         try:
             runtime.start(threads=args.threads, tick=0)
             began = time.monotonic()

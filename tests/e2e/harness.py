@@ -227,8 +227,7 @@ def assert_stock_converged(kade: Kade, store: HttpStore, connection_id: int) -> 
             Action.kind == ActionKind.STOCK,
             sa.not_(col(Action.status).in_([ActionStatus.DONE, ActionStatus.CANCELLED])))).all()
     assert not stuck, f"stock actions not done: {stuck}"
-    with store.lock:
-        actual = {rid: store.stock.get(rid) for rid in expected}
+    actual = store.stock_of(list(expected))
     wrong = {rid: (actual[rid], want) for rid, want in expected.items() if actual[rid] != want}
     assert not wrong, f"store stock differs from the warehouse (store, warehouse): {dict(list(wrong.items())[:10])}"
     return len(expected)

@@ -163,6 +163,20 @@ class HttpStore:
             self.faults = faults
             self._rng = random.Random(faults.seed)
 
+    def set_token(self, token: str) -> None:
+        """The token the store accepts from now on (another one: every call gets a 401)."""
+        with self.lock:
+            self.token = token
+
+    def order_count(self) -> int:
+        with self.lock:
+            return len(self.orders)
+
+    def stock_of(self, remote_ids: Sequence[str]) -> dict[str, int | None]:
+        """The store's stock of these products (None: no such product)."""
+        with self.lock:
+            return {rid: self.stock.get(rid) for rid in remote_ids}
+
     def add_products(self, count: int, *, prefix: str = "P", stock: int = 0) -> list[str]:
         ids = []
         with self.lock:

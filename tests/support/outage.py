@@ -36,14 +36,16 @@ from kade.stock import set_stock
 from tests.e2e.harness import action_summary, all_settled, setup_shop
 from tests.support import fakehttp
 from tests.support.fakehttp import HttpStore, StoreFaults
+from tests.support.storehost import RemoteStore, StoreHost
 
 TICK = timedelta(minutes=10)
 
 
 @dataclass
 class Shop:
-    store: HttpStore
-    server: BackgroundServer
+    store: HttpStore | RemoteStore
+    #: the store's server when it runs in this process (None: in a ``StoreHost``)
+    server: BackgroundServer | None
     connection_id: int
     refuses_login: bool
     products: list[str]
@@ -72,21 +74,29 @@ def shift_clock(kade: Kade, delta: timedelta) -> None:
             "created_at = created_at - :d"), {"d": delta})
 
 
-def open_shops(kade: Kade, count: int, *, products: int, orders: int) -> list[Shop]:
+def open_shops(kade: Kade, count: int, *, products: int, orders: int, host: StoreHost | None = None) -> list[Shop]:
+    """``count`` stores with products and orders, each connected; served from threads of this
+    process, or from ``host``'s process when given (as stores run: apart from Kade)."""
     shops = []
     for n in range(count):
-        store = HttpStore()
-        server = BackgroundServer(store.app).start()
+        store: HttpStore | RemoteStore
+        if host is not None:
+            store, server, url = (remote := host.add_store()), None, remote.url
+        else:
+            store = HttpStore()
+            server = BackgroundServer(store.app).start()
+            url = server.url
         ids = store.add_products(products)
         store.add_orders(orders, products=ids)
-        cid = setup_shop(kade, server.url, platform=fakehttp.LIMITED_PLATFORM, name=f"shop{n}")
+        cid = setup_shop(kade, url, platform=fakehttp.LIMITED_PLATFORM, name=f"shop{n}")
         shops.append(Shop(store, server, cid, refuses_login=n % 2 == 1, products=ids, orders_before=orders))
     return shops
 
 
 def close_shops(shops: list[Shop]) -> None:
     for shop in shops:
-        shop.server.stop()
+        if shop.server is not None:
+            shop.server.stop()
 
 
 def _settle(runtime: Runtime, timeout: float) -> None:
@@ -100,7 +110,7 @@ def outage(kade: Kade, runtime: Runtime, shops: list[Shop], *, ticks: int = 18, 
     rng = random.Random(seed)
     for shop in shops:
         if shop.refuses_login:
-            shop.store.token = "rotated-by-the-store"
+            shop.store.set_token("rotated-by-the-store")
         else:
             shop.store.set_faults(StoreFaults(error_rate=1.0))
     start = utcnow()
@@ -137,7 +147,7 @@ def _rate_limit_bound(kade: Kade, shop: Shop, plan: RecoveryPlan) -> float:
     with kade.db.session() as session:
         known = int(session.exec(select(func.count()).select_from(Order)
                                  .where(Order.connection_id == shop.connection_id)).one())
-    missed_orders = len(shop.store.orders) - known
+    missed_orders = shop.store.order_count() - known
     pages = math.ceil((missed_orders + 1) / shop.store.page_size)
     with kade.db.session() as session:  # products to push: one push carries a product's latest stock
         payloads = session.exec(select(Action.payload).where(
@@ -152,7 +162,7 @@ def _rate_limit_bound(kade: Kade, shop: Shop, plan: RecoveryPlan) -> float:
 def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *, timeout: float) -> OutageReport:
     """Stores back, logins re-authorised, the dry-run plan read, then the plan run and timed."""
     for shop in shops:
-        shop.store.token = fakehttp.TOKEN
+        shop.store.set_token(fakehttp.TOKEN)
         shop.store.set_faults(StoreFaults())
     with kade.db.transaction() as session:
         for shop in shops:
@@ -163,6 +173,7 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
     with kade.db.session() as session:
         plan = plan_recovery(session, since)
     bound = max(_rate_limit_bound(kade, shop, plan) for shop in shops)
+    in_stores = sum(s.store.order_count() for s in shops)  # no order is added during the drain
     begin_wall = time.time()
     begin = time.monotonic()
     run_recovery(kade, runtime.actors, plan, settle=timeout)
@@ -171,7 +182,7 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
     def imported_all() -> bool:
         with kade.db.session() as session:
             total = int(session.exec(select(func.count()).select_from(Order)).one())
-        return total == sum(len(s.store.orders) for s in shops)
+        return total == in_stores
 
     swept = begin
     # looked at every 0.1 s and swept every second, as the scheduler's tick does: the harness's
