@@ -9,12 +9,15 @@ limit (``fakehttp_limited``: 20 requests/s per connection, burst 1) needs for wh
 must fetch and send (its stock counted in distinct products: one push carries a product's latest
 value) — connections drain in parallel, so the slowest connection sets the bound.
 
-In-process worker threads on the Redis broker, PostgreSQL, and the fake HTTP stores in a process
-of their own (``tests.support.storehost``), as stores are: apart from Kade. ``--stores-in-process``
-serves them from threads of this process instead, sharing its interpreter lock with the workers,
-as the figures before December 2026 were measured.
+Kade runs as it is deployed: ``kade worker`` processes (``--processes`` × ``--threads``, 2 × 8 by
+default) on the Redis broker and PostgreSQL, this process in the scheduler's and the operator's
+place (it sweeps once a second and runs the recovery), and the fake HTTP stores in a process of
+their own (``tests.support.storehost``). ``--in-process`` runs the workers as ``--threads``
+threads of this process and ``--stores-in-process`` serves the stores from threads of it too:
+then everything shares one interpreter lock, as the figures before December 2026 were measured.
 
-Run: ``.venv/bin/python benchmarks/bench_outage.py [--shops 10] [--products 200] [--threads 16] [--stores-in-process]``
+Run: ``.venv/bin/python benchmarks/bench_outage.py [--shops 10] [--products 200] [--processes 2] [--threads 8]
+[--in-process] [--stores-in-process]``
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import redis
 from _common import REDIS_URL, make_kade, temp_database, verdict
 
 from kade.runtime import Runtime
-from tests.e2e.harness import assert_stock_converged
+from tests.e2e.harness import WorkerPool, assert_stock_converged
 from tests.support import fakehttp
 from tests.support.outage import close_shops, open_shops, outage, recover
 from tests.support.storehost import StoreHost
@@ -46,28 +50,48 @@ def main() -> int:
     parser.add_argument("--orders-per-tick", type=int, default=10)
     parser.add_argument("--stock-per-tick", type=int, default=30)
     parser.add_argument("--shipments-per-tick", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=2, help="`kade worker` processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run --threads worker threads in this process instead of `kade worker`")
     parser.add_argument("--stores-in-process", action="store_true",
                         help="serve the stores from threads of this process (sharing its interpreter lock)")
     args = parser.parse_args()
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
     print(f"load before: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory() as tmp, temp_database() as url, \
+    with tempfile.TemporaryDirectory() as tmp, temp_database() as url, pytest.MonkeyPatch.context() as mp, \
             (contextlib.nullcontext() if args.stores_in_process else StoreHost()) as host:
         kade = make_kade(url, Path(tmp), plugins=[(fakehttp, fakehttp.PLATFORM)], redis_url=REDIS_URL,
                          broker_url=REDIS_URL, stock_window=1.0)
         runtime = Runtime(kade)
         shops = open_shops(kade, args.shops, products=args.products, orders=40, host=host)
-        print(f"the stores run in {'threads of this process' if host is None else 'a process of their own'}")
+        pool = None
+        if args.in_process:
+            workers = f"{args.threads} threads of this process"
+        else:
+            root = fakehttp.install_fakehttp_dist(Path(tmp) / "dist", mp)
+            env = {**os.environ, "KADE_REDIS_URL": REDIS_URL, "KADE_BROKER_URL": REDIS_URL, "KADE_DATABASE_URL": url,
+                   "KADE_SECRET_KEY": kade.settings.secret_key, "KADE_STOCK_WINDOW": "1.0",
+                   "KADE_LOG_FORMAT": "json", "KADE_LOG_LEVEL": "WARNING",
+                   "PYTHONPATH": fakehttp.worker_pythonpath(root)}
+            pool = WorkerPool(env, Path(tmp))
+            workers = f"`kade worker`: {args.processes} processes x {args.threads} threads"
+        print(f"workers: {workers}; the stores in "
+              f"{'threads of this process' if host is None else 'a process of their own'}")
         try:
-            runtime.start(threads=args.threads, tick=0)
+            if pool is None:
+                runtime.start(threads=args.threads, tick=0)
+            else:
+                pool.wait_ready(pool.start(processes=args.processes, threads=args.threads), processes=args.processes)
             began = time.monotonic()
             since = outage(kade, runtime, shops, orders_per_tick=args.orders_per_tick,
                            stock_per_tick=args.stock_per_tick, shipments_per_tick=args.shipments_per_tick)
             print(f"outage replayed: 18 ticks of 10 simulated minutes in {time.monotonic() - began:.1f}s")
             report = recover(kade, runtime, shops, since, timeout=900)
         finally:
+            if pool is not None:
+                pool.close()
             runtime.stop()
             close_shops(shops)
         totals = Counter(report.plan.totals())
