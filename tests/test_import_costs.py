@@ -155,7 +155,8 @@ def test_a_reimport_of_unchanged_pages_reads_them_without_a_transaction_each(kad
 
 def test_an_unchanged_page_is_counted_as_applying_it_would(kade, store) -> None:
     """``unchanged_page`` answers only for pages ``apply_page`` would write nothing of, with the
-    same figures: a page repeating an order, a changed order, an order not stored yet."""
+    same figures, and always for a page of stored, unchanged orders: pages repeating an order,
+    with a changed order, with an order not stored yet."""
     from kade.ingest.apply import apply_page, unchanged_page
 
     conn = make_connection(kade)
@@ -169,7 +170,7 @@ def test_an_unchanged_page_is_counted_as_applying_it_would(kade, store) -> None:
     import_orders(kade, conn.id)
     platform, connection = kade.pm.platform("fake"), kade.load_connection(conn.id)
 
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=60, deadline=None)
     @given(picks=st.lists(st.tuples(st.integers(0, 5), st.booleans()), min_size=1, max_size=12))
     def check(picks: list[tuple[int, bool]]) -> None:
         reset()
@@ -184,8 +185,14 @@ def test_an_unchanged_page_is_counted_as_applying_it_would(kade, store) -> None:
             full = apply_page(session, connection, page, [])
             session.rollback()
         writes = full.created or full.updated or full.ignored or full.quarantined
-        assert (quick is None) == bool(writes)
+        if writes:
+            assert quick is None
+        if all(n < 4 and not changed for n, changed in picks):  # the re-import's page: found so
+            assert quick is not None
+        # A page repeating an order changed, then unchanged, writes nothing (the last copy wins);
+        # the quick look may still hand it to the transaction: that only costs time.
         if quick is not None:
+            assert not writes
             assert (quick.pages, quick.unchanged, quick.newest) == (full.pages, full.unchanged, full.newest)
 
     check()
