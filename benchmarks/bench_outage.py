@@ -99,8 +99,8 @@ def main() -> int:
         for gap in report.plan.connections:
             failed.update(gap.failed)
         statuses = Counter(g.status for g in report.plan.connections)
-        print(f"dry run: {dict(statuses)} connections; to send {dict(totals)}; of which retries ran out "
-              f"{dict(failed)}")
+        print(f"dry run: {dict(statuses)} connections; to send {dict(totals)} (the stock for "
+              f"{report.plan.stock_products()} products); of which retries ran out {dict(failed)}")
         twice = sum(sum(1 for n in s.store.report_counts().values() if n > 1) for s in shops)
         reported = sum(len(s.store.report_counts()) for s in shops)
         converged = 0

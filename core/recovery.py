@@ -39,6 +39,9 @@ class ConnectionGap:
     pending: dict[str, int] = field(default_factory=dict)
     #: action kind → count, given up on during the window (they will be retried)
     failed: dict[str, int] = field(default_factory=dict)
+    #: distinct products among the stock above: one push carries a product's latest stock, so
+    #: this, not the count of stock actions, is what the store is sent
+    stock_products: int = 0
 
     @property
     def to_send(self) -> int:
@@ -59,6 +62,10 @@ class RecoveryPlan:
                 for kind, n in counts.items():
                     total[kind] = total.get(kind, 0) + n
         return total
+
+    def stock_products(self) -> int:
+        """Products whose stock will be pushed, over every connection."""
+        return sum(gap.stock_products for gap in self.connections)
 
 
 @dataclass
@@ -125,9 +132,15 @@ def plan_recovery(session: Session, since: datetime, until: datetime | None = No
     query = select(Connection, Tenant.slug).join(Tenant, col(Tenant.id) == col(Connection.tenant_id))
     if tenant_id is not None:
         query = query.where(Connection.tenant_id == tenant_id)
-    pending = _counts(session, [col(Action.status).in_([ActionStatus.PENDING, ActionStatus.RUNNING])])
-    failed = _counts(session, [col(Action.status) == ActionStatus.FAILED,
-                               col(Action.updated_at) >= since, col(Action.updated_at) <= until])
+    waiting = col(Action.status).in_([ActionStatus.PENDING, ActionStatus.RUNNING])
+    given_up = sa.and_(col(Action.status) == ActionStatus.FAILED, col(Action.updated_at) >= since,
+                       col(Action.updated_at) <= until)
+    pending = _counts(session, [waiting])
+    failed = _counts(session, [given_up])
+    products = dict(session.exec(
+        select(Action.connection_id, func.count(sa.distinct(col(Action.payload)["link_id"].as_integer())))
+        .where(col(Action.kind) == ActionKind.STOCK, sa.or_(waiting, given_up))
+        .group_by(col(Action.connection_id))).all())
     gaps: list[ConnectionGap] = []
     for conn, slug in session.exec(query.order_by(col(Connection.id))).all():
         assert conn.id is not None
@@ -137,6 +150,7 @@ def plan_recovery(session: Session, since: datetime, until: datetime | None = No
             import_since=min(cursor, since) if cursor is not None else None,
             pending={k: n for (cid, k), n in pending.items() if cid == conn.id},
             failed={k: n for (cid, k), n in failed.items() if cid == conn.id},
+            stock_products=int(products.get(conn.id, 0)),
         ))
     return RecoveryPlan(since=since, until=until, connections=gaps)
 

@@ -73,6 +73,26 @@ def test_dry_run_plan_names_what_each_connection_missed(kade, store) -> None:
     assert gap.import_since is not None and gap.import_since <= since
     assert plan.totals()["shipment"] == 1
     assert store.calls.get("report_shipment") == 1  # the plan itself sent nothing
+    assert gap.stock_products == 1 == plan.stock_products()
+
+
+def test_the_plan_counts_stock_in_products_not_actions(kade, store) -> None:
+    """A failed push and the newer one waiting behind it are one product to send; a failure
+    before the window is not part of it."""
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    with kade.db.transaction() as session:
+        pending = session.exec(select(Action).where(Action.kind == ActionKind.STOCK)).one()
+        link = pending.payload["link_id"]
+        for n, (status, at) in enumerate([(ActionStatus.FAILED, utcnow()), (ActionStatus.FAILED, utcnow()),
+                                          (ActionStatus.FAILED, since - timedelta(hours=1))]):
+            session.add(Action(tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.STOCK,
+                               idempotency_key=f"stock:{conn.id}:{link}:old{n}", status=status,
+                               payload={"link_id": link if n < 2 else link + 1000}, updated_at=at))
+    with kade.db.session() as session:
+        [gap] = plan_recovery(session, since).connections
+    assert (gap.pending.get("stock"), gap.failed.get("stock")) == (1, 2)
+    assert gap.stock_products == 1
 
 
 def test_a_failure_before_the_window_is_not_part_of_it(kade, store) -> None:

@@ -48,9 +48,10 @@ def recover(
             plan = plan_recovery(session, start, end, tenant_id=tenant_id)
         document = {
             "since": plan.since, "until": plan.until, "dry_run": dry_run, "totals": plan.totals(),
+            "stock_products": plan.stock_products(),
             "connections": [{"id": g.connection_id, "tenant": g.tenant, "name": g.name, "platform": g.platform,
                              "status": g.status, "import_since": g.import_since, "pending": g.pending,
-                             "failed": g.failed} for g in plan.connections],
+                             "failed": g.failed, "stock_products": g.stock_products} for g in plan.connections],
         }
         if as_json and dry_run:
             print_json(document)
@@ -67,7 +68,8 @@ def recover(
         if not as_json:
             out.print(t, markup=False)
         totals = plan.totals()
-        summary = ", ".join(f"{kind} {n}" for kind, n in sorted(totals.items())) or "nothing"
+        summary = ", ".join(f"{kind} {n}" + (f" (for {plan.stock_products()} products)" if kind == "stock" else "")
+                            for kind, n in sorted(totals.items())) or "nothing"
         if dry_run:
             out.print(f"dry run: would import orders for the active connections, then send {summary}",
                       markup=False)

@@ -27,7 +27,7 @@ from sqlmodel import col, func, select
 
 from kade.app import Kade
 from kade.connections import activate
-from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Order, Tenant, utcnow
+from kade.models import Connection, ConnectionStatus, Order, Tenant, utcnow
 from kade.recovery import RecoveryPlan, plan_recovery, run_recovery
 from kade.runtime import Runtime
 from kade.shipments import create_shipment
@@ -149,12 +149,8 @@ def _rate_limit_bound(kade: Kade, shop: Shop, plan: RecoveryPlan) -> float:
                                  .where(Order.connection_id == shop.connection_id)).one())
     missed_orders = shop.store.order_count() - known
     pages = math.ceil((missed_orders + 1) / shop.store.page_size)
-    with kade.db.session() as session:  # products to push: one push carries a product's latest stock
-        payloads = session.exec(select(Action.payload).where(
-            Action.connection_id == shop.connection_id, Action.kind == ActionKind.STOCK,
-            col(Action.status).in_([ActionStatus.PENDING, ActionStatus.FAILED]))).all()
-    stock_products = len({payload["link_id"] for payload in payloads})
-    stock_calls = math.ceil(stock_products / fakehttp.STOCK_BATCH) if stock_products else 0
+    # products to push, as the plan counts them: one push carries a product's latest stock
+    stock_calls = math.ceil(gap.stock_products / fakehttp.STOCK_BATCH)
     shipments = gap.pending.get("shipment", 0) + gap.failed.get("shipment", 0)
     return max(0, pages + stock_calls + shipments - fakehttp.LIMITED_BURST) / fakehttp.LIMITED_RPS
 
