@@ -77,6 +77,10 @@ class RecoveryResult:
     superseded: int = 0
 
 
+#: the product link a stock action pushes (its payload's ``link_id``)
+_STOCK_LINK = col(Action.payload)["link_id"].as_integer()
+
+
 def _supersede_stock(session: Session, connection_ids: Sequence[int], window: Sequence[sa.ColumnElement[bool]],
                      ) -> int:
     """Close the failed stock pushes of these connections in the ``window`` that a newer stock
@@ -93,10 +97,9 @@ def _supersede_stock(session: Session, connection_ids: Sequence[int], window: Se
     first = session.exec(select(func.min(Action.id)).where(*failed)).one()
     if first is None:
         return 0
-    link = col(Action.payload)["link_id"].as_integer()
     ranked = (
         select(col(Action.id).label("id"),
-               sa.func.row_number().over(partition_by=(col(Action.connection_id), link),
+               sa.func.row_number().over(partition_by=(col(Action.connection_id), _STOCK_LINK),
                                          order_by=col(Action.id).desc()).label("rank"))
         .where(col(Action.kind) == ActionKind.STOCK, col(Action.connection_id).in_(connection_ids),
                col(Action.id) >= first)
@@ -138,7 +141,7 @@ def plan_recovery(session: Session, since: datetime, until: datetime | None = No
     pending = _counts(session, [waiting])
     failed = _counts(session, [given_up])
     products = dict(session.exec(
-        select(Action.connection_id, func.count(sa.distinct(col(Action.payload)["link_id"].as_integer())))
+        select(Action.connection_id, func.count(sa.distinct(_STOCK_LINK)))
         .where(col(Action.kind) == ActionKind.STOCK, sa.or_(waiting, given_up))
         .group_by(col(Action.connection_id))).all())
     gaps: list[ConnectionGap] = []

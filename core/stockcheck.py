@@ -18,6 +18,7 @@ from kade.boundary import scrub
 from kade.errors import AuthRejected, PlatformError, RateLimited
 from kade.models import ActionKind, Connection, Product, ProductLink, utcnow
 from kade.outbox import NewAction, add_actions
+from kade.status import login_rejected
 from kade.stock import effective_stocks, pending_key
 from kade.types import RemoteStock
 
@@ -53,8 +54,6 @@ def nightly_check(kade: Kade, connection_id: int, attempt: int = 1) -> float | N
             if connection is None:
                 return None
             if isinstance(exc, AuthRejected):
-                from kade.status import login_rejected
-
                 login_rejected(session, connection, exc)
                 return None
             delay = CHECK_RETRIES[attempt - 1] if attempt <= len(CHECK_RETRIES) else None
