@@ -17,14 +17,11 @@ from sqlmodel import col, select
 from kade.app import Kade
 from kade.audit import record_event
 from kade.boundary import check_product, fit_product
-from kade.db import refresh_statistics
+from kade.db import BULK_ANALYZE, refresh_statistics
 from kade.ingest.quarantine import quarantine
 from kade.models import ProductLink
 from kade.products import find_or_create_product
 from kade.types import RejectedRecord, RemoteProduct
-
-#: linking this many products refreshes the tables' statistics (a store's first catalogue link)
-BULK_ANALYZE = 2000
 
 
 @dataclass

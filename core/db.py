@@ -260,6 +260,12 @@ def insert_many(session: Session, table: sa.Table, rows: list[dict[str, Any]],
     return []
 
 
+#: rows changed at once past which the change refreshes its tables' statistics: the planner's
+#: idea of a table is otherwise as old as autovacuum's last pass (a first import, a first
+#: catalogue link, a recovery putting thousands of failed actions back to pending)
+BULK_ANALYZE = 2000
+
+
 def refresh_statistics(session: Session, *tables: str) -> None:
     """ANALYZE after a bulk load, so the next look-ups are planned for the table's real size."""
     if session.get_bind().dialect.name == "postgresql":

@@ -320,12 +320,14 @@ class Action(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("idempotency_key", name="uq_action_idempotency_key"),
         sa.Index("ix_action_status_next", "status", "next_attempt_at"),
+        # a connection's due work of one kind, oldest first: the claims' look-up (migration 0009)
+        sa.Index("ix_action_connection_kind_status", "connection_id", "kind", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
     #: the store the action goes to; None for deliveries to the warehouse or a person (webhook, alert)
-    connection_id: int | None = Field(default=None, foreign_key="connections.id", index=True)
+    connection_id: int | None = Field(default=None, foreign_key="connections.id")
     kind: ActionKind = Field(sa_type=sa.String(20))
     idempotency_key: str = Field(max_length=200)
     status: ActionStatus = Field(default=ActionStatus.PENDING, sa_type=sa.String(20))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from kade.app import Kade
+from kade.db import BULK_ANALYZE, refresh_statistics
 from kade.errors import UserError
 from kade.jobs import Actors
 from kade.models import Action, ActionKind, ActionStatus, Connection, ConnectionStatus, Tenant, utcnow
@@ -222,6 +223,7 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
         window = (col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)
         superseded = _supersede_stock(session, ids, window)
         retried = _retry(session, *mine, *window)
+        marked = 0
         if actors is not None:
             # The jobs send what is due, phase by phase: marked as sent, it is not the sweeper's
             # to send meanwhile (a sweep in the worker process would otherwise send stock and
@@ -229,10 +231,15 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
             # job that dies leaves its actions to the sweeper after KADE_SWEEP_AFTER, as any
             # lost message.
             now = utcnow()
-            session.execute(
+            marked = int(session.execute(
                 sa.update(Action).where(*mine, col(Action.status) == ActionStatus.PENDING,
                                         col(Action.next_attempt_at) <= now)
-                .values(enqueued_at=now).execution_options(synchronize_session=False))
+                .values(enqueued_at=now).execution_options(synchronize_session=False)).rowcount)  # type: ignore[attr-defined]
+    if retried + marked >= BULK_ANALYZE:
+        # Thousands of failed actions are pending again: planned on the old statistics, each
+        # claim of the drain would take pending for rare and pick the wrong index.
+        with kade.db.transaction() as session:
+            refresh_statistics(session, "actions")
     if actors is None:
         return RecoveryResult(imports_requested=0, retried=retried, superseded=superseded)
     drain(actors, ids, settle=settle)

@@ -356,3 +356,32 @@ def test_a_failed_stock_push_with_a_newer_one_for_its_product_is_superseded_not_
     assert (b_link, ActionStatus.PENDING) in statuses and statuses[-1] == (a_link, ActionStatus.PENDING)
     flush_stock(kade, conn.id)
     assert store.products["P1"]["stock"] == 9 and store.products["P2"]["stock"] == 4
+
+
+def test_a_recovery_that_changes_thousands_of_actions_refreshes_their_statistics(kade, store, monkeypatch) -> None:
+    """Put back to pending in bulk, the actions' statistics still say pending is rare: every claim
+    of the drain would be planned for that. Past ``BULK_ANALYZE`` changed rows the run refreshes
+    them (here the bound is lowered, so one outage of one connection crosses it)."""
+    if kade.db.dialect != "postgresql":
+        pytest.skip("ANALYZE is PostgreSQL's; SQLite plans without table statistics here")
+    import sqlalchemy as sa
+
+    import kade.recovery as recovery
+
+    def analyzed() -> int:
+        with kade.db.engine.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'actions'")).scalar_one())
+
+    since = utcnow() - timedelta(hours=3)
+    _outage(kade, store)
+    actors = SimpleNamespace(recover_connection=_Recorder("recover_connection", []))
+    before = analyzed()
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    monkeypatch.setattr(recovery, "BULK_ANALYZE", 10**6)
+    run_recovery(kade, actors, plan)  # type: ignore[arg-type]
+    assert analyzed() == before  # a small recovery leaves them to autovacuum
+    monkeypatch.setattr(recovery, "BULK_ANALYZE", 2)  # the failed shipment and the pending stock
+    run_recovery(kade, actors, plan)  # type: ignore[arg-type]
+    assert analyzed() == before + 1

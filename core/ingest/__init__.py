@@ -13,8 +13,9 @@ Split by concern: ``loop`` (locking, paging, cursor), ``apply`` (one page in one
 
 from __future__ import annotations
 
+from kade.db import BULK_ANALYZE
 from kade.ingest.apply import apply_page
-from kade.ingest.loop import BULK_ANALYZE, MAX_RATE_WAIT, PAGE_RETRIES, import_orders
+from kade.ingest.loop import MAX_RATE_WAIT, PAGE_RETRIES, import_orders
 from kade.ingest.resolver import ProductResolver
 from kade.ingest.rules import digest, order_state, store_shipped, validate_order
 from kade.ingest.stats import ImportStats

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from kade.app import Kade
 from kade.audit import record_event
 from kade.boundary import scrub
-from kade.db import refresh_statistics
+from kade.db import BULK_ANALYZE, refresh_statistics
 from kade.errors import AuthRejected, RateLimited, TransientError
 from kade.ingest.apply import _quarantine, apply_page, unchanged_page
 from kade.ingest.stats import ImportStats
@@ -44,8 +44,6 @@ from kade.types import (
 
 log = get_logger("kade.ingest")
 
-
-BULK_ANALYZE = 2000
 #: a first import that has written this many orders refreshes the statistics once on its way: a
 #: planner that still believes the table empty scans it whole for every page's look-up, which
 #: made each page cost more than the last
