@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import redis
@@ -25,6 +25,9 @@ from kade.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from kade.secrets import Vault, load_key
 from kade.tokens import MemoryTokenStore, RedisTokenStore, ScopedTokenStore
 from kade.types import ConnectionContext, TokenStore
+
+if TYPE_CHECKING:
+    from kade.recovery_drain import DrainThreads
 
 
 class Kade:
@@ -80,6 +83,17 @@ class Kade:
         if not self.settings.redis_url:
             return None
         return redis.Redis.from_url(self.settings.redis_url)
+
+    @cached_property
+    def drains(self) -> DrainThreads:
+        """This process's recovery drains (``kade.recovery_drain``): threads only once one starts."""
+        from kade.recovery_drain import DrainThreads
+
+        return DrainThreads(self.settings.recovery_threads)
+
+    def wait_for_drains(self, timeout: float) -> bool:
+        """Whether every recovery drain this process started has ended, waiting up to ``timeout``."""
+        return "drains" not in self.__dict__ or self.drains.wait(timeout)
 
     @cached_property
     def tokens(self) -> TokenStore:
@@ -171,7 +185,13 @@ class Kade:
             save_credentials=save_credentials,
         )
 
+    def stop_drains(self) -> None:
+        """Stop this process's recovery drains at their next batch (shutdown); none started: nothing."""
+        if "drains" in self.__dict__:
+            self.drains.close()
+
     def close(self) -> None:
+        self.stop_drains()  # before the clients and the database they use
         with self._lock:
             for client in self._clients.values():
                 client.close()

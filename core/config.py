@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     #: at most this many due shipments or cancellations of one connection a worker takes under
     #: one claim and records in one transaction (1: one at a time); their store calls stay one each
     action_batch: int = Field(default=10, ge=1, le=500)
+    #: connections one worker process drains at once after an outage, each on a thread of its
+    #: own beside the worker's (``kade.recovery_drain.DrainThreads``); more wait their turn
+    recovery_threads: int = Field(default=16, ge=1, le=1000)
     #: alert when the share of active connections drops by more than this within ``alert_window``
     alert_drop_share: float = Field(default=0.2, gt=0, le=1)
     alert_window: float = Field(default=60.0, gt=0)

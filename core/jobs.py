@@ -8,6 +8,7 @@ one process build an in-process broker for the embedded mode and tests use Redis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,9 @@ class JobContext(Middleware):
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         app = self._app()
         log.info("worker_boot", platforms=sorted(app.pm.platforms()))
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self._app().stop_drains()  # each stops at its next batch; the sweeper has what is left
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
@@ -216,8 +220,15 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
             else:
                 actors.for_kind(kind).send(action_id=action_id, connection_id=connection_id)
 
-        ran = recovery_drain.drain_connection(app(), connection_id, settle=settle, more=more)
-        log.info("connection_recovered", connection_id=connection_id, **ran)
+        kade = app()
+
+        def run(stop: threading.Event) -> None:
+            ran = recovery_drain.drain_connection(kade, connection_id, settle=settle, more=more, stop=stop)
+            log.info("connection_recovered", connection_id=connection_id, **ran)
+
+        # on a thread of its own: the store's limit paces it for as long as it takes, and this
+        # worker thread is wanted for the batches it hands off (kade.recovery_drain.DrainThreads)
+        kade.drains.start(connection_id, run)
 
     def stock_check(connection_id: int, attempt: int = 1) -> None:
         again = stockcheck.nightly_check(app(), connection_id, attempt)

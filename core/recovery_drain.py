@@ -13,8 +13,11 @@ must not hold back the rest for ever).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -83,7 +86,8 @@ def _next_due(kade: Kade, connection_id: int, kind: ActionKind, after: int) -> i
 
 
 def drain_connection(kade: Kade, connection_id: int, *, settle: float,
-                     more: Callable[[ActionKind, int], object] | None = None) -> dict[str, int]:
+                     more: Callable[[ActionKind, int], object] | None = None,
+                     stop: threading.Event | None = None) -> dict[str, int]:
     """One connection's recovery, its phases back to back on one worker thread (rule R10):
     import its orders, push its due stock, then report its shipments and cancellations.
 
@@ -92,7 +96,8 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
     ``settle`` seconds lets the next one go. What fails again waits for its backoff, and the
     sweeper sends it then. ``more(kind, action_id)`` asks another worker to take the next batch
     of a kind while this one waits for the store (the actors' own ``more``), so preparing a
-    batch overlaps the request before it instead of adding to it.
+    batch overlaps the request before it instead of adding to it. ``stop`` (the worker process
+    is shutting down) ends the drain at the next batch; what it leaves is the sweeper's.
     """
     from kade.executor import run_actions
     from kade.ingest import import_orders
@@ -103,6 +108,9 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
 
     def within(since: float) -> bool:  # settle 0: no phase waits for another
         return time.monotonic() - since < settle
+
+    def stopping() -> bool:
+        return stop is not None and stop.is_set()
 
     def next_batch(kind: ActionKind, action_id: int) -> Callable[[], object] | None:
         send = more
@@ -117,7 +125,7 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
     while not _import_ended(kade, connection_id, started) and within(phase):
         time.sleep(POLL)
     phase = time.monotonic()
-    while True:
+    while not stopping():
         flushed = flush_stock(kade, connection_id, more=next_batch(ActionKind.STOCK, 0))
         ran[ActionKind.STOCK.value] += flushed.pushed + flushed.unchanged + flushed.rejected
         # another worker's flush may hold the rest (claimed): wait for it before the shipments
@@ -127,7 +135,8 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
     for kind in (ActionKind.SHIPMENT, ActionKind.CANCEL):
         phase = time.monotonic()
         last = 0
-        while (settle <= 0 or within(phase)) and (first := _next_due(kade, connection_id, kind, last)) is not None:
+        while (not stopping() and (settle <= 0 or within(phase))
+               and (first := _next_due(kade, connection_id, kind, last)) is not None):
             outcomes = run_actions(kade, first, kind=kind, limit=kade.settings.action_batch,
                                    more=next_batch(kind, first))
             ran[kind.value] += sum(1 for o in outcomes.values() if o.status not in ("skipped", "waiting"))
@@ -135,6 +144,58 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
                 break  # the connection may not send now (paused, needs_reauth): the sweeper has them
             last = max(outcomes)  # one that failed again waits for its backoff; the cursor moves on
     return ran
+
+
+class DrainThreads:
+    """The recoveries one worker process runs, each on a thread of its own.
+
+    A drain holds its thread for as long as its store's rate limit paces it, seconds to minutes.
+    On the worker's own threads that was the trouble: Dramatiq hands a process up to twice its
+    threads in messages, so ten ``recover_connection`` jobs landed in one process of eight threads
+    while another had threads free, and connections started up to 3.8 s late
+    (docs/decisions/recovery-drain-threads.md). Here the job only starts the drain and returns:
+    the worker's threads stay free for the batches the drains hand off (``more``) and for every
+    other job. At most ``size`` drains run at once in a process; more wait their turn.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="kade-recovery")
+        self._running: set[Future[None]] = set()
+        self._lock = threading.Lock()
+        #: set when the process shuts down: each drain stops at its next batch
+        self.stop = threading.Event()
+
+    def start(self, connection_id: int, run: Callable[[threading.Event], object]) -> Future[None]:
+        """Run ``run(stop)``, one connection's drain, on a thread of its own; a failure is logged."""
+
+        def call() -> None:
+            try:
+                run(self.stop)
+            except Exception:
+                log.exception("recovery_failed", connection_id=connection_id,
+                              hint="its actions are the sweeper's; the next poll imports its orders")
+
+        future = self._pool.submit(call)
+        with self._lock:
+            self._running.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._running.discard(future)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every drain started so far; whether none is left."""
+        with self._lock:
+            running = list(self._running)
+        return not wait_for(running, timeout=timeout).not_done
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Ask every drain to stop at its next batch, wait ``timeout`` seconds for them, drop the rest."""
+        self.stop.set()
+        self.wait(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def drain(actors: Actors, ids: Sequence[int], *, settle: float) -> None:

@@ -95,14 +95,20 @@ class Runtime:
         self.broker.close()
 
     def join(self, timeout: float = 30.0) -> None:
-        """Wait until every queue is empty and no in-flight job remains (tests, the demo)."""
+        """Wait until every queue is empty and no in-flight job or recovery drain remains (tests,
+        the demo). A drain hands batches to the queues while it runs: they are joined again after it."""
         deadline = time.monotonic() + timeout
-        for queue in QUEUES:
-            if queue in self.broker.get_declared_queues():
-                remaining = max(1, int((deadline - time.monotonic()) * 1000))
-                self.broker.join(queue, timeout=remaining)
-        if self.worker is not None:
-            self.worker.join()
+        while True:
+            for queue in QUEUES:
+                if queue in self.broker.get_declared_queues():
+                    remaining = max(1, int((deadline - time.monotonic()) * 1000))
+                    self.broker.join(queue, timeout=remaining)
+            if self.worker is not None:
+                self.worker.join()
+            if self.kade.wait_for_drains(0):
+                return
+            if not self.kade.wait_for_drains(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"recovery drains still running after {timeout}s")
 
     def drain(self, timeout: float = 30.0, horizon: float | None = None) -> None:
         """Sweep and join until no action is due within ``horizon`` seconds and none runs.

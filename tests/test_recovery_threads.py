@@ -1,0 +1,105 @@
+"""A recovery drain runs on a thread of its own (``kade.recovery_drain.DrainThreads``): the
+``recover_connection`` job only starts it, so the worker's threads stay free while stores pace
+the drains, and a process shutting down stops its drains at their next batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from types import SimpleNamespace
+
+from sqlmodel import func, select
+
+from kade.models import Action, ActionKind, ActionStatus, Order, utcnow
+from kade.recovery import plan_recovery, run_recovery
+from kade.recovery_drain import DrainThreads, drain_connection
+from kade.runtime import Runtime
+from tests.support.factories import make_connection
+from tests.test_recovery import _outage, _phases, _Recorder
+
+
+def _poll(check, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_drain_leaves_the_workers_only_thread_free(kade, store, monkeypatch) -> None:
+    """With one worker thread, another job runs to its end while a drain waits on its store."""
+    import kade.ingest as ingest
+
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    other = make_connection(kade, name="other")
+    real = ingest.import_orders
+    store_waits, release = threading.Event(), threading.Event()
+
+    def slow_store(app, connection_id, **kwargs):
+        if connection_id == conn.id:  # the drain's import: its store is slow to answer
+            store_waits.set()
+            release.wait(timeout=30)
+        return real(app, connection_id, **kwargs)
+
+    monkeypatch.setattr(ingest, "import_orders", slow_store)
+    runtime = Runtime(kade).start(threads=1, tick=0)
+    try:
+        with kade.db.session() as session:
+            plan = plan_recovery(session, since)
+        run_recovery(kade, runtime.actors, plan)
+        assert store_waits.wait(timeout=30)
+        store.add_order("S2", [("A", None, 1)])
+        runtime.actors.import_orders.send(connection_id=other.id)
+
+        def imported() -> bool:
+            with kade.db.session() as session:
+                return session.exec(select(func.count()).select_from(Order)
+                                    .where(Order.connection_id == other.id)).one() == 2
+
+        assert _poll(imported), "the other connection's import waited for the drain's thread"
+        assert not release.is_set()  # the drain was still waiting on its store meanwhile
+    finally:
+        release.set()
+    try:
+        runtime.join(timeout=30)  # waits for the drain too
+        assert len(store.shipments) == 1 and store.products["P1"]["stock"] == 7
+    finally:
+        runtime.stop()
+
+
+def test_a_stopped_drain_imports_and_leaves_the_rest_to_the_sweeper(kade, store) -> None:
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    run_recovery(kade, SimpleNamespace(recover_connection=_Recorder("recover_connection", [])), plan)  # type: ignore[arg-type]
+    store.sequence.clear()
+    stop = threading.Event()
+    stop.set()
+    ran = drain_connection(kade, conn.id, settle=30, stop=stop)
+    assert _phases(store) == ["import_orders"]
+    assert ran["stock"] == 0 and ran["shipment"] == 0 and store.shipments == []
+    with kade.db.session() as session:
+        left = {(a.kind, a.status) for a in session.exec(select(Action)).all()}
+    assert left == {(ActionKind.STOCK, ActionStatus.PENDING), (ActionKind.SHIPMENT, ActionStatus.PENDING)}
+
+
+def test_drain_threads_survive_a_failed_drain_and_stop_the_running_ones_on_close() -> None:
+    threads = DrainThreads(2)
+    threads.start(1, lambda stop: 1 / 0)  # logged; the pool goes on
+    assert threads.wait(timeout=10)
+    started, stopped = threading.Event(), threading.Event()
+
+    def drain(stop: threading.Event) -> None:
+        started.set()
+        if stop.wait(timeout=30):
+            stopped.set()
+
+    threads.start(2, drain)
+    assert started.wait(timeout=10)
+    assert not threads.wait(timeout=0)  # still running
+    threads.close(timeout=10)
+    assert stopped.is_set() and threads.wait(timeout=0)
