@@ -37,6 +37,14 @@ def cpu_seconds(pgid: int) -> float:
     return total / CLK_TCK
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, elapsed) CPU seconds of the whole machine so far, every core summed: the difference
+    of two readings says how much of the machine a stretch used, whoever used it."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields) - idle) / CLK_TCK, sum(fields) / CLK_TCK
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """(current, peak) resident memory of one process, MB."""
     values = {}

@@ -15,6 +15,8 @@ place (it sweeps once a second and runs the recovery), and the fake HTTP stores 
 their own (``tests.support.storehost``). ``--in-process`` runs the workers as ``--threads``
 threads of this process and ``--stores-in-process`` serves the stores from threads of it too:
 then everything shares one interpreter lock, as the figures before December 2026 were measured.
+The machine's CPU during the drain is printed too (all of it, from /proc/stat): at 10 shops on
+two cores it tells whether the stores' limits or the machine set the pace.
 
 Run: ``.venv/bin/python benchmarks/bench_outage.py [--shops 10] [--products 200] [--processes 2] [--threads 8]
 [--in-process] [--stores-in-process]``
@@ -33,6 +35,7 @@ from pathlib import Path
 import pytest
 import redis
 from _common import REDIS_URL, make_kade, temp_database, verdict
+from _procs import machine_cpu
 
 from kade.runtime import Runtime
 from tests.e2e.harness import WorkerPool, assert_stock_converged
@@ -88,7 +91,9 @@ def main() -> int:
             since = outage(kade, runtime, shops, orders_per_tick=args.orders_per_tick,
                            stock_per_tick=args.stock_per_tick, shipments_per_tick=args.shipments_per_tick)
             print(f"outage replayed: 18 ticks of 10 simulated minutes in {time.monotonic() - began:.1f}s")
+            busy, elapsed = machine_cpu()
             report = recover(kade, runtime, shops, since, timeout=900)
+            busy, elapsed = machine_cpu()[0] - busy, machine_cpu()[1] - elapsed
         finally:
             if pool is not None:
                 pool.close()
@@ -113,6 +118,7 @@ def main() -> int:
               f"{in_order}/{len(shops)}")
         print(f"requests to the stores during the drain: {report.requests} "
               f"({report.requests / report.drain_seconds:.0f}/s over all stores)")
+        print(f"  jobs queued (run_recovery returned) {report.queued_seconds:.2f}s after the start")
         for name, k in (("order page", 0), ("stock push", 1), ("shipment report", 2)):
             firsts = [f[k] for f in report.first_calls]
             lasts = [f[k] for f in report.last_calls]
@@ -120,6 +126,9 @@ def main() -> int:
                   f"last {min(lasts):5.2f}s .. {max(lasts):5.2f}s after the start")
         print(f"drain: {report.drain_seconds:.1f}s; the stores' rate limits allow {report.rate_limit_seconds:.1f}s; "
               f"ratio {ratio:.2f} (target ≤ {TARGET_RATIO}) {verdict(ratio, TARGET_RATIO, higher_is_better=False)}")
+        cores = os.cpu_count() or 1
+        print(f"the machine during the drain: {busy:.1f} CPU-seconds busy, {busy / elapsed * cores:.2f} of {cores} "
+              f"cores (Kade's workers, PostgreSQL, Redis, the stores and this process)")
         print(f"load after: {os.getloadavg()[0]:.1f} (1 min)")
         kade.close()
     client.flushdb()

@@ -57,6 +57,8 @@ class OutageReport:
     shops: list[Shop]
     plan: RecoveryPlan
     drain_seconds: float
+    #: seconds ``run_recovery`` took to put the actions back and queue the jobs (part of the drain)
+    queued_seconds: float
     #: the longest any one connection must take at its store's declared rate (connections drain in parallel)
     rate_limit_seconds: float
     #: per connection: (first order page, first stock push, first shipment report) after the start
@@ -173,6 +175,7 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
     begin_wall = time.time()
     begin = time.monotonic()
     run_recovery(kade, runtime.actors, plan, settle=timeout)
+    queued = time.monotonic() - begin
     deadline = begin + timeout
 
     def imported_all() -> bool:
@@ -192,7 +195,8 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
             swept = time.monotonic()
         time.sleep(0.1)
     drain = time.monotonic() - begin
-    report = OutageReport(shops=shops, plan=plan, drain_seconds=drain, rate_limit_seconds=bound)
+    report = OutageReport(shops=shops, plan=plan, drain_seconds=drain, queued_seconds=queued,
+                          rate_limit_seconds=bound)
     for shop in shops:
         after = [r for r in shop.store.snapshot_requests() if r.at >= begin_wall]
         report.requests += len(after)
