@@ -222,13 +222,13 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
 
         kade = app()
 
-        def run(stop: threading.Event) -> None:
+        def drain(stop: threading.Event) -> None:
             ran = recovery_drain.drain_connection(kade, connection_id, settle=settle, more=more, stop=stop)
             log.info("connection_recovered", connection_id=connection_id, **ran)
 
         # on a thread of its own: the store's limit paces it for as long as it takes, and this
         # worker thread is wanted for the batches it hands off (kade.recovery_drain.DrainThreads)
-        kade.drains.start(connection_id, run)
+        kade.drains.run(connection_id, drain)
 
     def stock_check(connection_id: int, attempt: int = 1) -> None:
         again = stockcheck.nightly_check(app(), connection_id, attempt)

@@ -155,31 +155,44 @@ class DrainThreads:
     while another had threads free, and connections started up to 3.8 s late
     (docs/decisions/recovery-drain-threads.md). Here the job only starts the drain and returns:
     the worker's threads stay free for the batches the drains hand off (``more``) and for every
-    other job. At most ``size`` drains run at once in a process; more wait their turn.
+    other job. At most ``size`` drains run so in a process; see ``run`` for the rest.
     """
 
     def __init__(self, size: int) -> None:
+        self.size = size
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="kade-recovery")
         self._running: set[Future[None]] = set()
         self._lock = threading.Lock()
         #: set when the process shuts down: each drain stops at its next batch
         self.stop = threading.Event()
 
-    def start(self, connection_id: int, run: Callable[[threading.Event], object]) -> Future[None]:
-        """Run ``run(stop)``, one connection's drain, on a thread of its own; a failure is logged."""
+    def run(self, connection_id: int, drain: Callable[[threading.Event], object]) -> bool:
+        """Start ``drain(stop)``, one connection's drain, on a thread of its own while fewer than
+        ``size`` run (True; a failure is logged); otherwise run it here, on the caller's thread (False).
+
+        Why not queue the rest: the job is acknowledged when this returns, so a queue without
+        bound would let the first process to poll take every connection of a large recovery
+        while the others idle. Run on the worker's thread, the extra drains hold it as they did
+        before, and Dramatiq's prefetch again limits what one process takes.
+        """
 
         def call() -> None:
             try:
-                run(self.stop)
+                drain(self.stop)
             except Exception:
                 log.exception("recovery_failed", connection_id=connection_id,
                               hint="its actions are the sweeper's; the next poll imports its orders")
 
-        future = self._pool.submit(call)
         with self._lock:
-            self._running.add(future)
+            room = len(self._running) < self.size
+            if room:
+                future = self._pool.submit(call)
+                self._running.add(future)
+        if not room:
+            drain(self.stop)
+            return False
         future.add_done_callback(self._done)
-        return future
+        return True
 
     def _done(self, future: Future[None]) -> None:
         with self._lock:

@@ -89,7 +89,7 @@ def test_a_stopped_drain_imports_and_leaves_the_rest_to_the_sweeper(kade, store)
 
 def test_drain_threads_survive_a_failed_drain_and_stop_the_running_ones_on_close() -> None:
     threads = DrainThreads(2)
-    threads.start(1, lambda stop: 1 / 0)  # logged; the pool goes on
+    assert threads.run(1, lambda stop: 1 / 0)  # logged; the pool goes on
     assert threads.wait(timeout=10)
     started, stopped = threading.Event(), threading.Event()
 
@@ -98,8 +98,23 @@ def test_drain_threads_survive_a_failed_drain_and_stop_the_running_ones_on_close
         if stop.wait(timeout=30):
             stopped.set()
 
-    threads.start(2, drain)
+    assert threads.run(2, drain)
     assert started.wait(timeout=10)
     assert not threads.wait(timeout=0)  # still running
     threads.close(timeout=10)
     assert stopped.is_set() and threads.wait(timeout=0)
+
+
+def test_a_drain_past_the_pools_size_runs_on_the_callers_thread() -> None:
+    """The job is acknowledged once it returns: a full pool must not take more drains than it
+    runs (one process would take a whole large recovery), so the next one runs where it was asked."""
+    threads = DrainThreads(1)
+    release, ran_on = threading.Event(), []
+    assert threads.run(1, lambda stop: release.wait(timeout=30))
+    assert threads.run(2, lambda stop: ran_on.append(threading.get_ident())) is False
+    assert ran_on == [threading.get_ident()]
+    release.set()
+    assert threads.wait(timeout=10)
+    assert threads.run(3, lambda stop: ran_on.append(threading.get_ident()))  # room again
+    assert threads.wait(timeout=10) and ran_on[-1] != threading.get_ident()
+    threads.close()
