@@ -223,7 +223,8 @@ def assert_stock_converged(kade: Kade, store: HttpStore, connection_id: int) -> 
             product = session.get(Product, link.product_id)
             assert product is not None
             expected[link.remote_id] = effective_stock(session, product)
-        stuck = session.exec(select(Action.id, Action.status).where(
+        # with its attempts and last error: a stuck action says why (seen once in a recovery run)
+        stuck = session.exec(select(Action.id, Action.status, Action.attempts, Action.last_error).where(
             Action.kind == ActionKind.STOCK,
             sa.not_(col(Action.status).in_([ActionStatus.DONE, ActionStatus.CANCELLED])))).all()
     assert not stuck, f"stock actions not done: {stuck}"
