@@ -187,8 +187,9 @@ class Kade:
 
     def stop_drains(self) -> None:
         """Stop this process's recovery drains at their next batch (shutdown); none started: nothing."""
-        if "drains" in self.__dict__:
-            self.drains.close()
+        drains = self.__dict__.pop("drains", None)  # the next recovery in this process gets a new pool
+        if drains is not None:
+            drains.close()
 
     def close(self) -> None:
         self.stop_drains()  # before the clients and the database they use

@@ -118,3 +118,22 @@ def test_a_drain_past_the_pools_size_runs_on_the_callers_thread() -> None:
     assert threads.run(3, lambda stop: ran_on.append(threading.get_ident()))  # room again
     assert threads.wait(timeout=10) and ran_on[-1] != threading.get_ident()
     threads.close()
+
+
+def test_a_runtime_started_again_after_a_stop_still_drains(kade, store) -> None:
+    """Stopping the workers stops this process's drains and drops their pool; the next runtime
+    of the same process gets a new one (a closed pool would refuse every drain)."""
+    since = utcnow() - timedelta(hours=3)
+    _outage(kade, store)
+    Runtime(kade).start(threads=1, tick=0).stop()
+    kade.drains.run(0, lambda stop: None)  # a pool existed when the first runtime stopped
+    Runtime(kade).start(threads=1, tick=0).stop()
+    runtime = Runtime(kade).start(threads=1, tick=0)
+    try:
+        with kade.db.session() as session:
+            plan = plan_recovery(session, since)
+        run_recovery(kade, runtime.actors, plan)
+        runtime.drain()
+    finally:
+        runtime.stop()
+    assert len(store.shipments) == 1 and store.products["P1"]["stock"] == 7
