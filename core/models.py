@@ -3,23 +3,36 @@
 Unique constraints carry idempotency: an order per (connection, remote id), a line per
 (order, remote line id), a link per (connection, remote product id), an action per idempotency
 key. Imports upsert against them instead of checking first.
+
+The warehouse's and the operators' tables live in ``kade.warehouse_models`` and the column
+types in ``kade.columns``; both are re-exported here, so importing this module registers every
+table and ``from kade.models import ...`` reaches each of them.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from kade.columns import MONEY as MONEY
+from kade.columns import UTCDateTime as UTCDateTime
+from kade.columns import _json, _now_ts, _ts
+from kade.columns import utcnow as utcnow
+from kade.warehouse_models import AlertChannel as AlertChannel
+from kade.warehouse_models import ApiKey as ApiKey
+from kade.warehouse_models import IdempotentRequest as IdempotentRequest
+from kade.warehouse_models import Operator as Operator
+from kade.warehouse_models import OperatorSession as OperatorSession
+from kade.warehouse_models import OperatorTenant as OperatorTenant
+from kade.warehouse_models import OutboundEvent as OutboundEvent
+from kade.warehouse_models import WebhookAttempt as WebhookAttempt
+from kade.warehouse_models import WebhookSubscription as WebhookSubscription
 
 
 def new_webhook_token() -> str:
@@ -32,41 +45,6 @@ def new_webhook_token() -> str:
 def jsonable(value: Any) -> Any:
     """A JSON-safe copy of a payload from a store (dates, decimals... become strings)."""
     return json.loads(json.dumps(value, default=str))
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone otherwise)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; Kade stores aware UTC datetimes only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _ts(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
-
-
-def _now_ts(index: bool = False) -> Any:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)
-
-
-def _json(default: Any = dict) -> Any:
-    return Field(default_factory=default, sa_type=sa.JSON, nullable=False)
-
-
-MONEY = sa.Numeric(14, 4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,137 +434,3 @@ class ConnectionRuntime(SQLModel, table=True):
     import_error: str | None = Field(default=None, sa_type=sa.Text)
     #: when the last import ended without error (an empty poll writes no event, only this)
     last_import_at: datetime | None = _ts(nullable=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# The warehouse's side: API keys, outbound events, alert channels
-
-
-class ApiKey(SQLModel, table=True):
-    """An HTTP API key. Only a SHA-256 digest of its secret part is kept (docs/decisions/api-key-hashing.md)."""
-
-    __tablename__ = "api_keys"
-
-    id: int | None = Field(default=None, primary_key=True)
-    #: the public part of the key, used to find the row; None tenant means an operator key
-    key_id: str = Field(max_length=32, unique=True, index=True)
-    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
-    scope: str = Field(max_length=20)
-    name: str = Field(default="", max_length=100)
-    secret_hash: str = Field(max_length=64, repr=False)
-    created_at: datetime = _now_ts()
-    last_used_at: datetime | None = _ts(nullable=True)
-    revoked_at: datetime | None = _ts(nullable=True)
-
-
-class WebhookSubscription(SQLModel, table=True):
-    """A tenant's endpoint for signed events; the signing secret is stored encrypted (it must sign)."""
-
-    __tablename__ = "webhook_subscriptions"
-
-    id: int | None = Field(default=None, primary_key=True)
-    tenant_id: int = Field(foreign_key="tenants.id", index=True)
-    url: str = Field(max_length=1000)
-    events: list[str] = _json(list)
-    secret_encrypted: str = Field(sa_type=sa.Text, repr=False)
-    created_at: datetime = _now_ts()
-    removed_at: datetime | None = _ts(nullable=True)
-
-
-class OutboundEvent(SQLModel, table=True):
-    """An event for the warehouse, written in the transaction of its cause; ``event_id`` dedupes."""
-
-    __tablename__ = "outbound_events"
-
-    id: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(max_length=40, unique=True)
-    tenant_id: int = Field(foreign_key="tenants.id", index=True)
-    type: str = Field(max_length=40)
-    #: what the event is about, e.g. ``order:12`` — deliveries of one subject keep their order
-    subject: str = Field(max_length=100)
-    data: dict[str, Any] = _json()
-    created_at: datetime = _now_ts()
-
-
-class WebhookAttempt(SQLModel, table=True):
-    """The delivery log: one row per attempt to deliver an event to a subscription."""
-
-    __tablename__ = "webhook_attempts"
-
-    id: int | None = Field(default=None, primary_key=True)
-    action_id: int = Field(foreign_key="actions.id", index=True)
-    subscription_id: int = Field(foreign_key="webhook_subscriptions.id", index=True)
-    event_id: int = Field(foreign_key="outbound_events.id", index=True)
-    at: datetime = _now_ts()
-    status_code: int | None = None
-    error: str | None = Field(default=None, sa_type=sa.Text)
-    duration_ms: int = 0
-
-
-class AlertChannel(SQLModel, table=True):
-    """Where notifications reach a person (an Apprise URL: mailto://, slack://, msteams://, json://...).
-
-    ``tenant_id`` None: operator-wide, it receives every tenant's notifications and Kade's own.
-    """
-
-    __tablename__ = "alert_channels"
-
-    id: int | None = Field(default=None, primary_key=True)
-    tenant_id: int | None = Field(default=None, foreign_key="tenants.id", index=True)
-    name: str = Field(max_length=100)
-    url_encrypted: str = Field(sa_type=sa.Text, repr=False)
-    #: notification kinds sent here; empty means all
-    kinds: list[str] = _json(list)
-    created_at: datetime = _now_ts()
-
-
-class IdempotentRequest(SQLModel, table=True):
-    """A client-keyed API write done once; a repeat with the same key gets the stored answer."""
-
-    __tablename__ = "idempotent_requests"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "operation", "key", name="uq_idempotent_request"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    tenant_id: int = Field(foreign_key="tenants.id", index=True)
-    operation: str = Field(max_length=40)
-    key: str = Field(max_length=200)
-    request_digest: str = Field(max_length=64)
-    status_code: int
-    response: dict[str, Any] = _json()
-    created_at: datetime = _now_ts()
-
-
-class Operator(SQLModel, table=True):
-    """A person who runs Kade from the console; scoped to some tenants or (none listed) to all."""
-
-    __tablename__ = "operators"
-
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=100, unique=True, index=True)
-    #: ``scrypt$n$r$p$salt$hash`` (kade.operators)
-    password_hash: str = Field(max_length=300, repr=False)
-    #: True: every tenant; False: only those in ``operator_tenants``
-    all_tenants: bool = True
-    created_at: datetime = _now_ts()
-
-
-class OperatorTenant(SQLModel, table=True):
-    __tablename__ = "operator_tenants"
-    __table_args__ = (sa.UniqueConstraint("operator_id", "tenant_id", name="uq_operator_tenant"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    operator_id: int = Field(foreign_key="operators.id", index=True)
-    tenant_id: int = Field(foreign_key="tenants.id", index=True)
-
-
-class OperatorSession(SQLModel, table=True):
-    """A console login; the cookie holds a random token, the table only its SHA-256."""
-
-    __tablename__ = "operator_sessions"
-
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64, unique=True, index=True)
-    operator_id: int = Field(foreign_key="operators.id", index=True)
-    csrf_token: str = Field(max_length=64, repr=False)
-    created_at: datetime = _now_ts()
-    expires_at: datetime = _now_ts()

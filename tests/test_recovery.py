@@ -238,9 +238,8 @@ def test_a_phase_waits_no_longer_than_settle(kade, store) -> None:
     assert _phases(store) == ["push_stock", "report_shipment"]
 
 
-def test_recovery_drains_everything_exactly_once(kade, store) -> None:
-    since = utcnow() - timedelta(hours=3)
-    _outage(kade, store)
+def recover_on_workers(kade, since: datetime) -> None:
+    """Plan and run the recovery from ``since`` on one in-process worker thread, to its end."""
     runtime = Runtime(kade).start(threads=1, tick=0)
     try:
         with kade.db.session() as session:
@@ -249,6 +248,12 @@ def test_recovery_drains_everything_exactly_once(kade, store) -> None:
         runtime.drain()
     finally:
         runtime.stop()
+
+
+def test_recovery_drains_everything_exactly_once(kade, store) -> None:
+    since = utcnow() - timedelta(hours=3)
+    _outage(kade, store)
+    recover_on_workers(kade, since)
     assert len(store.shipments) == 1 and store.shipments[0]["tracking"] == "3SOUT"
     assert store.products["P1"]["stock"] == 7
     with kade.db.session() as session:

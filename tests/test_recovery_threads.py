@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
 from sqlmodel import func, select
 
 from kade.models import Action, ActionKind, ActionStatus, Order, utcnow
@@ -16,7 +17,7 @@ from kade.recovery import plan_recovery, run_recovery
 from kade.recovery_drain import DrainThreads, drain_connection
 from kade.runtime import Runtime
 from tests.support.factories import make_connection
-from tests.test_recovery import _outage, _phases, _Recorder
+from tests.test_recovery import _outage, _phases, _Recorder, recover_on_workers
 
 
 def _poll(check, timeout: float = 20.0) -> bool:
@@ -128,12 +129,24 @@ def test_a_runtime_started_again_after_a_stop_still_drains(kade, store) -> None:
     Runtime(kade).start(threads=1, tick=0).stop()
     kade.drains.run(0, lambda stop: None)  # a pool existed when the first runtime stopped
     Runtime(kade).start(threads=1, tick=0).stop()
-    runtime = Runtime(kade).start(threads=1, tick=0)
-    try:
-        with kade.db.session() as session:
-            plan = plan_recovery(session, since)
-        run_recovery(kade, runtime.actors, plan)
-        runtime.drain()
-    finally:
-        runtime.stop()
+    recover_on_workers(kade, since)
     assert len(store.shipments) == 1 and store.products["P1"]["stock"] == 7
+
+
+def test_joining_the_runtime_names_a_drain_that_outlives_the_timeout(kade) -> None:
+    started = threading.Event()
+
+    def drain(stop: threading.Event) -> None:
+        started.set()
+        stop.wait(timeout=30)
+
+    assert kade.drains.run(1, drain)
+    assert started.wait(timeout=10)
+    runtime = Runtime(kade)
+    try:
+        with pytest.raises(TimeoutError, match="recovery drains still running"):
+            runtime.join(timeout=0.2)
+    finally:
+        kade.stop_drains()
+        runtime.stop()
+    runtime.join(timeout=5)  # none left: returns
