@@ -114,13 +114,18 @@ def test_broker_loses_messages_mid_run_loses_and_duplicates_nothing(http_store, 
     """Every queued message vanishes mid-run; the sweeper re-drives from the database."""
     store, url = http_store
     connection_id, action_ids = _shop(store, e2e_kade, url, orders=120, products=150)
-    store.set_faults(StoreFaults(error_rate=0.03, timeout_after_apply_rate=0.03, latency=0.02))
+    faults = StoreFaults(error_rate=0.03, timeout_after_apply_rate=0.03, latency=0.02)
+    store.set_faults(faults)
     proc = workers.start()
     workers.wait_ready(proc)
     broker_runtime.dispatch(action_ids)
     wait_for(lambda: len(store.report_counts()) >= 30, timeout=30, what="30 shipment reports before the loss")
-    _lose_queued_messages(broker_url)
+    # The store is down while the broker loses its messages: RabbitMQ's loss takes several
+    # `rabbitmqctl` calls (seconds), long enough for a working store to take every report first.
+    store.set_faults(StoreFaults(error_rate=1.0))
     assert len(store.report_counts()) < 120, "everything was reported before the loss; slow the store down"
+    _lose_queued_messages(broker_url)
+    store.set_faults(faults)
 
     drive(broker_runtime, lambda: all_settled(e2e_kade), lease=SAFE_LEASE, timeout=60, what="every action settled")
     assert proc.poll() is None, "the worker died when the broker lost its messages"
