@@ -76,6 +76,8 @@ class RecoveryResult:
     retried: int
     #: failed stock pushes not retried: a newer push of the same product exists
     superseded: int = 0
+    #: pending actions that waited for a backoff, due now with their attempts reset
+    rescheduled: int = 0
 
 
 #: the product link a stock action pushes (its payload's ``link_id``)
@@ -174,6 +176,29 @@ def _retry(session: Session, *where: sa.ColumnElement[bool]) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _reschedule(session: Session, *where: sa.ColumnElement[bool], mark: bool) -> tuple[int, int]:
+    """Make every pending action ``where`` selects due now, attempts reset; (how many waited for
+    a backoff, how many are pending).
+
+    The operator says the stores are back: what the outage cost in attempts must not count
+    against the budget after it. An action one transient failure short of ``KADE_MAX_ATTEMPTS``
+    would otherwise fail on the first 503 of the drain, and one waiting out an hour's backoff
+    would miss the recovery altogether. With ``mark`` the recovery's jobs send them, phase by
+    phase: marked as sent, they are not the sweeper's to send meanwhile (a sweep in the worker
+    process would otherwise send stock and shipments ahead of the import). A job that dies
+    leaves its actions to the sweeper after KADE_SWEEP_AFTER, as any lost message.
+    """
+    now = utcnow()
+    pending = (col(Action.status) == ActionStatus.PENDING, *where)
+    waiting = int(session.exec(select(func.count()).select_from(Action)
+                               .where(*pending, col(Action.next_attempt_at) > now)).one())
+    result = session.execute(
+        sa.update(Action).where(*pending)
+        .values(attempts=0, next_attempt_at=now, updated_at=now, **({"enqueued_at": now} if mark else {}))
+        .execution_options(synchronize_session=False))
+    return waiting, int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def retry_actions(session: Session, actions: Sequence[Action]) -> int:
     """Put failed actions back to pending with their attempts reset (``kade actions retry`` too)."""
     for row in actions:
@@ -210,7 +235,8 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
     Only connections that are active now are driven; a connection still in ``needs_reauth`` or
     paused keeps its backlog (the plan shows it) until it is active again. With ``actors`` each
     connection gets one ``recover_connection`` job, which runs its import, stock and shipments
-    one after the other (``kade.recovery_drain``); a phase waits for the one before at most
+    one after the other (``kade.recovery_drain``), pending actions that waited for a backoff
+    included (``_reschedule``); a phase waits for the one before at most
     ``settle`` seconds (0: not at all). Without ``actors`` (the embedded mode, whose broker lives
     in the ``kade worker`` process) only the database is changed: that process's sweep sends the
     actions and its scheduler polls.
@@ -227,27 +253,17 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
         window = (col(Action.updated_at) >= plan.since, col(Action.updated_at) <= plan.until)
         superseded = _supersede_stock(session, ids, window)
         retried = _retry(session, *mine, *window)
-        marked = 0
-        if actors is not None:
-            # The jobs send what is due, phase by phase: marked as sent, it is not the sweeper's
-            # to send meanwhile (a sweep in the worker process would otherwise send stock and
-            # shipments ahead of the import). What waits for its backoff keeps the sweeper. A
-            # job that dies leaves its actions to the sweeper after KADE_SWEEP_AFTER, as any
-            # lost message.
-            now = utcnow()
-            marked = int(session.execute(
-                sa.update(Action).where(*mine, col(Action.status) == ActionStatus.PENDING,
-                                        col(Action.next_attempt_at) <= now)
-                .values(enqueued_at=now).execution_options(synchronize_session=False)).rowcount)  # type: ignore[attr-defined]
+        rescheduled, marked = _reschedule(session, *mine, mark=actors is not None)
     if retried + marked >= BULK_ANALYZE:
         # Thousands of failed actions are pending again: planned on the old statistics, each
         # claim of the drain would take pending for rare and pick the wrong index.
         with kade.db.transaction() as session:
             refresh_statistics(session, "actions")
     if actors is None:
-        return RecoveryResult(imports_requested=0, retried=retried, superseded=superseded)
+        return RecoveryResult(imports_requested=0, retried=retried, superseded=superseded, rescheduled=rescheduled)
     drain(actors, ids, settle=settle)
-    return RecoveryResult(imports_requested=len(ids), retried=retried, superseded=superseded)
+    return RecoveryResult(imports_requested=len(ids), retried=retried, superseded=superseded,
+                          rescheduled=rescheduled)
 
 
 def list_actions(session: Session, *, statuses: Sequence[ActionStatus] = (), tenant_ids: Iterable[int] | None = None,

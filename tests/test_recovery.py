@@ -208,23 +208,24 @@ def test_a_failed_import_ends_its_phase_at_once(kade, store, monkeypatch) -> Non
     assert _phases(store) == ["import_orders", "push_stock", "report_shipment"]
 
 
-def test_what_waits_for_its_backoff_stays_the_sweepers(kade, store) -> None:
-    """The jobs take what is due; an action backing off keeps the sweeper, which sends it when due."""
+def test_what_waited_for_its_backoff_is_the_recoverys_too(kade, store) -> None:
+    """The operator says the stores are back: an action backing off is due now and the jobs send
+    it with the rest (marked as sent, the sweeper leaves it to them)."""
     from kade.outbox import add_action
 
     since = utcnow() - timedelta(hours=3)
     conn, _ = _outage(kade, store)
     with kade.db.transaction() as session:
         later, _ = add_action(session, tenant_id=conn.tenant_id, connection_id=conn.id, kind=ActionKind.CANCEL,
-                              key="cancel:later", payload={"order_id": 0, "reason": "test"}, delay=60)
+                              key="cancel:later", payload={"order_id": 0, "reason": "test"}, delay=3600)
     actors = SimpleNamespace(recover_connection=_Recorder("recover_connection", []))
     with kade.db.session() as session:
-        run_recovery(kade, actors, plan_recovery(session, since), settle=30)  # type: ignore[arg-type]
+        result = run_recovery(kade, actors, plan_recovery(session, since), settle=30)  # type: ignore[arg-type]
+    assert result.rescheduled == 1
     with kade.db.session() as session:
-        marked = {a.id: a.enqueued_at is not None for a in session.exec(
-            select(Action).where(Action.status == ActionStatus.PENDING)).all()}
-    assert marked.pop(later) is False
-    assert marked and all(marked.values())  # the due stock push and the retried shipment
+        pending = session.exec(select(Action).where(Action.status == ActionStatus.PENDING)).all()
+    assert {a.id for a in pending} >= {later}
+    assert all(a.enqueued_at is not None and a.next_attempt_at <= utcnow() for a in pending)
 
 
 def test_a_phase_waits_no_longer_than_settle(kade, store) -> None:
@@ -361,6 +362,34 @@ def test_a_failed_stock_push_with_a_newer_one_for_its_product_is_superseded_not_
     assert (b_link, ActionStatus.PENDING) in statuses and statuses[-1] == (a_link, ActionStatus.PENDING)
     flush_stock(kade, conn.id)
     assert store.products["P1"]["stock"] == 9 and store.products["P2"]["stock"] == 4
+
+
+def test_a_recovery_resets_what_the_outage_cost_the_actions_still_pending(kade, store) -> None:
+    """A push one failure short of its last attempt, waiting out a long backoff: the recovery makes
+    it due now with its attempts reset, so a 503 of the drain costs one attempt, not the push."""
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    kade.settings.max_attempts = 2
+    with kade.db.transaction() as session:
+        push = session.exec(select(Action).where(Action.kind == ActionKind.STOCK)).one()
+        push.attempts, push.next_attempt_at = 1, utcnow() + timedelta(hours=1)
+        session.add(push)
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    result = run_recovery(kade, None, plan)
+    assert result.rescheduled == 1
+    with kade.db.session() as session:
+        push = session.exec(select(Action).where(Action.kind == ActionKind.STOCK)).one()
+        assert push.attempts == 0 and push.next_attempt_at <= utcnow()
+    store.fail_next("push_stock", "transient")
+    flush_stock(kade, conn.id)
+    with kade.db.transaction() as session:
+        push = session.exec(select(Action).where(Action.kind == ActionKind.STOCK)).one()
+        assert push.status == ActionStatus.PENDING and push.attempts == 1
+        push.next_attempt_at = utcnow()  # its backoff over
+        session.add(push)
+    flush_stock(kade, conn.id)
+    assert store.products["P1"]["stock"] == 7
 
 
 def test_a_recovery_that_changes_thousands_of_actions_refreshes_their_statistics(kade, store, monkeypatch) -> None:

@@ -84,10 +84,12 @@ def recover(
             result = run_recovery(kade, Runtime(kade).actors, plan, settle=phase_timeout)
         if as_json:
             print_json({**document, "result": {"imports_requested": result.imports_requested,
-                                               "retried": result.retried, "superseded": result.superseded}})
+                                               "retried": result.retried, "superseded": result.superseded,
+                                               "rescheduled": result.rescheduled}})
             return
         out.print(f"recovery queued for {result.imports_requested} connection(s); {result.retried} failed "
                   f"action(s) retried, {result.superseded} stock push(es) superseded by a newer one of the same "
-                  "product; `kade actions list` and `kade status` show the progress", markup=False)
+                  f"product, {result.rescheduled} waiting action(s) due now; `kade actions list` and `kade status` "
+                  "show the progress", markup=False)
     finally:
         kade.close()
