@@ -7,7 +7,9 @@ Then the stores are back, the operator re-authorises, reads the dry-run plan and
 (``kade.recovery.run_recovery``); the drain is timed against the time the stores' own declared rate
 limit (``fakehttp_limited``: 20 requests/s per connection, burst 1) needs for what each connection
 must fetch and send (its stock counted in distinct products: one push carries a product's latest
-value) — connections drain in parallel, so the slowest connection sets the bound.
+value) — connections drain in parallel, so the slowest connection sets the bound. The drain ends
+with the last action or import the database records as done; the harness's own look, every 0.1 s,
+is printed beside it.
 
 Kade runs as it is deployed: ``kade worker`` processes (``--processes`` × ``--threads``, 2 × 8 by
 default) on the Redis broker and PostgreSQL, this process in the scheduler's and the operator's
@@ -112,7 +114,7 @@ def main() -> int:
         for shop in shops:
             converged += assert_stock_converged(kade, shop.store, shop.connection_id)
         in_order = sum(1 for o, s, sh in report.first_calls if o < s < sh)
-        ratio = report.drain_seconds / report.rate_limit_seconds if report.rate_limit_seconds else float("inf")
+        ratio = report.recorded_seconds / report.rate_limit_seconds if report.rate_limit_seconds else float("inf")
         print(f"shipments reported: {reported}, twice: {twice}; store stock equals warehouse for {converged} links")
         print(f"connections whose first order page < first stock push < first shipment: "
               f"{in_order}/{len(shops)}")
@@ -124,8 +126,10 @@ def main() -> int:
             lasts = [f[k] for f in report.last_calls]
             print(f"  {name:16} first {min(firsts):5.2f}s .. {max(firsts):5.2f}s, "
                   f"last {min(lasts):5.2f}s .. {max(lasts):5.2f}s after the start")
-        print(f"drain: {report.drain_seconds:.1f}s; the stores' rate limits allow {report.rate_limit_seconds:.1f}s; "
-              f"ratio {ratio:.2f} (target ≤ {TARGET_RATIO}) {verdict(ratio, TARGET_RATIO, higher_is_better=False)}")
+        print(f"drain: {report.recorded_seconds:.2f}s to the last action or import recorded (the harness, looking "
+              f"every 0.1 s, saw it at {report.drain_seconds:.2f}s); the stores' rate limits allow "
+              f"{report.rate_limit_seconds:.2f}s; ratio {ratio:.2f} (target ≤ {TARGET_RATIO}) "
+              f"{verdict(ratio, TARGET_RATIO, higher_is_better=False)}")
         cores = os.cpu_count() or 1
         print(f"the machine during the drain: {busy:.1f} CPU-seconds busy, {busy / elapsed * cores:.2f} of {cores} "
               f"cores (Kade's workers, PostgreSQL, Redis, the stores and this process)")

@@ -27,7 +27,7 @@ from sqlmodel import col, func, select
 
 from kade.app import Kade
 from kade.connections import activate
-from kade.models import Connection, ConnectionStatus, Order, Tenant, utcnow
+from kade.models import Action, Connection, ConnectionRuntime, ConnectionStatus, Order, Tenant, utcnow
 from kade.recovery import RecoveryPlan, plan_recovery, run_recovery
 from kade.runtime import Runtime
 from kade.shipments import create_shipment
@@ -56,7 +56,11 @@ class Shop:
 class OutageReport:
     shops: list[Shop]
     plan: RecoveryPlan
+    #: from the start to the moment the harness saw everything done (it looks every 0.1 s)
     drain_seconds: float
+    #: from the start to the last action's or import's end as recorded in the database: the drain
+    #: itself, without the up to 0.1 s the harness's look took to see it
+    recorded_seconds: float
     #: seconds ``run_recovery`` took to put the actions back and queue the jobs (part of the drain)
     queued_seconds: float
     #: the longest any one connection must take at its store's declared rate (connections drain in parallel)
@@ -173,6 +177,7 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
     bound = max(_rate_limit_bound(kade, shop, plan) for shop in shops)
     in_stores = sum(s.store.order_count() for s in shops)  # no order is added during the drain
     begin_wall = time.time()
+    begin_at = utcnow()
     begin = time.monotonic()
     run_recovery(kade, runtime.actors, plan, settle=timeout)
     queued = time.monotonic() - begin
@@ -195,8 +200,13 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
             swept = time.monotonic()
         time.sleep(0.1)
     drain = time.monotonic() - begin
-    report = OutageReport(shops=shops, plan=plan, drain_seconds=drain, queued_seconds=queued,
-                          rate_limit_seconds=bound)
+    with kade.db.session() as session:
+        ends = [session.exec(select(func.max(Action.done_at)).where(col(Action.done_at) >= begin_at)).one(),
+                session.exec(select(func.max(ConnectionRuntime.last_import_at)).where(
+                    col(ConnectionRuntime.connection_id).in_([s.connection_id for s in shops]))).one()]
+    recorded = max((end - begin_at).total_seconds() for end in ends if end is not None)
+    report = OutageReport(shops=shops, plan=plan, drain_seconds=drain, recorded_seconds=recorded,
+                          queued_seconds=queued, rate_limit_seconds=bound)
     for shop in shops:
         after = [r for r in shop.store.snapshot_requests() if r.at >= begin_wall]
         report.requests += len(after)
