@@ -198,11 +198,14 @@ def wait_for(until: Callable[[], bool], *, timeout: float, what: str, every: flo
 # The checks every scenario ends with
 
 
-def assert_shipments_exactly_once(kade: Kade, store: HttpStore) -> int:
-    """Every shipment reported exactly once (none missing, none twice) and every action done."""
+def assert_shipments_exactly_once(kade: Kade, store: HttpStore, *, connection_id: int | None = None) -> int:
+    """Every shipment (of ``connection_id``, the store's connection, when several stores run)
+    reported exactly once (none missing, none twice) and every action done."""
+    query = select(Action).where(Action.kind == ActionKind.SHIPMENT)
+    if connection_id is not None:
+        query = query.where(Action.connection_id == connection_id)
     with kade.db.session() as session:
-        keys = {f"kade-shipment-{a.payload['shipment_id']}": a.status
-                for a in session.exec(select(Action).where(Action.kind == ActionKind.SHIPMENT))}
+        keys = {f"kade-shipment-{a.payload['shipment_id']}": a.status for a in session.exec(query)}
     counts = store.report_counts()
     twice = {k: n for k, n in counts.items() if n > 1}
     missing = sorted(set(keys) - set(counts))

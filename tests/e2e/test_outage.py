@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from kade.models import Action, ActionKind, ActionStatus, Order
-from tests.e2e.harness import assert_stock_converged
+from kade.models import Order
+from tests.e2e.harness import assert_shipments_exactly_once, assert_stock_converged
 from tests.support.outage import close_shops, open_shops, outage, recover
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -47,7 +47,7 @@ def test_three_hour_outage_drains_orders_then_stock_then_shipments(e2e_kade, bro
             assert int(session.exec(select(func.count()).select_from(Order)).one()) == len(set(rows))
         for shop in shops:
             assert {r for r, c in rows if c == shop.connection_id} == set(shop.store.orders)
-            _shipments_exactly_once(e2e_kade, shop)
+            assert assert_shipments_exactly_once(e2e_kade, shop.store, connection_id=shop.connection_id) > 0
             assert assert_stock_converged(e2e_kade, shop.store, shop.connection_id) == 40
         print(f"drain {report.drain_seconds:.2f}s, rate limits allow {report.rate_limit_seconds:.2f}s")
     finally:
@@ -59,15 +59,3 @@ def _plan_gaps(kade, since):
 
     with kade.db.session() as session:
         return plan_recovery(session, since).connections
-
-
-def _shipments_exactly_once(kade, shop) -> None:
-    with kade.db.session() as session:
-        actions = session.exec(select(Action).where(Action.kind == ActionKind.SHIPMENT,
-                                                    Action.connection_id == shop.connection_id)).all()
-    keys = {f"kade-shipment-{a.payload['shipment_id']}" for a in actions}
-    counts = shop.store.report_counts()
-    assert keys, "no shipment was made during the outage"
-    assert {k: n for k, n in counts.items() if n > 1} == {}, "a shipment was reported twice"
-    assert set(counts) == keys
-    assert {a.status for a in actions} == {ActionStatus.DONE}
