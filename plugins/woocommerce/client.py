@@ -246,3 +246,15 @@ def authorize_url(
         }
     )
     return f"{store_url.rstrip('/')}/wc-auth/v1/authorize?{query}"
+
+
+#: WP core caps ``per_page`` at 100
+PAGE_SIZE = 100
+
+
+def total_pages(headers: Mapping[str, str], page: int, count: int) -> int:
+    """``X-WP-TotalPages``; without it (some caching proxies drop it) a full page means more."""
+    value = headers.get("x-wp-totalpages")
+    if value is not None and value.strip().isdigit():
+        return int(value)
+    return page + 1 if count >= PAGE_SIZE else page

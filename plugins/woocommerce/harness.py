@@ -25,9 +25,9 @@ HOST = "shop.woo.test"
 #: where the wc-auth flow sends the shop owner back and POSTs the issued keys
 RETURN_URL = "https://kade.example/woocommerce/return"
 CALLBACK_URL = "https://kade.example/woocommerce/callback"
-#: the line the plugin writes into every shipment note (``plugin.marker``)
+#: the line the plugin writes into every shipment note (``shipping.marker``)
 MARKER = re.compile(r"\[Kade shipment ([^\]]+)\]")
-#: "Shipped with <carrier>, tracking code <code>." (``plugin.note_text``)
+#: "Shipped with <carrier>, tracking code <code>." (``shipping.note_text``)
 TRACKING = re.compile(r"tracking code (\S+?)\.(?:\s|$)")
 #: the shipment-note write whose answer ``drop_next_shipment_answer`` loses
 NOTE_WRITE = r"/wp-json/wc/v3/orders/\d+/notes/?$"

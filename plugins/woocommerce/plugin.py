@@ -38,18 +38,17 @@ from kade.errors import (
     WebhookRejected,
 )
 from kade.hookspecs import hookimpl
-from kade.mapping import MappingError, flag_setting, header
-from kade.plugins.woocommerce.client import TRACKING_API, WooClient
+from kade.mapping import MappingError, header
+from kade.plugins.woocommerce import shipping, stock
+from kade.plugins.woocommerce.client import PAGE_SIZE, TRACKING_API, WooClient, total_pages
 from kade.plugins.woocommerce.mapping import (
     CANCELLED_STATUSES,
     DEFAULT_IMPORT_STATUSES,
     format_gmt,
     order_status,
     parse_gmt,
-    parse_product_ref,
     refunded_quantities,
     to_remote_order,
-    to_remote_product,
     to_remote_stock,
 )
 from kade.types import (
@@ -66,7 +65,6 @@ from kade.types import (
     RejectedRecord,
     RemoteOrder,
     RemoteOrderStatus,
-    RemoteProduct,
     RemoteShipmentState,
     SettingSpec,
     ShipmentRequest,
@@ -81,12 +79,6 @@ log = structlog.get_logger(__name__)
 
 PLATFORM = "woocommerce"
 AUTH_METHODS = ("basic", "oauth1", "wc_auth")
-#: WP core caps ``per_page`` at 100
-PAGE_SIZE = 100
-#: WooCommerce's default batch limit
-BATCH_SIZE = 100
-#: how long the "is the Shipment Tracking extension installed" answer is reused
-TRACKING_PROBE_TTL = 3600.0
 #: WC dates have second resolution and ``modified_after`` is exclusive: step back one second
 SINCE_MARGIN = timedelta(seconds=1)
 
@@ -145,7 +137,7 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
         capabilities=Capabilities(
             partial_shipments=True,
             tracking="every",
-            stock_batch_size=BATCH_SIZE,
+            stock_batch_size=stock.BATCH_SIZE,
             stock_read=True,
             webhooks=True,
             cancel_order=True,
@@ -243,7 +235,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
             hint="store older than WooCommerce 5.8; filtering on date_modified_gmt client-side",
         )
     next_cursor: _OrderCursor | None = None
-    if cursor.page < _total_pages(response.headers, cursor.page, len(items)):
+    if cursor.page < total_pages(response.headers, cursor.page, len(items)):
         next_cursor = _OrderCursor(cursor.page + 1, cursor.modified_after, cursor.status_index)
     elif cursor.status_index is not None and cursor.status_index + 1 < len(statuses):
         next_cursor = _OrderCursor(1, None, cursor.status_index + 1)
@@ -254,82 +246,15 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage | None
     )
 
 
-def _total_pages(headers: Mapping[str, str], page: int, count: int) -> int:
-    """``X-WP-TotalPages``; without it (some caching proxies drop it) a full page means more."""
-    value = headers.get("x-wp-totalpages")
-    if value is not None and value.strip().isdigit():
-        return int(value)
-    return page + 1 if count >= PAGE_SIZE else page
-
-
 # --------------------------------------------------------------------------------------------
 # Products and stock
-
-
-def _product_page(
-    ctx: ConnectionContext, page_token: str | None
-) -> tuple[list[RemoteProduct], list[RejectedRecord], str | None]:
-    """One page of products; variable products bring all their variations along."""
-    try:
-        page = int(page_token) if page_token else 1
-    except ValueError:
-        raise RejectedByStore(f"invalid WooCommerce page token {page_token!r}", code="invalid_page_token") from None
-    client = WooClient(ctx)
-    meta_key = str(ctx.settings.get("ean_meta_key") or "")
-    response = client.request(
-        "GET", "products", params={"per_page": PAGE_SIZE, "page": page, "orderby": "id", "order": "asc"}
-    )
-    items = response.json()
-    products: list[RemoteProduct] = []
-    rejected: list[RejectedRecord] = []
-    for raw in items if isinstance(items, list) else []:
-        try:
-            kind = raw.get("type")
-            if kind == "variable":
-                if raw.get("manage_stock") is True:
-                    products.append(to_remote_product(raw, ean_meta_key=meta_key))
-                parent_id = int(raw["id"])
-                for variation in _all_pages(client, f"products/{parent_id}/variations"):
-                    try:
-                        products.append(to_remote_product(variation, parent_id=parent_id, ean_meta_key=meta_key))
-                    except (MappingError, ValueError) as exc:
-                        rejected.append(
-                            RejectedRecord(
-                                remote_id=f"{parent_id}/{variation.get('id')}", reason=str(exc), raw=variation
-                            )
-                        )
-            elif kind in ("grouped", "external"):
-                continue  # no stock of their own
-            else:
-                products.append(to_remote_product(raw, ean_meta_key=meta_key))
-        except (MappingError, ValueError, KeyError, AttributeError) as exc:
-            remote_id = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
-            rejected.append(
-                RejectedRecord(
-                    remote_id=remote_id, reason=f"unreadable product: {exc}", raw=raw if isinstance(raw, dict) else {}
-                )
-            )
-    count = len(items) if isinstance(items, list) else 0
-    next_token = str(page + 1) if page < _total_pages(response.headers, page, count) else None
-    return products, rejected, next_token
-
-
-def _all_pages(client: WooClient, path: str) -> Iterator[dict[str, Any]]:
-    page = 1
-    while True:
-        response = client.request("GET", path, params={"per_page": PAGE_SIZE, "page": page})
-        items = response.json()
-        yield from (i for i in items if isinstance(i, dict))
-        if page >= _total_pages(response.headers, page, len(items)):
-            return
-        page += 1
 
 
 @hookimpl
 def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage | None:
     if not _mine(ctx):
         return None
-    products, rejected, next_token = _product_page(ctx, page_token)
+    products, rejected, next_token = stock.product_page(ctx, page_token)
     return ProductPage(products=tuple(products), rejected=tuple(rejected), next_page_token=next_token)
 
 
@@ -337,7 +262,7 @@ def read_products(ctx: ConnectionContext, page_token: str | None) -> ProductPage
 def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage | None:
     if not _mine(ctx):
         return None
-    products, _, next_token = _product_page(ctx, page_token)
+    products, _, next_token = stock.product_page(ctx, page_token)
     return StockPage(items=tuple(to_remote_stock(p) for p in products), next_page_token=next_token)
 
 
@@ -345,182 +270,11 @@ def read_stock(ctx: ConnectionContext, page_token: str | None) -> StockPage | No
 def push_stock(ctx: ConnectionContext, updates: Sequence[StockUpdate]) -> Sequence[StockResult] | None:
     if not _mine(ctx):
         return None
-    results: dict[str, StockResult] = {}
-    groups: dict[int, dict[int, StockUpdate]] = {}  # parent id (0: simple products) → item id → update
-    for update in updates:
-        try:
-            product_id, variation_id = parse_product_ref(update.remote_product_id)
-        except MappingError as exc:
-            results[update.remote_product_id] = StockResult(
-                remote_product_id=update.remote_product_id, ok=False, error=str(exc), error_kind="invalid_reference"
-            )
-            continue
-        if variation_id:
-            groups.setdefault(product_id, {})[variation_id] = update
-        else:
-            groups.setdefault(0, {})[product_id] = update
-    client = WooClient(ctx)
-    for parent_id, items in groups.items():
-        path = f"products/{parent_id}/variations/batch" if parent_id else "products/batch"
-        chunk_ids = list(items)
-        for start in range(0, len(chunk_ids), BATCH_SIZE):
-            chunk = {i: items[i] for i in chunk_ids[start : start + BATCH_SIZE]}
-            body = {"update": [{"id": i, "stock_quantity": u.quantity} for i, u in chunk.items()]}
-            try:
-                answer = client.send("POST", path, body)
-            except OutcomeUnknown as exc:
-                # stock levels are absolute: sending the same batch again is safe
-                raise TransientError(exc.message, status_code=exc.status_code, code=exc.code) from exc
-            except (NotFound, RejectedByStore) as exc:
-                for update in chunk.values():
-                    results[update.remote_product_id] = StockResult(
-                        remote_product_id=update.remote_product_id,
-                        ok=False,
-                        error=exc.message,
-                        error_kind=exc.code or exc.kind,
-                    )
-                continue
-            results.update(_batch_results(answer, chunk))
-    return [results[u.remote_product_id] for u in _unique(updates)]
-
-
-def _unique(updates: Sequence[StockUpdate]) -> list[StockUpdate]:
-    seen: dict[str, StockUpdate] = {}
-    for update in updates:
-        seen[update.remote_product_id] = update
-    return list(seen.values())
-
-
-def _batch_results(answer: Any, chunk: Mapping[int, StockUpdate]) -> dict[str, StockResult]:
-    """Per-item outcomes of a batch answer ``{"update": [object | {id, error}]}``."""
-    out: dict[str, StockResult] = {}
-    answered = answer.get("update") if isinstance(answer, dict) else None
-    for item in answered if isinstance(answered, list) else []:
-        if not isinstance(item, dict):
-            continue
-        try:
-            update = chunk.get(int(item.get("id") or 0))
-        except (TypeError, ValueError):
-            update = None
-        if update is None:
-            continue
-        ref = update.remote_product_id
-        error = item.get("error")
-        if isinstance(error, dict):
-            out[ref] = StockResult(
-                remote_product_id=ref,
-                ok=False,
-                error=str(error.get("message") or error),
-                error_kind=str(error.get("code") or "rejected"),
-            )
-        elif item.get("manage_stock") is not True:
-            where = "on the parent product" if item.get("manage_stock") == "parent" else "off"
-            out[ref] = StockResult(
-                remote_product_id=ref,
-                ok=False,
-                error=f"stock management is {where} for this product in WooCommerce; stock was not set",
-                error_kind="stock_not_managed",
-            )
-        elif item.get("stock_quantity") != update.quantity:
-            out[ref] = StockResult(
-                remote_product_id=ref,
-                ok=False,
-                error_kind="not_applied",
-                error=f"store kept stock {item.get('stock_quantity')!r}, not {update.quantity}",
-            )
-        else:
-            out[ref] = StockResult(remote_product_id=ref, ok=True)
-    for update in chunk.values():
-        out.setdefault(
-            update.remote_product_id,
-            StockResult(
-                remote_product_id=update.remote_product_id,
-                ok=False,
-                error_kind="no_result",
-                error="WooCommerce's batch answer did not mention this item",
-            ),
-        )
-    return out
+    return stock.push(ctx, updates)
 
 
 # --------------------------------------------------------------------------------------------
 # Shipments
-
-
-def marker(shipment: ShipmentRequest) -> str:
-    """The text that ties a note to one Kade shipment, so a lost answer can be checked."""
-    return f"[Kade shipment {shipment.idempotency_key}]"
-
-
-def note_text(shipment: ShipmentRequest) -> str:
-    parts = [f"Shipped with {shipment.carrier}"]
-    if shipment.tracking_code:
-        parts.append(f", tracking code {shipment.tracking_code}")
-    sentence = "".join(parts) + "."
-    if shipment.tracking_url:
-        sentence += f" Track your parcel: {shipment.tracking_url}"
-    if not shipment.completes_order and shipment.lines:
-        items = ", ".join(f"{line.quantity} × {line.sku or line.remote_line_id}" for line in shipment.lines)
-        sentence += f" This is a partial shipment: {items}."
-    return f"{sentence}\n{marker(shipment)}"
-
-
-def _mentions(text: str, shipment: ShipmentRequest) -> bool:
-    """A note about this shipment: our marker, or its tracking code (e.g. written by a previous integration)."""
-    if marker(shipment) in text:
-        return True
-    code = shipment.tracking_code
-    return bool(code) and re.search(rf"(?<![\w-]){re.escape(code or '')}(?![\w-])", text) is not None
-
-
-def _flag(ctx: ConnectionContext, name: str, default: bool) -> bool:
-    return flag_setting(ctx.settings, name, default)
-
-
-def _uses_tracking_extension(ctx: ConnectionContext, client: WooClient, order_id: int) -> bool:
-    """Setting ``on``/``off``, or (``auto``) probe the extension's route, remembering the answer."""
-    mode = str(ctx.settings.get("shipment_tracking_extension") or "auto")
-    if mode in ("on", "off"):
-        return mode == "on"
-    cache_key = f"{PLATFORM}:{ctx.connection_id}:shipment_tracking"
-    cached = ctx.tokens.get(cache_key)
-    if cached is not None:
-        return cached == "1"
-    try:
-        client.get(f"orders/{order_id}/shipment-trackings", api=TRACKING_API)
-        installed = True
-    except NotFound as exc:
-        if exc.code != "rest_no_route":
-            raise
-        installed = False
-    ctx.tokens.set(cache_key, "1" if installed else "0", TRACKING_PROBE_TTL)
-    return installed
-
-
-def _tracking_body(shipment: ShipmentRequest) -> dict[str, str]:
-    body = {"tracking_number": shipment.tracking_code or ""}
-    if shipment.tracking_url:
-        body.update(custom_tracking_provider=shipment.carrier, custom_tracking_link=shipment.tracking_url)
-    else:
-        body["tracking_provider"] = shipment.carrier
-    return body
-
-
-def _add_tracking(client: WooClient, order_id: int, shipment: ShipmentRequest) -> str:
-    try:
-        answer = client.send(
-            "POST", f"orders/{order_id}/shipment-trackings", _tracking_body(shipment), api=TRACKING_API
-        )
-    except NotFound as exc:
-        if exc.code == "rest_no_route":
-            raise RejectedByStore(
-                "the Shipment Tracking extension is not installed on this store; set shipment_tracking_extension "
-                "to auto or off",
-                status_code=404,
-                code="rest_no_route",
-            ) from exc
-        raise
-    return str(answer.get("tracking_id", "")) if isinstance(answer, dict) else ""
 
 
 def _order_id(shipment_or_request: ShipmentRequest | CancelRequest) -> int:
@@ -528,10 +282,6 @@ def _order_id(shipment_or_request: ShipmentRequest | CancelRequest) -> int:
         return int(shipment_or_request.order_remote_id)
     except ValueError:
         raise NotFound(f"{shipment_or_request.order_remote_id!r} is not a WooCommerce order id") from None
-
-
-def _complete(client: WooClient, order_id: int) -> None:
-    client.send("PUT", f"orders/{order_id}", {"status": "completed"})
 
 
 @hookimpl
@@ -544,14 +294,13 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
     status = str(order.get("status"))
     if status in CANCELLED_STATUSES or status == "trash":
         raise RejectedByStore(f"order {shipment.order_number} is {status} in WooCommerce", code="order_cancelled")
-    extension = bool(shipment.tracking_code) and _uses_tracking_extension(ctx, client, order_id)
-    to_customer = _flag(ctx, "tracking_note_to_customer", True)
-    note = client.send("POST", f"orders/{order_id}/notes", {"note": note_text(shipment), "customer_note": to_customer})
+    extension = bool(shipment.tracking_code) and shipping.uses_tracking_extension(ctx, client, order_id)
+    note = shipping.add_note(ctx, client, order_id, shipment)
     reference = f"note:{note.get('id')}"
     if extension:
-        reference += f",tracking:{_add_tracking(client, order_id, shipment)}"
+        reference += f",tracking:{shipping.add_tracking(client, order_id, shipment)}"
     if shipment.completes_order and status != "completed":
-        _complete(client, order_id)
+        shipping.complete(client, order_id)
     return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=reference)
 
 
@@ -570,8 +319,8 @@ def check_shipment(
     client = WooClient(ctx)
     order_id = _order_id(shipment)
     notes = client.get(f"orders/{order_id}/notes", {"type": "any"})
-    note = next((n for n in notes if isinstance(n, dict) and _mentions(str(n.get("note", "")), shipment)), None)
-    extension = bool(shipment.tracking_code) and _uses_tracking_extension(ctx, client, order_id)
+    note = next((n for n in notes if isinstance(n, dict) and shipping.mentions(str(n.get("note", "")), shipment)), None)
+    extension = bool(shipment.tracking_code) and shipping.uses_tracking_extension(ctx, client, order_id)
     tracking: dict[str, Any] | None = None
     if extension:
         items = client.get(f"orders/{order_id}/shipment-trackings", api=TRACKING_API)
@@ -583,16 +332,13 @@ def check_shipment(
     order = client.get(f"orders/{order_id}")
     status = str(order.get("status"))
     if note is None:
-        to_customer = _flag(ctx, "tracking_note_to_customer", True)
-        note = client.send(
-            "POST", f"orders/{order_id}/notes", {"note": note_text(shipment), "customer_note": to_customer}
-        )
+        note = shipping.add_note(ctx, client, order_id, shipment)
     reference = f"note:{note.get('id')}"
     if extension:
-        tracking_id = tracking.get("tracking_id") if tracking else _add_tracking(client, order_id, shipment)
+        tracking_id = tracking.get("tracking_id") if tracking else shipping.add_tracking(client, order_id, shipment)
         reference += f",tracking:{tracking_id}"
     if shipment.completes_order and status not in ("completed", "trash", *CANCELLED_STATUSES):
-        _complete(client, order_id)
+        shipping.complete(client, order_id)
     return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=reference)
 
 

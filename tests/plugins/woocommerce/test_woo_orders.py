@@ -197,7 +197,7 @@ def test_order_page_token_must_be_ours(ctx: ConnectionContext) -> None:
 
 
 def test_missing_total_pages_header_falls_back_to_page_size() -> None:
-    from kade.plugins.woocommerce.plugin import _total_pages
+    from kade.plugins.woocommerce.client import total_pages as _total_pages
 
     assert _total_pages({"x-wp-totalpages": "4"}, 1, 100) == 4
     assert _total_pages({}, 2, 100) == 3
