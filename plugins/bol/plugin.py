@@ -13,10 +13,7 @@ What is specific to bol, and handled here:
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -25,14 +22,13 @@ import structlog
 from kade.errors import (
     AuthRejected,
     NotFound,
-    OutcomeUnknown,
     PlatformError,
     RejectedByStore,
     UserError,
 )
 from kade.hookspecs import hookimpl
 from kade.mapping import MappingError
-from kade.plugins.bol import exports
+from kade.plugins.bol import exports, order_pages, shipping
 from kade.plugins.bol.auth import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
@@ -50,8 +46,6 @@ from kade.plugins.bol.mapping import (
 )
 from kade.plugins.bol.protocol import (
     CANCEL_REASONS,
-    HISTORY_DAYS,
-    MAX_CHANGE_INTERVAL_MINUTES,
     MAX_SHIPMENT_ITEMS,
     MAX_STOCK,
     PAGE_SIZE,
@@ -112,58 +106,11 @@ def kade_register_platforms() -> Iterator[PlatformSpec]:
 # Orders
 
 
-def _first_segment(since: datetime | None, now: datetime) -> str:
-    """Where an import starts: open orders, the last hour's changes, or day by day since ``since``."""
-    if since is None:
-        return "o:1"
-    minutes = max(1, math.ceil((now - since).total_seconds() / 60) + 1)
-    if minutes <= MAX_CHANGE_INTERVAL_MINUTES:
-        return f"m:{minutes}:1"
-    # latest-change-date filters on one day; bol's days are Amsterdam days, so start early and
-    # end late by two hours (duplicates are harmless, imports upsert)
-    start = max((since - timedelta(hours=2)).date(), (now - timedelta(days=HISTORY_DAYS)).date())
-    end = (now + timedelta(hours=2)).date()
-    return f"d:{start.isoformat()}:{end.isoformat()}:1"
-
-
-def _segment_params(token: str) -> tuple[dict[str, str | int], str]:
-    """Query parameters for a page token, and the token of the page after a full one."""
-    kind, _, rest = token.partition(":")
-    try:
-        if kind == "o":
-            page = int(rest)
-            return {"status": "OPEN", "page": page}, f"o:{page + 1}"
-        if kind == "m":
-            minutes, page_raw = rest.split(":")
-            page = int(page_raw)
-            next_token = f"m:{minutes}:{page + 1}"
-            return {"status": "ALL", "change-interval-minute": int(minutes), "page": page}, next_token
-        if kind == "d":
-            day, end, page_raw = rest.split(":")
-            date.fromisoformat(day)
-            page = int(page_raw)
-            return {"status": "ALL", "latest-change-date": day, "page": page}, f"d:{day}:{end}:{page + 1}"
-    except ValueError:
-        pass
-    raise ValueError(f"not a bol order page token: {token!r}")
-
-
-def _after_short_page(token: str) -> str | None:
-    """The next day's first page for day-by-day imports; None when the import is complete."""
-    if not token.startswith("d:"):
-        return None
-    _, day, end, _ = token.split(":")
-    following = date.fromisoformat(day) + timedelta(days=1)
-    if following > date.fromisoformat(end):
-        return None
-    return f"d:{following.isoformat()}:{end}:1"
-
-
 @hookimpl
 def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
     client = BolClient(ctx)
-    token = query.page_token or _first_segment(query.since, ctx.now())
-    params, full_page_next = _segment_params(token)
+    token = query.page_token or order_pages.first_segment(query.since, ctx.now())
+    params, full_page_next = order_pages.segment_params(token)
     params["fulfilment-method"] = client.settings.fulfilment_method
     listing = client.get_json("/retailer/orders", params)
     entries = listing.get("orders") or []  # bol answers {} for an empty page
@@ -194,7 +141,7 @@ def import_orders(ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
             rejected.append(
                 RejectedRecord(remote_id=order_id, reason=f"listed but not found in detail: {exc}", raw=dict(entry))
             )
-    next_token = full_page_next if len(entries) >= PAGE_SIZE else _after_short_page(token)
+    next_token = full_page_next if len(entries) >= PAGE_SIZE else order_pages.after_short_page(token)
     return OrderPage(orders=tuple(orders), rejected=tuple(rejected), next_page_token=next_token)
 
 
@@ -262,52 +209,6 @@ def cancel_order(ctx: ConnectionContext, request: CancelRequest) -> CancelResult
 # Shipments
 
 
-def shipment_reference(shipment: ShipmentRequest) -> str:
-    """The ``shipmentReference`` bol stores with the shipment; stable across retries (≤ 90 chars)."""
-    key = shipment.idempotency_key
-    if 0 < len(key) <= 90:
-        return key
-    return "kade-" + hashlib.sha256(key.encode()).hexdigest()[:40]
-
-
-def _failure(client: BolClient, shipment: ShipmentRequest, process: Mapping[str, Any]) -> RejectedByStore:
-    """Why bol refused a shipment, with ``order_cancelled`` when the items turn out to be cancelled."""
-    message = str(process.get("errorMessage") or "no reason given")
-    reason = f"bol refused the shipment of order {shipment.order_number}: {message}"
-    try:
-        detail = client.get_json(f"/retailer/orders/{quote(shipment.order_remote_id, safe='')}")
-    except PlatformError:
-        detail = {}
-    items = {str(i.get("orderItemId")): i for i in detail.get("orderItems") or [] if isinstance(i, dict)}
-
-    def counts(line_id: str) -> tuple[int, int, int] | None:
-        item = items.get(line_id)
-        if item is None:
-            return None
-        return int(item.get("quantity", 0)), int(item.get("quantityShipped", 0)), int(item.get("quantityCancelled", 0))
-
-    known = [(line, counts(line.remote_line_id)) for line in shipment.lines]
-    cancelled = any(c is not None and c[2] > 0 and c[0] - c[1] - c[2] < line.quantity for line, c in known)
-    shipped_already = all(c is not None and c[0] - c[1] - c[2] == 0 and c[1] > 0 for _, c in known)
-    if cancelled or "cancel" in message.lower():
-        return RejectedByStore(reason, code="order_cancelled")
-    if shipped_already:
-        return RejectedByStore(reason, code="already_shipped")
-    return RejectedByStore(reason, code="shipment_failed")
-
-
-def _result(client: BolClient, shipment: ShipmentRequest, process: Mapping[str, Any]) -> ShipmentResult:
-    status = process.get("status")
-    reference = process_id(process)
-    if status == "SUCCESS":
-        return ShipmentResult(state=RemoteShipmentState.CONFIRMED, remote_reference=reference)
-    if status == "PENDING":
-        return ShipmentResult(state=RemoteShipmentState.PENDING, remote_reference=reference)
-    if status == "FAILURE":
-        raise _failure(client, shipment, process)
-    raise OutcomeUnknown(f"bol's processing of the shipment ended in {status} (process {reference})")
-
-
 @hookimpl
 def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> ShipmentResult:
     client = BolClient(ctx)
@@ -327,12 +228,12 @@ def report_shipment(ctx: ConnectionContext, shipment: ShipmentRequest) -> Shipme
         transport["trackAndTrace"] = shipment.tracking_code
     body = {
         "orderItems": [{"orderItemId": line.remote_line_id, "quantity": line.quantity} for line in shipment.lines],
-        "shipmentReference": shipment_reference(shipment),
+        "shipmentReference": shipping.shipment_reference(shipment),
         "transport": transport,
     }
     process = client.send_json("POST", "/retailer/shipments", body)
     process = client.wait_for_process(process, client.settings.process_wait_seconds)
-    return _result(client, shipment, process)
+    return shipping.result(client, shipment, process)
 
 
 @hookimpl
@@ -347,8 +248,8 @@ def check_shipment(
         except NotFound:
             process = None  # statuses expire after about 48 hours; the shipment list still knows
         if process is not None and process.get("status") in ("SUCCESS", "PENDING", "FAILURE"):
-            return _result(client, shipment, process)
-    reference = shipment_reference(shipment)
+            return shipping.result(client, shipment, process)
+    reference = shipping.shipment_reference(shipment)
     page = 1
     while True:
         listing = client.get_json("/retailer/shipments", {"order-id": shipment.order_remote_id, "page": page})
