@@ -7,7 +7,8 @@ imported only when asked for.
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type checkers see the real classes; at run time pytest is imported only when asked
-    from kade.testing.conformance import ConformanceSuite, World
+    from kade.testing.conformance import ConformanceSuite
+    from kade.testing.world import World
 
 from kade.testing.harness import ControlUnsupported, Harness, SeededOrder, StoreShipment, WebhookDelivery
 
@@ -16,8 +17,12 @@ __all__ = ["ConformanceSuite", "ControlUnsupported", "Harness", "SeededOrder", "
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ConformanceSuite", "World"):
+    if name == "ConformanceSuite":
         from kade.testing import conformance
 
-        return getattr(conformance, name)
+        return conformance.ConformanceSuite
+    if name == "World":
+        from kade.testing import world
+
+        return world.World
     raise AttributeError(name)

@@ -14,7 +14,7 @@ from kade.ingest import import_orders
 from kade.login_migration import migrate
 from kade.models import ConnectionStatus
 from kade.plugins.magento.harness import MagentoHarness
-from kade.testing.conformance import World
+from kade.testing.world import World
 
 
 @pytest.fixture

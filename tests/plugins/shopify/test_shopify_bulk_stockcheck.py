@@ -12,7 +12,7 @@ from kade.catalog import link_store_products
 from kade.plugins.shopify import simulator as sm
 from kade.plugins.shopify.harness import ShopifyHarness
 from kade.stockcheck import full_stock_check
-from kade.testing.conformance import World
+from kade.testing.world import World
 
 
 @pytest.fixture
