@@ -18,16 +18,21 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from kade.app import Kade
+from kade.eventlog import prune_events
 from kade.health import check_alerts
 from kade.jobs import Actors
 from kade.logs import get_logger
-from kade.models import Connection, Event, Lease, utcnow
+from kade.models import Connection, Lease, utcnow
 from kade.runstate import mark_scheduled_many, poll_states
 from kade.status import RUNNING, SENDING
 from kade.sweeper import sweep
 
 log = get_logger(__name__)
 LEADER = "scheduler"
+#: how often the event log's retention looks for expired events
+RETENTION_EVERY = timedelta(hours=1)
+#: expired events deleted per tick: a backlog goes at this many a second, one short transaction each
+RETENTION_BATCH = 5000
 
 
 def try_lease(session: Session, name: str, holder: str, ttl: float, now: datetime | None = None) -> bool:
@@ -68,7 +73,7 @@ class Scheduler:
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}")
     lease_ttl: float = 15.0
     stock_check_hour: int = 3
-    _last_retention: datetime | None = None
+    _retention_due: datetime | None = None
 
     def is_leader(self) -> bool:
         with self.kade.db.transaction() as session:
@@ -157,13 +162,17 @@ class Scheduler:
             self.actors.check_credentials.send(connection_id=connection_id)
 
     def _retention(self, now: datetime) -> None:
-        if self._last_retention is not None and now - self._last_retention < timedelta(hours=1):
+        """Hourly: expired events and leases go. A full batch of events means more are expired,
+        and the next tick deletes the next batch, so the backlog never holds up a tick."""
+        if self._retention_due is not None and now < self._retention_due:
             return
-        self._last_retention = now
         cutoff = now - timedelta(days=self.kade.settings.event_retention_days)
         with self.kade.db.transaction() as session:
-            session.execute(sa.delete(Event).where(col(Event.at) < cutoff))
+            deleted = prune_events(session, cutoff, limit=RETENTION_BATCH)
             session.execute(sa.delete(Lease).where(col(Lease.expires_at) < now, col(Lease.name) != LEADER))
+        self._retention_due = now if deleted >= RETENTION_BATCH else now + RETENTION_EVERY
+        if deleted:
+            log.info("events_pruned", deleted=deleted, before=cutoff.isoformat(), more=deleted >= RETENTION_BATCH)
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         log.info("scheduler_started", holder=self.holder)

@@ -1,0 +1,81 @@
+"""The event log's retention: expired events go, a batch a tick, and nothing younger with them.
+
+Why batches: after a pause, or at fleet scale, one DELETE of every expired event is one long
+transaction holding the scheduler's tick, and every poll behind it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import func, select
+
+import kade.scheduler as scheduler_module
+from kade.app import Kade
+from kade.models import Event, Lease, utcnow
+from kade.scheduler import LEADER, Scheduler
+from tests.test_claims_and_scheduler import Recorder
+
+
+def _events(kade: Kade, ages_days: list[float]) -> None:
+    now = utcnow()
+    with kade.db.transaction() as session:
+        for n, age in enumerate(ages_days):
+            session.add(Event(at=now - timedelta(days=age), kind="orders_imported", outcome="ok", message=f"e{n}"))
+
+
+def _left(kade: Kade) -> list[str]:
+    with kade.db.session() as session:
+        return sorted(session.exec(select(Event.message)).all())
+
+
+def _count(kade: Kade) -> int:
+    with kade.db.session() as session:
+        return int(session.exec(select(func.count()).select_from(Event)).one())
+
+
+def test_expired_events_go_a_batch_a_tick_and_younger_ones_stay(kade: Kade, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler_module, "RETENTION_BATCH", 3)
+    kade.settings.event_retention_days = 90
+    _events(kade, [200, 120, 100, 95, 91, 90.5, 89, 10, 0])  # six expired, three kept
+    scheduler = Scheduler(kade, Recorder(), holder="a")
+    now = utcnow()
+    remaining = []
+    for second in range(4):
+        scheduler._retention(now + timedelta(seconds=second))
+        remaining.append(_count(kade))
+    # three, then three more (a full batch: the next tick goes on), then none: an hour's rest
+    assert remaining == [6, 3, 3, 3]
+    assert _left(kade) == ["e6", "e7", "e8"]
+
+    _events(kade, [91])
+    scheduler._retention(now + timedelta(minutes=59))
+    assert _count(kade) == 4  # not due yet
+    scheduler._retention(now + timedelta(hours=1, seconds=3))
+    assert _count(kade) == 3
+
+
+def test_a_batch_that_is_not_full_waits_for_the_next_hour(kade: Kade, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler_module, "RETENTION_BATCH", 3)
+    kade.settings.event_retention_days = 90
+    _events(kade, [100, 100])
+    scheduler = Scheduler(kade, Recorder(), holder="a")
+    now = utcnow()
+    scheduler._retention(now)
+    assert _count(kade) == 0
+    _events(kade, [100])
+    scheduler._retention(now + timedelta(seconds=1))
+    assert _count(kade) == 1
+
+
+def test_expired_leases_go_and_the_leaders_stays(kade: Kade) -> None:
+    now = utcnow()
+    with kade.db.transaction() as session:
+        session.add(Lease(name=LEADER, holder="gone", expires_at=now - timedelta(hours=1)))
+        session.add(Lease(name="stock_check:2026-12-01", holder="a", expires_at=now - timedelta(hours=1)))
+        session.add(Lease(name="stock_check:2026-12-07", holder="a", expires_at=now + timedelta(hours=1)))
+    Scheduler(kade, Recorder(), holder="a")._retention(now)
+    with kade.db.session() as session:
+        names = sorted(session.exec(select(Lease.name)).all())
+    assert names == [LEADER, "stock_check:2026-12-07"]
