@@ -259,11 +259,10 @@ def run_recovery(kade: Kade, actors: Actors | None, plan: RecoveryPlan, *,
         # claim of the drain would take pending for rare and pick the wrong index.
         with kade.db.transaction() as session:
             refresh_statistics(session, "actions")
-    if actors is None:
-        return RecoveryResult(imports_requested=0, retried=retried, superseded=superseded, rescheduled=rescheduled)
-    drain(actors, ids, settle=settle)
-    return RecoveryResult(imports_requested=len(ids), retried=retried, superseded=superseded,
-                          rescheduled=rescheduled)
+    if actors is not None:
+        drain(actors, ids, settle=settle)
+    return RecoveryResult(imports_requested=len(ids) if actors is not None else 0, retried=retried,
+                          superseded=superseded, rescheduled=rescheduled)
 
 
 def list_actions(session: Session, *, statuses: Sequence[ActionStatus] = (), tenant_ids: Iterable[int] | None = None,

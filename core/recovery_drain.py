@@ -168,7 +168,8 @@ class DrainThreads:
 
     def run(self, connection_id: int, drain: Callable[[threading.Event], object]) -> bool:
         """Start ``drain(stop)``, one connection's drain, on a thread of its own while fewer than
-        ``size`` run (True; a failure is logged); otherwise run it here, on the caller's thread (False).
+        ``size`` run (True); otherwise run it here, on the caller's thread (False). A failure is
+        logged either way, and the sweeper and the next poll take over.
 
         Why not queue the rest: the job is acknowledged when this returns, so a queue without
         bound would let the first process to poll take every connection of a large recovery
@@ -189,7 +190,7 @@ class DrainThreads:
                 future = self._pool.submit(call)
                 self._running.add(future)
         if not room:
-            drain(self.stop)
+            call()
             return False
         future.add_done_callback(self._done)
         return True

@@ -281,5 +281,10 @@ def test_recover_and_webhook_deliveries_print_json(cli, tmp_path) -> None:
     plan = json.loads(out)
     assert plan["dry_run"] is True and plan["totals"] == {}
     assert [(c["name"], c["platform"], c["status"]) for c in plan["connections"]] == [("main", "acme", "new")]
+    code, out, _ = cli("recover", "--since", "2026-01-01T00:00:00Z", "--json")  # run: a connection not active
+    assert code == 0
+    assert json.loads(out)["result"] == {"imports_requested": 0, "retried": 0, "superseded": 0, "rescheduled": 0}
+    code, out, _ = cli("recover", "--since", "2026-01-01T00:00:00Z")
+    assert code == 0 and "0 waiting action(s) due now" in out
     code, out, _ = cli("webhook", "deliveries", "--tenant", "shop", "--json")
     assert code == 0 and json.loads(out) == {"deliveries": []}

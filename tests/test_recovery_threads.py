@@ -114,9 +114,10 @@ def test_a_drain_past_the_pools_size_runs_on_the_callers_thread() -> None:
     assert threads.run(1, lambda stop: release.wait(timeout=30))
     assert threads.run(2, lambda stop: ran_on.append(threading.get_ident())) is False
     assert ran_on == [threading.get_ident()]
+    assert threads.run(3, lambda stop: 1 / 0) is False  # logged here too, not raised into the job
     release.set()
     assert threads.wait(timeout=10)
-    assert threads.run(3, lambda stop: ran_on.append(threading.get_ident()))  # room again
+    assert threads.run(4, lambda stop: ran_on.append(threading.get_ident()))  # room again
     assert threads.wait(timeout=10) and ran_on[-1] != threading.get_ident()
     threads.close()
 
