@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     alert_window: float = Field(default=60.0, gt=0)
     #: days the integration event log is kept
     event_retention_days: int = Field(default=90, ge=1)
+    #: days a done or cancelled outbox action is kept (failed ones stay until retried)
+    action_retention_days: int = Field(default=30, ge=1)
     #: queue priority, most urgent first: alerts; after an outage orders are re-driven first,
     #: then stock, then shipments (rule R10); then cancellations, warehouse events, maintenance
     queue_order: str = "alerts,orders,stock,shipments,cancellations,warehouse,maintenance"

@@ -16,8 +16,9 @@ import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 from sqlmodel import Session, col, select
 
-from kade.db import AFTER_COMMIT, after_commit, insert_many
+from kade.db import AFTER_COMMIT, after_commit, insert_many, one_of
 from kade.models import Action, ActionKind, ActionStatus, utcnow
+from kade.warehouse_models import WebhookAttempt
 
 
 @dataclass(frozen=True)
@@ -167,3 +168,32 @@ def add_actions(session: Session, actions: Sequence[NewAction]) -> int:
     table = Action.__table__  # type: ignore[attr-defined]
     # one array per column on PostgreSQL: the API's bulk stock path creates thousands at once
     return len(insert_many(session, table, values, returning=("id",), skip_conflicts_on="idempotency_key"))
+
+
+#: the statuses an action ends in for good; a failed one waits for an operator's retry instead
+SETTLED = (ActionStatus.DONE, ActionStatus.CANCELLED)
+
+
+def prune_actions(session: Session, before: datetime, *, limit: int) -> int:
+    """Delete up to ``limit`` actions settled (done or cancelled) before ``before``, with their
+    webhook delivery attempts; how many.
+
+    Without it the outbox keeps every push and report it ever sent, and the claims' and the
+    sweeper's indexes carry them all. Forgetting a settled action is safe because no key is
+    ever added twice: a claimed push or import renames its key after its own id, and a
+    shipment's, a cancellation's and a webhook event's keys name a row created once
+    (docs/decisions/settled-action-retention.md). The ``next_attempt_at`` bound lets
+    PostgreSQL read ``ix_action_status_next`` instead of the whole table: an action is due
+    before it settles, so every expired one is within it.
+    """
+    expired = list(session.exec(
+        select(Action.id).where(col(Action.status).in_([s.value for s in SETTLED]),
+                                col(Action.next_attempt_at) < before, col(Action.updated_at) < before)
+        .limit(limit)).all())
+    if not expired:
+        return 0
+    session.execute(sa.delete(WebhookAttempt).where(one_of(session, col(WebhookAttempt.action_id), expired))
+                    .execution_options(synchronize_session=False))
+    session.execute(sa.delete(Action).where(one_of(session, col(Action.id), expired))
+                    .execution_options(synchronize_session=False))
+    return len(expired)

@@ -23,15 +23,17 @@ from kade.health import check_alerts
 from kade.jobs import Actors
 from kade.logs import get_logger
 from kade.models import Connection, Lease, utcnow
+from kade.outbox import prune_actions
 from kade.runstate import mark_scheduled_many, poll_states
 from kade.status import RUNNING, SENDING
 from kade.sweeper import sweep
 
 log = get_logger(__name__)
 LEADER = "scheduler"
-#: how often the event log's retention looks for expired events
+#: how often retention looks for expired events and settled actions
 RETENTION_EVERY = timedelta(hours=1)
-#: expired events deleted per tick: a backlog goes at this many a second, one short transaction each
+#: expired events, and settled actions, deleted per tick: a backlog goes at this many a second,
+#: one short transaction each
 RETENTION_BATCH = 5000
 
 
@@ -162,17 +164,24 @@ class Scheduler:
             self.actors.check_credentials.send(connection_id=connection_id)
 
     def _retention(self, now: datetime) -> None:
-        """Hourly: expired events and leases go. A full batch of events means more are expired,
-        and the next tick deletes the next batch, so the backlog never holds up a tick."""
+        """Hourly: expired events, settled actions and expired leases go. A full batch of either
+        means more are expired, and the next tick deletes the next batch, so a backlog never
+        holds up a tick."""
         if self._retention_due is not None and now < self._retention_due:
             return
-        cutoff = now - timedelta(days=self.kade.settings.event_retention_days)
+        settings = self.kade.settings
+        events_before = now - timedelta(days=settings.event_retention_days)
+        actions_before = now - timedelta(days=settings.action_retention_days)
         with self.kade.db.transaction() as session:
-            deleted = prune_events(session, cutoff, limit=RETENTION_BATCH)
+            events = prune_events(session, events_before, limit=RETENTION_BATCH)
+            actions = prune_actions(session, actions_before, limit=RETENTION_BATCH)
             session.execute(sa.delete(Lease).where(col(Lease.expires_at) < now, col(Lease.name) != LEADER))
-        self._retention_due = now if deleted >= RETENTION_BATCH else now + RETENTION_EVERY
-        if deleted:
-            log.info("events_pruned", deleted=deleted, before=cutoff.isoformat(), more=deleted >= RETENTION_BATCH)
+        more = events >= RETENTION_BATCH or actions >= RETENTION_BATCH
+        self._retention_due = now if more else now + RETENTION_EVERY
+        if events:
+            log.info("events_pruned", deleted=events, before=events_before.isoformat(), more=more)
+        if actions:
+            log.info("actions_pruned", deleted=actions, before=actions_before.isoformat(), more=more)
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         log.info("scheduler_started", holder=self.holder)

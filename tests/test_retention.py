@@ -1,7 +1,8 @@
-"""The event log's retention: expired events go, a batch a tick, and nothing younger with them.
+"""Retention: expired events and settled actions go, a batch a tick, and nothing younger with them.
 
 Why batches: after a pause, or at fleet scale, one DELETE of every expired event is one long
-transaction holding the scheduler's tick, and every poll behind it.
+transaction holding the scheduler's tick, and every poll behind it. Why settled actions only: a
+failed action waits for an operator's retry, a pending or running one is still work.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from sqlmodel import func, select
 
 import kade.scheduler as scheduler_module
 from kade.app import Kade
-from kade.models import Event, Lease, utcnow
+from kade.models import Action, ActionKind, ActionStatus, Event, Lease, Tenant, utcnow
 from kade.scheduler import LEADER, Scheduler
+from kade.warehouse_models import OutboundEvent, WebhookAttempt, WebhookSubscription
 from tests.test_claims_and_scheduler import Recorder
 
 
@@ -79,3 +81,58 @@ def test_expired_leases_go_and_the_leaders_stays(kade: Kade) -> None:
     with kade.db.session() as session:
         names = sorted(session.exec(select(Lease.name)).all())
     assert names == [LEADER, "stock_check:2026-12-07"]
+
+
+def _actions(kade: Kade, rows: list[tuple[str, ActionStatus, float]]) -> None:
+    """Webhook deliveries named ``name``, settled (or not) ``age`` days ago, each with one attempt."""
+    now = utcnow()
+    with kade.db.transaction() as session:
+        tenant = Tenant(slug="t", name="T")
+        session.add(tenant)
+        session.flush()
+        assert tenant.id is not None
+        sub = WebhookSubscription(tenant_id=tenant.id, url="https://wh.example/", events=["orders.created"],
+                                  secret_encrypted="x")
+        event = OutboundEvent(event_id="e1", tenant_id=tenant.id, type="orders.created", subject="order:1", data={})
+        session.add(sub)
+        session.add(event)
+        session.flush()
+        assert sub.id is not None and event.id is not None
+        for name, status, age in rows:
+            at = now - timedelta(days=age)
+            action = Action(tenant_id=tenant.id, kind=ActionKind.WEBHOOK, idempotency_key=name, status=status,
+                            payload={}, next_attempt_at=at - timedelta(minutes=1), created_at=at, updated_at=at,
+                            done_at=at if status in (ActionStatus.DONE, ActionStatus.CANCELLED) else None)
+            session.add(action)
+            session.flush()
+            assert action.id is not None
+            session.add(WebhookAttempt(action_id=action.id, subscription_id=sub.id, event_id=event.id, at=at))
+
+
+def _kept(kade: Kade) -> tuple[list[str], int]:
+    with kade.db.session() as session:
+        keys = sorted(session.exec(select(Action.idempotency_key)).all())
+        attempts = int(session.exec(select(func.count()).select_from(WebhookAttempt)).one())
+    return keys, attempts
+
+
+def test_settled_actions_go_with_their_attempts_and_the_rest_stays(kade: Kade,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler_module, "RETENTION_BATCH", 2)
+    kade.settings.action_retention_days = 30
+    _actions(kade, [
+        ("done-old", ActionStatus.DONE, 40), ("cancelled-old", ActionStatus.CANCELLED, 31),
+        ("done-older", ActionStatus.DONE, 400),
+        ("failed-old", ActionStatus.FAILED, 90),  # waits for an operator's retry
+        ("pending-old", ActionStatus.PENDING, 90), ("running-old", ActionStatus.RUNNING, 90),
+        ("done-young", ActionStatus.DONE, 29),
+    ])
+    scheduler = Scheduler(kade, Recorder(), holder="a")
+    now = utcnow()
+    scheduler._retention(now)
+    assert len(_kept(kade)[0]) == 5  # a full batch of two: the next tick goes on
+    scheduler._retention(now + timedelta(seconds=1))
+    keys, attempts = _kept(kade)
+    assert keys == ["done-young", "failed-old", "pending-old", "running-old"]
+    assert attempts == 4  # the delivery log of what was deleted went with it, and only that
+
