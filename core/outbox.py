@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from kade.db import AFTER_COMMIT, after_commit, insert_many, one_of
 from kade.models import Action, ActionKind, ActionStatus, utcnow
-from kade.warehouse_models import WebhookAttempt
+from kade.warehouse_models import OutboundEvent, WebhookAttempt, WebhookSubscription
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ SETTLED = (ActionStatus.DONE, ActionStatus.CANCELLED)
 
 def prune_actions(session: Session, before: datetime, *, limit: int) -> int:
     """Delete up to ``limit`` actions settled (done or cancelled) before ``before``, with their
-    webhook delivery attempts; how many.
+    webhook delivery attempts and the warehouse events no delivery is left for; how many actions.
 
     Without it the outbox keeps every push and report it ever sent, and the claims' and the
     sweeper's indexes carry them all. Forgetting a settled action is safe because no key is
@@ -186,14 +186,45 @@ def prune_actions(session: Session, before: datetime, *, limit: int) -> int:
     PostgreSQL read ``ix_action_status_next`` instead of the whole table: an action is due
     before it settles, so every expired one is within it.
     """
-    expired = list(session.exec(
-        select(Action.id).where(col(Action.status).in_([s.value for s in SETTLED]),
-                                col(Action.next_attempt_at) < before, col(Action.updated_at) < before)
-        .limit(limit)).all())
+    expired = session.exec(
+        select(Action.id, Action.kind, Action.payload)
+        .where(col(Action.status).in_([s.value for s in SETTLED]),
+               col(Action.next_attempt_at) < before, col(Action.updated_at) < before)
+        .limit(limit)).all()
     if not expired:
         return 0
-    session.execute(sa.delete(WebhookAttempt).where(one_of(session, col(WebhookAttempt.action_id), expired))
+    ids = [action_id for action_id, _, _ in expired]
+    events = {int(payload["event_id"]) for _, kind, payload in expired
+              if kind == ActionKind.WEBHOOK and isinstance(payload, dict) and "event_id" in payload}
+    session.execute(sa.delete(WebhookAttempt).where(one_of(session, col(WebhookAttempt.action_id), ids))
                     .execution_options(synchronize_session=False))
-    session.execute(sa.delete(Action).where(one_of(session, col(Action.id), expired))
+    session.execute(sa.delete(Action).where(one_of(session, col(Action.id), ids))
                     .execution_options(synchronize_session=False))
-    return len(expired)
+    if events:
+        _forget_events(session, events)
+    return len(ids)
+
+
+def _forget_events(session: Session, event_ids: set[int]) -> None:
+    """Delete the warehouse events among ``event_ids`` that no delivery action is left for.
+
+    An event is kept while any subscription's delivery of it is (a failed one waits for a
+    retry and needs its body). The deliveries are found by their keys, ``webhook:{sub}:{event}``
+    over the tenant's subscriptions, removed ones too: the unique index answers that, where a
+    look into every action's payload would read the table.
+    """
+    rows = session.exec(select(OutboundEvent.id, OutboundEvent.tenant_id)
+                        .where(one_of(session, col(OutboundEvent.id), sorted(event_ids)))).all()
+    tenants = {tenant_id for _, tenant_id in rows}
+    subscriptions: dict[int, list[int]] = {}
+    for sub_id, tenant_id in session.exec(select(WebhookSubscription.id, WebhookSubscription.tenant_id)
+                                          .where(one_of(session, col(WebhookSubscription.tenant_id), tenants))):
+        subscriptions.setdefault(tenant_id, []).append(int(sub_id or 0))
+    keys = {f"webhook:{sub_id}:{event_id}": int(event_id or 0)
+            for event_id, tenant_id in rows for sub_id in subscriptions.get(tenant_id, [])}
+    kept = {keys[key] for key in session.exec(
+        select(Action.idempotency_key).where(one_of(session, col(Action.idempotency_key), list(keys))))}
+    gone = [int(event_id or 0) for event_id, _ in rows if event_id not in kept]
+    if gone:
+        session.execute(sa.delete(OutboundEvent).where(one_of(session, col(OutboundEvent.id), gone))
+                        .execution_options(synchronize_session=False))

@@ -136,3 +136,32 @@ def test_settled_actions_go_with_their_attempts_and_the_rest_stays(kade: Kade,
     assert keys == ["done-young", "failed-old", "pending-old", "running-old"]
     assert attempts == 4  # the delivery log of what was deleted went with it, and only that
 
+
+
+def test_a_warehouse_event_goes_with_its_last_delivery(kade: Kade) -> None:
+    """An event's body is what a delivery sends: kept while any delivery of it is, failed ones too."""
+    old = utcnow() - timedelta(days=40)
+    with kade.db.transaction() as session:
+        tenant = Tenant(slug="t", name="T")
+        session.add(tenant)
+        session.flush()
+        assert tenant.id is not None
+        subs = [WebhookSubscription(tenant_id=tenant.id, url=f"https://wh{n}.example/", events=["orders.created"],
+                                    secret_encrypted="x") for n in range(2)]
+        events = [OutboundEvent(event_id=f"e{n}", tenant_id=tenant.id, type="orders.created", subject=f"order:{n}",
+                                data={}, created_at=old) for n in range(2)]
+        session.add_all([*subs, *events])
+        session.flush()
+        deliveries = [(events[0], subs[0], ActionStatus.DONE), (events[0], subs[1], ActionStatus.FAILED),
+                      (events[1], subs[0], ActionStatus.DONE), (events[1], subs[1], ActionStatus.CANCELLED)]
+        for event, sub, status in deliveries:
+            key = f"webhook:{sub.id}:{event.id}"
+            session.add(Action(tenant_id=tenant.id, kind=ActionKind.WEBHOOK, idempotency_key=key, status=status,
+                               payload={"subscription_id": sub.id, "event_id": event.id},
+                               next_attempt_at=old, created_at=old, updated_at=old))
+    Scheduler(kade, Recorder(), holder="a")._retention(utcnow())
+    with kade.db.session() as session:
+        left = session.exec(select(OutboundEvent.event_id)).all()
+        statuses = session.exec(select(Action.status)).all()
+    assert statuses == [ActionStatus.FAILED]
+    assert left == ["e0"]  # e1's deliveries are all gone; e0's failed one still needs its body
