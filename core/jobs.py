@@ -16,7 +16,6 @@ from typing import Any
 import dramatiq
 import structlog
 from dramatiq.broker import MessageProxy
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
@@ -26,6 +25,7 @@ from kade.config import Settings
 from kade.errors import ConfigError, PlatformError
 from kade.logs import get_logger
 from kade.models import ActionKind
+from kade.redis_broker import PromptRedisBroker
 
 log = get_logger(__name__)
 
@@ -99,24 +99,6 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
         return PromptRedisBroker(url=url or settings.redis_url, namespace="kade",
                                  idle_poll_ms=int(settings.broker_idle_poll * 1000))
     return StubBroker()
-
-
-class PromptRedisBroker(RedisBroker):
-    """Dramatiq's Redis broker with a cap on how long an idle consumer sleeps between polls.
-
-    Dramatiq backs off exponentially up to the worker timeout (a second) while a queue is
-    empty, so the first message into a quiet queue — a stock flush at the end of its window, a
-    delayed message coming due — waited up to a second more. Capped at ``KADE_BROKER_IDLE_POLL``
-    (0.1 s) an idle worker process polls its queues ten times a second: a few hundred cheap
-    Redis calls a second, for latency that no longer depends on how quiet the queue was.
-    """
-
-    def __init__(self, *args: Any, idle_poll_ms: int = 100, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
-        self.idle_poll_ms = idle_poll_ms
-
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> dramatiq.Consumer:
-        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
 
 
 @dataclass

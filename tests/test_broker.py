@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from pydantic import ValidationError
 
+from kade import redis_broker
 from kade.config import Settings
 from kade.errors import ConfigError
 from kade.jobs import make_broker
+from kade.redis_broker import PromptRedisBroker
 
 
 def _settings(tmp_path: Path, **values: str) -> Settings:
@@ -42,9 +50,10 @@ def test_a_wrong_scheme_names_the_accepted_ones(tmp_path: Path) -> None:
         _settings(tmp_path, broker_url="mysql://x")
 
 
-def test_an_idle_redis_queue_is_polled_at_least_ten_times_a_second(tmp_path: Path) -> None:
-    """Dramatiq's idle backoff grows to the worker timeout (1 s): a stock flush arriving on a quiet
-    queue would wait that out. Kade's broker caps it at KADE_BROKER_IDLE_POLL."""
+def test_a_busy_consumers_back_off_is_capped(tmp_path: Path) -> None:
+    """Dramatiq's back-off grows to the worker timeout (1 s): a consumer with messages in hand
+    (the delay queue's, holding delayed ones) would check them that late. Kade's broker caps it
+    at KADE_BROKER_IDLE_POLL."""
     broker = make_broker(_settings(tmp_path, redis_url="redis://127.0.0.1:6379/15"))
     consumer = broker.consume("stock", prefetch=1, timeout=1000)
     assert consumer.timeout == 100  # type: ignore[attr-defined]
@@ -52,3 +61,96 @@ def test_an_idle_redis_queue_is_polled_at_least_ten_times_a_second(tmp_path: Pat
     assert slower.consume("stock", prefetch=1, timeout=1000).timeout == 500  # type: ignore[attr-defined]
     broker.close()
     slower.close()
+
+
+# --- idle consumers wait to be woken (kade.redis_broker) -------------------------------------
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+
+def _message(queue: str) -> dramatiq.Message[Any]:
+    return dramatiq.Message(queue_name=queue, actor_name="noop", args=(), kwargs={}, options={})
+
+
+def _blocked(broker: PromptRedisBroker) -> int:
+    return int(broker.client.info("clients")["blocked_clients"])
+
+
+def _one_more_blocked(broker: PromptRedisBroker, before: int, deadline: float = 10.0) -> bool:
+    """Whether one more client of this Redis than ``before`` waits in a blocking call, looked at
+    until ``deadline`` seconds pass."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if _blocked(broker) > before:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def wake_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[PromptRedisBroker]:
+    # A wait far longer than any deadline below: a consumer that returns was woken, not timed out.
+    monkeypatch.setattr(redis_broker, "WAKE_WAIT", 60.0)
+    broker = PromptRedisBroker(url=f"{REDIS_TEST_URL}?socket_timeout=120",
+                               namespace=f"kade-wake-{uuid.uuid4().hex[:8]}")
+    yield broker
+    for key in broker.client.keys(f"{broker.namespace}:*"):
+        broker.client.delete(key)
+    broker.close()
+
+
+def test_an_idle_consumer_sleeps_until_an_enqueue_wakes_it(wake_broker: PromptRedisBroker) -> None:
+    consumer = wake_broker.consume("stock", prefetch=2, timeout=1000)
+    got: list[Any] = []
+    before = _blocked(wake_broker)
+    waiter = threading.Thread(target=lambda: got.append(next(consumer)), daemon=True)
+    waiter.start()
+    assert _one_more_blocked(wake_broker, before), "an idle consumer should wait on its queue's wake list"
+    assert waiter.is_alive()
+    wake_broker.enqueue(_message("stock"))
+    waiter.join(timeout=10)
+    assert not waiter.is_alive(), "the enqueue's token should have woken the idle consumer"
+    assert got == [None]  # woken, it goes round the worker's loop once, then fetches
+    message = next(consumer)
+    assert message is not None and message.queue_name == "stock"
+
+
+def test_a_delayed_enqueue_wakes_the_delay_queues_consumer(wake_broker: PromptRedisBroker) -> None:
+    consumer = wake_broker.consume("stock.DQ", prefetch=2, timeout=1000)
+    before = _blocked(wake_broker)
+    waiter = threading.Thread(target=lambda: next(consumer), daemon=True)
+    waiter.start()
+    assert _one_more_blocked(wake_broker, before)
+    wake_broker.enqueue(_message("stock"), delay=60_000)
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    message = next(consumer)
+    assert message is not None and message.options["eta"] > 0
+
+
+def test_a_consumer_with_a_message_in_hand_does_not_block(wake_broker: PromptRedisBroker) -> None:
+    """Its acknowledgements and the delayed messages it holds are handled between its polls."""
+    wake_broker.enqueue(_message("stock"))
+    consumer = wake_broker.consume("stock", prefetch=2, timeout=1000)
+    assert next(consumer) is not None
+    wake_broker.client.delete(wake_broker.wake_key("stock"))  # no token left to end a wait early
+    done = threading.Event()
+    threading.Thread(target=lambda: (next(consumer), done.set()), daemon=True).start()
+    assert done.wait(timeout=10), "a consumer holding a message must come back after its short back-off"
+
+
+def test_wake_tokens_are_bounded_when_nobody_listens(wake_broker: PromptRedisBroker) -> None:
+    for _ in range(redis_broker.WAKE_TOKENS + 20):
+        wake_broker.enqueue(_message("shipments"))
+    assert wake_broker.client.llen(wake_broker.wake_key("shipments")) == redis_broker.WAKE_TOKENS
+
+
+def test_a_socket_timeout_shorter_than_the_wait_ends_the_wait_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """redis-py's default socket timeout (5 s) or an operator's shorter one must not become an
+    error in every idle consumer: the wait just ends early."""
+    monkeypatch.setattr(redis_broker, "WAKE_WAIT", 60.0)
+    broker = PromptRedisBroker(url=f"{REDIS_TEST_URL}?socket_timeout=0.2", namespace="kade-wake-timeout")
+    try:
+        assert next(broker.consume("stock", prefetch=1, timeout=1000)) is None
+    finally:
+        broker.close()
