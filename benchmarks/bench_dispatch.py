@@ -6,8 +6,9 @@ connection and kind is queued already — ``kade.batchmarks``), then on the work
 ``KADE_ACTION_BATCH`` due actions of the connection in one statement, load connection and
 orders, check the origin rule, call the plugin once per action (the in-memory fake: no I/O),
 record the outcomes and their events in one transaction.
-Bare path: ``actor.send()`` and a worker running an empty function. Same Redis, same process,
-same 4 worker threads; PostgreSQL for Kade's rows.
+Bare path: ``actor.send()`` and a worker running an empty function. Same Redis and broker (Kade's
+as deployed: idle consumers woken by the enqueue), same process, same 4 worker threads;
+PostgreSQL for Kade's rows.
 
 Two cases: *flowing* (every message sent while the workers run; the producer's own commit is
 part of Kade's time) and *backlog* (all queued first, then worked off, as after an outage), each
@@ -41,12 +42,12 @@ import dramatiq
 import redis
 import sqlalchemy as sa
 from _common import make_kade, temp_database
-from dramatiq.brokers.redis import RedisBroker
 from sqlmodel import func, select
 
 from kade.app import Kade
 from kade.models import Action, ActionKind, ActionStatus, Order
 from kade.outbox import add_action
+from kade.redis_broker import PromptRedisBroker
 from kade.runtime import Runtime
 from tests.support.factories import make_connection
 from tests.support.fakeplatform import FakePlatform, FakeStore
@@ -107,7 +108,7 @@ def _produce(pipe: multiprocessing.connection.Connection, url: str, tenant_id: i
     with tempfile.TemporaryDirectory() as tmp:
         kade = make_kade(url, Path(tmp), plugins=[(FakePlatform(FakeStore()), "fake")], redis_url=REDIS_URL,
                          action_batch=batch)
-        runtime = Runtime(kade, broker=RedisBroker(url=REDIS_URL, namespace="kade")).send_on_commit()
+        runtime = Runtime(kade, broker=PromptRedisBroker(url=REDIS_URL, namespace="kade")).send_on_commit()
         actor = bare_actor(runtime.broker, lambda i: None)
         producer = ThreadProducer(kade, actor, tenant_id, connection_id)
         pipe.send("ready")
@@ -168,7 +169,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, temp_database() as url:
         kade = make_kade(url, Path(tmp), plugins=[(FakePlatform(store), "fake")], redis_url=REDIS_URL,
                          action_batch=args.batch)
-        runtime = Runtime(kade, broker=RedisBroker(url=REDIS_URL, namespace="kade")).send_on_commit()
+        runtime = Runtime(kade, broker=PromptRedisBroker(url=REDIS_URL, namespace="kade")).send_on_commit()
         done = 0
         lock = threading.Lock()
         flowing: dict[str, dict[str, list[float]]] = {mode: {"bare": [], "kade": []} for mode in modes}
