@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import redis
-from dramatiq.broker import MessageProxy
+from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
@@ -50,8 +50,8 @@ class PromptRedisBroker(RedisBroker):
     def consumer_class(self) -> type[_RedisConsumer]:
         return WakefulConsumer
 
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> WakefulConsumer:
-        return WakefulConsumer(self, queue_name, prefetch, min(timeout, self.idle_poll_ms))
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
 
     def wake_key(self, queue_name: str) -> str:
         return f"{self.namespace}:{queue_name}.wake"

@@ -204,7 +204,7 @@ def recover(kade: Kade, runtime: Runtime, shops: list[Shop], since: datetime, *,
         ends = [session.exec(select(func.max(Action.done_at)).where(col(Action.done_at) >= begin_at)).one(),
                 session.exec(select(func.max(ConnectionRuntime.last_import_at)).where(
                     col(ConnectionRuntime.connection_id).in_([s.connection_id for s in shops]))).one()]
-    recorded = max((end - begin_at).total_seconds() for end in ends if end is not None)
+    recorded = max(((end - begin_at).total_seconds() for end in ends if end is not None), default=drain)
     report = OutageReport(shops=shops, plan=plan, drain_seconds=drain, recorded_seconds=recorded,
                           queued_seconds=queued, rate_limit_seconds=bound)
     for shop in shops:
