@@ -112,22 +112,26 @@ class NewAction:
 STOCK_SLOTS_LOCK = 0x4B53
 
 
-def lock_stock_slots(session: Session, connection_ids: Sequence[int]) -> None:
+def lock_stock_slots(session: Session, connection_ids: Sequence[int], *, shared: bool = False) -> None:
     """Hold, until the transaction ends, the right to put stock actions of these connections in
-    their links' pending slots (``stock:<connection>:<link>:pending``).
+    their links' pending slots (``stock:<connection>:<link>:pending``) — or, ``shared``, to take
+    actions out of them (a flush's claim; any number at once).
 
     Two writers fill the slots: ``add_actions`` (a stock change) and a failed push putting its
     action back (``kade.stockpush``). Without this lock they deadlock: the push renames a row
     to a pending key and waits on the unique index for the change's uncommitted insert, while
     the change waits on the renamed row. Both take this lock before touching a pending slot —
     the push only once it holds nothing a change waits for — so neither ever waits on the
-    other while holding what it needs. SQLite runs one writer at a time and needs none.
+    other while holding what it needs. A claim takes it shared, so that no claim renames a
+    slot's row while a change holds the lock: a change that had read the row as pending would
+    follow it to its renamed version and keep a lock on it that the push's record then waits
+    for (docs/decisions/stock-slot-lock.md). SQLite runs one writer at a time and needs none.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
+    take = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     for connection_id in sorted(set(connection_ids)):  # one order everywhere
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:space, :id)"),
-                        {"space": STOCK_SLOTS_LOCK, "id": connection_id})
+        session.execute(sa.text(f"SELECT {take}(:space, :id)"), {"space": STOCK_SLOTS_LOCK, "id": connection_id})
 
 
 def add_actions(session: Session, actions: Sequence[NewAction]) -> int:

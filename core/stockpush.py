@@ -56,8 +56,11 @@ def _claim_stock_batch(session: Session, connection_id: int, limit: int,
     """Claim up to ``limit`` due stock actions of one connection; (action id, link id) pairs.
 
     Claimed actions leave their link's pending slot (the key gets the action id), so a change
-    arriving from now on queues a new push instead of joining one already on its way.
+    arriving from now on queues a new push instead of joining one already on its way. The claim
+    waits for a change filling the slots to commit (the slot lock, shared), or that change could
+    deadlock with this push's record.
     """
+    lock_stock_slots(session, [connection_id], shared=True)
     now = utcnow()
     candidates = session.exec(
         select(Action.id, Action.payload)

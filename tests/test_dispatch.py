@@ -308,3 +308,82 @@ def test_a_failed_push_put_back_waits_for_a_concurrent_change_and_yields_to_it(k
         assert session.get(Action, pushed).status == ActionStatus.CANCELLED  # superseded by the change
         [waiting] = session.exec(select(Action).where(Action.status == ActionStatus.PENDING)).all()
         assert waiting.payload["link_id"] is not None and waiting.idempotency_key.endswith(":pending")
+
+
+def test_a_change_waiting_on_a_push_claimed_meanwhile_does_not_deadlock_with_its_record(kade) -> None:
+    """A stock change reads its products' pending pushes, then waits on one of them (the sweeper
+    holds it). Meanwhile a flush claims the others and records one as pushed. Had the claim gone
+    ahead, the change would follow each claimed row to its new version, keep a lock on one and
+    wait for the record's on another while the record waits for it: PostgreSQL's deadlock. The
+    claim waits for the change instead (the slot lock, shared), and every step commits."""
+    if kade.db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the steps cannot overlap there")
+    import sqlalchemy as sa
+
+    from kade.stockpush import _claim_stock_batch
+
+    conn = make_connection(kade)
+    tenant = tenant_of(kade)
+    linked_products(kade, conn, 3)
+    with kade.db.transaction() as session:
+        set_stocks(session, tenant, {"P0": 1, "P1": 1, "P2": 1}, window=0)
+    with kade.db.session() as session:
+        first, second, third = sorted(a.id for a in session.exec(select(Action)))
+    held = kade.db.session()  # the sweeper marking the first push
+    held.begin()
+    held.execute(sa.text("SELECT id FROM actions WHERE id = :id FOR UPDATE"), {"id": first})
+    errors: list[BaseException] = []
+    recorded_one = threading.Event()
+    released = threading.Event()
+
+    def change() -> None:
+        try:
+            with kade.db.transaction() as session:
+                set_stocks(session, session.merge(tenant), {"P0": 2, "P1": 2, "P2": 2}, window=0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def flush() -> None:
+        try:
+            with kade.db.transaction() as session:
+                claimed = [a for a, _ in _claim_stock_batch(session, conn.id, 10, owner="flush")]
+            with kade.db.transaction() as session:  # the record, item by item
+                for action_id in sorted(claimed, reverse=True):
+                    session.execute(sa.update(Action).where(Action.id == action_id)
+                                    .values(status=ActionStatus.DONE))
+                    recorded_one.set()
+                    released.wait(10)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            recorded_one.set()
+
+    def waiting_on_locks() -> int:
+        with kade.db.engine.connect() as watch:
+            return int(watch.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar() or 0)
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    deadline = time.monotonic() + 10
+    while waiting_on_locks() < 1:  # the change waits on the first push
+        assert time.monotonic() < deadline, "the change never waited"
+        time.sleep(0.01)
+    flusher = threading.Thread(target=flush)
+    flusher.start()
+    # the flush either records a push (claimed past the change) or waits for the change
+    while not recorded_one.is_set() and waiting_on_locks() < 2:
+        assert time.monotonic() < deadline, "the flush neither recorded nor waited"
+        time.sleep(0.01)
+    held.rollback()
+    held.close()
+    released.set()
+    changer.join(timeout=20)
+    flusher.join(timeout=20)
+    assert not changer.is_alive() and not flusher.is_alive()
+    assert errors == []
+    with kade.db.session() as session:
+        done = {a.id for a in session.exec(select(Action).where(Action.status == ActionStatus.DONE))}
+    # the change coalesced into the three pending pushes, which the flush then took
+    assert done == {first, second, third}
