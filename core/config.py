@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     action_retention_days: int = Field(default=30, ge=1)
     #: queue priority, most urgent first: alerts; after an outage orders are re-driven first,
     #: then stock, then shipments (rule R10); then cancellations, warehouse events, maintenance
-    queue_order: str = "alerts,orders,stock,shipments,cancellations,warehouse,maintenance"
+    queue_order: str = "alerts,orders,recovery,stock,shipments,cancellations,warehouse,maintenance"
     #: longest pause, in seconds, of a worker's poll of an idle Redis queue (Dramatiq backs off
     #: up to a second, which a message arriving on a quiet queue waits out — stock latency)
     broker_idle_poll: float = Field(default=0.1, gt=0, le=10)

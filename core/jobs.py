@@ -30,11 +30,17 @@ from kade.redis_broker import PromptRedisBroker
 log = get_logger(__name__)
 
 #: one queue per kind of work, in the default priority order (``KADE_QUEUE_ORDER``): alerts must
-#: reach a person even while a backlog drains; then rule R10's recovery order — orders, stock,
-#: shipments; then cancellations to the stores, events to the warehouse, and maintenance
-QUEUES = ("alerts", "orders", "stock", "shipments", "cancellations", "warehouse", "maintenance")
+#: reach a person even while a backlog drains; then rule R10's recovery order — orders (and the
+#: recovery drains, which start with them), stock, shipments; then cancellations to the stores,
+#: events to the warehouse, and maintenance
+QUEUES = ("alerts", "orders", "recovery", "stock", "shipments", "cancellations", "warehouse", "maintenance")
 #: the queues of releases before cancellations, warehouse events and alerts had their own
 LEGACY_QUEUES = ("orders", "stock", "shipments", "maintenance")
+#: the queues of releases before the recovery drains had theirs
+PRE_RECOVERY_QUEUES = tuple(q for q in QUEUES if q != "recovery")
+#: queues whose consumers hold one message at a time (``kade.fair_prefetch``): a recovery job
+#: starts a drain and returns, so a process would otherwise take a whole recovery's jobs at once
+ONE_AT_A_TIME = frozenset({"recovery"})
 #: how long an import, a catalogue link or a nightly check may run (Dramatiq's default: 10 min)
 LONG_JOB_LIMIT_MS = 4 * 3600 * 1000
 
@@ -43,13 +49,17 @@ def queue_priorities(order: str) -> dict[str, int]:
     """Priority per queue from a comma list, most urgent first (lower number runs first).
 
     A list of only the four older queues still works: the newer ones take their default places
-    around them (alerts first, cancellations and warehouse events after shipments).
+    around them (alerts first, cancellations and warehouse events after shipments). So does a
+    list without ``recovery``: it goes right after ``orders``.
     """
     names = [name.strip() for name in order.split(",") if name.strip()]
     if len(names) == len(LEGACY_QUEUES) and sorted(names) == sorted(LEGACY_QUEUES):
         names = ["alerts", *names]
         at = names.index("shipments") + 1
         names[at:at] = ["cancellations", "warehouse"]
+    if len(names) == len(PRE_RECOVERY_QUEUES) and sorted(names) == sorted(PRE_RECOVERY_QUEUES):
+        at = names.index("orders") + 1
+        names[at:at] = ["recovery"]
     if sorted(names) != sorted(QUEUES):
         raise ValueError(f"KADE_QUEUE_ORDER must name each of {', '.join(QUEUES)} once, got {order!r}")
     return {name: index * 10 for index, name in enumerate(names)}
@@ -92,12 +102,12 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
         if not settings.redis_url:
             raise ConfigError("KADE_BROKER_URL=amqp://... needs KADE_REDIS_URL too: Redis holds the shared "
                               "rate limits and tokens")
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+        from kade.fair_prefetch import KadeRabbitmqBroker
 
-        return RabbitmqBroker(url=url, confirm_delivery=True)
+        return KadeRabbitmqBroker(url=url, confirm_delivery=True, one_at_a_time=ONE_AT_A_TIME)
     if url or settings.redis_url:
         return PromptRedisBroker(url=url or settings.redis_url, namespace="kade",
-                                 idle_poll_ms=int(settings.broker_idle_poll * 1000))
+                                 idle_poll_ms=int(settings.broker_idle_poll * 1000), one_at_a_time=ONE_AT_A_TIME)
     return StubBroker()
 
 
@@ -241,7 +251,7 @@ def declare_actors(broker: dramatiq.Broker, app: Callable[[], Kade], settings: S
         run_action=actor(run_action, "run_action", "shipments"),
         flush_stock=actor(flush_stock, "flush_stock", "stock"),
         # one connection's whole recovery (orders, stock, shipments) on one thread: see kade.recovery_drain
-        recover_connection=actor(recover_connection, "recover_connection", "orders", long=True),
+        recover_connection=actor(recover_connection, "recover_connection", "recovery", long=True),
         stock_check=actor(stock_check, "stock_check", "maintenance", long=True),
         link_products=actor(link_products, "link_products", "maintenance", long=True),
         check_credentials=actor(check_credentials, "check_credentials", "maintenance"),

@@ -27,6 +27,8 @@ from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
+from kade.fair_prefetch import OneAtATime
+
 #: seconds an idle consumer waits for a wake token before it fetches anyway: what a message put
 #: back without a token (a dead worker's, found by Dramatiq's maintenance) may wait, and how
 #: often an idle consumer renews its heartbeat (Dramatiq's timeout is a minute)
@@ -35,16 +37,19 @@ WAKE_WAIT = 1.0
 WAKE_TOKENS = 64
 
 
-class PromptRedisBroker(RedisBroker):
+class PromptRedisBroker(OneAtATime, RedisBroker):
     """Dramatiq's Redis broker whose idle consumers are woken by the next enqueue.
 
     ``idle_poll_ms`` caps the back-off of a consumer that is busy (it has messages in hand) yet
-    found its queue empty: Dramatiq's own grows to a second.
+    found its queue empty: Dramatiq's own grows to a second. The consumers of the queues in
+    ``one_at_a_time`` hold one message at a time (``kade.fair_prefetch``).
     """
 
-    def __init__(self, *args: Any, idle_poll_ms: int = 100, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, idle_poll_ms: int = 100, one_at_a_time: frozenset[str] = frozenset(),
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.idle_poll_ms = idle_poll_ms
+        self.one_at_a_time = frozenset(one_at_a_time)
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:

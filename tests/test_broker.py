@@ -154,3 +154,61 @@ def test_a_socket_timeout_shorter_than_the_wait_ends_the_wait_quietly(monkeypatc
         assert next(broker.consume("stock", prefetch=1, timeout=1000)) is None
     finally:
         broker.close()
+
+
+# --- queues whose consumers hold one message at a time (kade.fair_prefetch) -------------------
+
+
+def _taken_before_an_ack(consumer: Any, queued: int) -> int:
+    """How many of ``queued`` messages the consumer hands out before it acknowledges any."""
+    taken = []
+    for _ in range(queued + 2):  # a None is a poll that found no room, or nothing queued
+        message = next(consumer)
+        if message is not None:
+            taken.append(message)
+    for message in taken:
+        consumer.ack(message)
+    return len(taken)
+
+
+def test_the_recovery_queue_is_consumed_one_message_at_a_time_on_redis(tmp_path: Path) -> None:
+    """A recovery job starts a drain and returns: a process holding sixteen of them at once took
+    a whole recovery while the other process idled. Other queues keep Dramatiq's prefetch."""
+    broker = make_broker(_settings(tmp_path, redis_url=REDIS_TEST_URL))
+    assert isinstance(broker, PromptRedisBroker)
+    broker.namespace = f"kade-fair-{uuid.uuid4().hex[:8]}"
+    try:
+        for queue in ("recovery", "orders"):
+            for _ in range(3):
+                broker.enqueue(_message(queue))
+        assert _taken_before_an_ack(broker.consume("recovery", prefetch=16, timeout=50), 3) == 1
+        assert _taken_before_an_ack(broker.consume("orders", prefetch=16, timeout=50), 3) == 3
+    finally:
+        for key in broker.client.keys(f"{broker.namespace}:*"):
+            broker.client.delete(key)
+        broker.close()
+
+
+def test_the_recovery_queue_is_consumed_one_message_at_a_time_on_rabbitmq() -> None:
+    import pika.exceptions
+
+    from kade.fair_prefetch import KadeRabbitmqBroker
+
+    fair, other = f"kade-fair-{uuid.uuid4().hex[:8]}", f"kade-other-{uuid.uuid4().hex[:8]}"
+    broker = KadeRabbitmqBroker(url="amqp://guest:guest@127.0.0.1:5672", confirm_delivery=True,
+                                one_at_a_time=frozenset({fair}))
+    try:
+        try:
+            for queue in (fair, other):
+                broker.declare_queue(queue)
+                for _ in range(3):
+                    broker.enqueue(_message(queue))
+        except pika.exceptions.AMQPConnectionError as exc:
+            pytest.fail(f"RabbitMQ is required at 127.0.0.1:5672 (start it, or run .ci/run): {exc}")
+        assert _taken_before_an_ack(broker.consume(fair, prefetch=16, timeout=200), 3) == 1
+        assert _taken_before_an_ack(broker.consume(other, prefetch=16, timeout=200), 3) == 3
+    finally:
+        for queue in (fair, other):
+            for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+                broker.channel.queue_delete(name)
+        broker.close()

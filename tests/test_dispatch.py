@@ -162,7 +162,11 @@ def test_each_kind_has_its_queue_and_the_older_queue_order_still_works() -> None
     assert sorted(priority, key=priority.__getitem__) == list(QUEUES)
     legacy = queue_priorities(",".join(reversed(LEGACY_QUEUES)))  # maintenance,shipments,stock,orders
     assert sorted(legacy, key=legacy.__getitem__) == [
-        "alerts", "maintenance", "shipments", "cancellations", "warehouse", "stock", "orders"]
+        "alerts", "maintenance", "shipments", "cancellations", "warehouse", "stock", "orders", "recovery"]
+    # the seven queues of the release before the recovery drains had theirs: recovery after orders
+    seven = queue_priorities("maintenance,orders,alerts,stock,shipments,cancellations,warehouse")
+    assert sorted(seven, key=seven.__getitem__) == [
+        "maintenance", "orders", "recovery", "alerts", "stock", "shipments", "cancellations", "warehouse"]
     with pytest.raises(ValueError, match="must name each"):
         queue_priorities("orders,stock,shipments")
 
