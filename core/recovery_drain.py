@@ -13,6 +13,7 @@ must not hold back the rest for ever).
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -100,7 +101,6 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
     is shutting down) ends the drain at the next batch; what it leaves is the sweeper's.
     """
     from kade.executor import run_actions
-    from kade.ingest import import_orders
     from kade.stockpush import flush_stock
 
     ran = {kind.value: 0 for kind in DRAIN_ORDER}
@@ -117,13 +117,13 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
         return None if send is None else lambda: send(kind, action_id)
 
     phase = time.monotonic()
-    try:
-        import_orders(kade, connection_id)
-    except PlatformError as exc:  # recorded by the import; the phases after it go on
-        log.warning("recovery_import_failed", connection_id=connection_id, error=f"{type(exc).__name__}: {exc}")
-    # coalesced into an import already running (a scheduler poll): wait for that one to end
-    while not _import_ended(kade, connection_id, started) and within(phase):
-        time.sleep(POLL)
+    importer = _Importer(kade, connection_id)
+    # The store's next phase waits for the last order page, not for its storing: rule R10
+    # orders what the store is sent, and the pages fetched are stored meanwhile.
+    if not importer.wait_fetched():
+        # coalesced into an import already running (a scheduler poll): wait for that one to end
+        while not _import_ended(kade, connection_id, started) and within(phase):
+            time.sleep(POLL)
     phase = time.monotonic()
     while not stopping():
         flushed = flush_stock(kade, connection_id, more=next_batch(ActionKind.STOCK, 0))
@@ -143,7 +143,48 @@ def drain_connection(kade: Kade, connection_id: int, *, settle: float,
             if any(o.status == "waiting" for o in outcomes.values()):
                 break  # the connection may not send now (paused, needs_reauth): the sweeper has them
             last = max(outcomes)  # one that failed again waits for its backoff; the cursor moves on
+    importer.join()
     return ran
+
+
+class _Importer:
+    """A drain's import, on a thread of its own: it says when its last page is in hand, and
+    stores what it fetched while the drain sends the store's next phases."""
+
+    def __init__(self, kade: Kade, connection_id: int) -> None:
+        self.kade, self.connection_id = kade, connection_id
+        self.fetched = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                        name="kade-recovery-import", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from kade.ingest import import_orders
+
+        try:
+            import_orders(self.kade, self.connection_id, fetched=self.fetched.set)
+        except PlatformError as exc:  # recorded by the import; the phases after it go on
+            log.warning("recovery_import_failed", connection_id=self.connection_id,
+                        error=f"{type(exc).__name__}: {exc}")
+        except BaseException as exc:
+            self.error = exc
+
+    def wait_fetched(self) -> bool:
+        """Wait until the last page is in hand (True) or the import has ended without it (False:
+        it failed, or coalesced into a running one). An import that broke is raised here."""
+        while not self.fetched.wait(POLL):
+            if not self._thread.is_alive():
+                break
+        if self.error is not None and not self.fetched.is_set():
+            raise self.error
+        return self.fetched.is_set()
+
+    def join(self) -> None:
+        """Wait for the import to have stored what it fetched; raise what broke it."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class DrainThreads:

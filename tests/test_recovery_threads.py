@@ -151,3 +151,58 @@ def test_joining_the_runtime_names_a_drain_that_outlives_the_timeout(kade) -> No
         kade.stop_drains()
         runtime.stop()
     runtime.join(timeout=5)  # none left: returns
+
+
+def test_a_drain_sends_its_stock_once_the_last_order_page_is_in_hand_while_the_import_stores(
+        kade, store, monkeypatch) -> None:
+    """Rule R10 orders what the store is sent: every order page, then stock, then shipments.
+    Storing the fetched orders is Kade's own work: it goes on while the store takes the stock,
+    and the drain ends only once every order is stored."""
+    import kade.ingest.loop as loop
+
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    store.page_size = 1
+    store.add_order("S2", [("A", None, 1)])
+    store.add_order("S3", [("A", None, 1)])
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    run_recovery(kade, SimpleNamespace(recover_connection=_Recorder("recover_connection", [])), plan)  # type: ignore[arg-type]
+    store.sequence.clear()
+    real = loop._store_page
+    pushed_first: list[bool] = []
+
+    def store_page(kade_, connection, hold, page, cache, **kwargs):
+        if page.next_page_token is None:  # the last page waits for the store to get the stock
+            pushed_first.append(_poll(lambda: "push_stock" in store.sequence, timeout=5))
+        return real(kade_, connection, hold, page, cache, **kwargs)
+
+    monkeypatch.setattr(loop, "_store_page", store_page)
+    ran = drain_connection(kade, conn.id, settle=30)
+    assert pushed_first == [True], "the stock waited for the orders to be stored"
+    assert _phases(store) == ["import_orders", "push_stock", "report_shipment"]
+    assert store.sequence.count("import_orders") == 3
+    assert ran["stock"] == 1 and ran["shipment"] == 1
+    with kade.db.session() as session:  # the drain returned once the import had stored them all
+        assert session.exec(select(func.count()).select_from(Order)).one() == 3
+
+
+def test_a_recovery_import_that_breaks_before_its_last_page_ends_the_drain(kade, store, monkeypatch) -> None:
+    """Not a store's error (those are recorded and the phases go on): a fault of Kade's own is
+    raised, as it was when the import ran on the drain's thread, and nothing more is sent."""
+    import kade.ingest as ingest
+
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    run_recovery(kade, SimpleNamespace(recover_connection=_Recorder("recover_connection", [])), plan)  # type: ignore[arg-type]
+    store.sequence.clear()
+
+    def broken(app, connection_id, **kwargs):
+        raise RuntimeError("a bug in the import")
+
+    monkeypatch.setattr(ingest, "import_orders", broken)
+    with pytest.raises(RuntimeError, match="a bug in the import"):
+        drain_connection(kade, conn.id, settle=30)
+    assert store.sequence == []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextvars
+import queue
+import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +52,9 @@ EARLY_ANALYZE = 1000
 #: the longest a page fetch waits for a store's Retry-After before giving the job up
 MAX_RATE_WAIT = 60.0
 PAGE_RETRIES = 3
+#: pages a recovery's import may hold fetched ahead of its storing (a poll holds one): the store's
+#: next phase goes out once the last page is in hand (docs/decisions/recovery-phases-overlap.md)
+FETCH_AHEAD = 16
 
 
 def _fetch_page(platform: Platform, ctx: ConnectionContext, query: OrderQuery) -> OrderPage:
@@ -70,13 +74,16 @@ def _fetch_page(platform: Platform, ctx: ConnectionContext, query: OrderQuery) -
             time.sleep(min(MAX_RATE_WAIT, 0.5 * 2**failures))
 
 
-def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> ImportStats:
+def import_orders(kade: Kade, connection_id: int, *, full: bool = False,
+                  fetched: Callable[[], object] | None = None) -> ImportStats:
     """Import every order changed since the connection's cursor (minus the overlap window).
 
     One import per connection at a time: a call while one runs only asks the running one to go
     once more (``coalesced``). A rejected login moves the connection to ``needs_reauth`` (one
     audited path); any other failure leaves the cursor where it was, so the next poll resumes,
     and is counted: the ``IMPORT_FAILURE_ALERT``-th failure in a row notifies and shows in health.
+    ``fetched`` (a recovery drain) is called once the last page is in hand, and then up to
+    ``FETCH_AHEAD`` pages are read ahead of the storing instead of one.
     """
     lease = kade.settings.import_lease
     hold = _Hold(new_holder(), lease)
@@ -87,8 +94,9 @@ def import_orders(kade: Kade, connection_id: int, *, full: bool = False) -> Impo
     total = ImportStats()
     try:
         while True:
-            total.add(_import_once(kade, connection_id, hold, full=full))
+            total.add(_import_once(kade, connection_id, hold, full=full, fetched=fetched))
             total.runs += 1
+            fetched = None  # told once: a run asked for meanwhile is the next poll's work
             with kade.db.transaction() as session:
                 if not finish_import(session, connection_id, hold.holder, lease):
                     return total
@@ -123,9 +131,10 @@ class _Hold:
         return True
 
 
-def _import_once(kade: Kade, connection_id: int, hold: _Hold, *, full: bool) -> ImportStats:
+def _import_once(kade: Kade, connection_id: int, hold: _Hold, *, full: bool,
+                 fetched: Callable[[], object] | None) -> ImportStats:
     try:
-        return _import_orders(kade, connection_id, hold, full=full)
+        return _import_orders(kade, connection_id, hold, full=full, fetched=fetched)
     except AuthRejected as exc:
         with kade.db.transaction() as session:
             conn = session.get(Connection, connection_id)
@@ -144,41 +153,80 @@ def _import_once(kade: Kade, connection_id: int, hold: _Hold, *, full: bool) -> 
 
 
 class _Prefetch:
-    """The pages of one import, each fetched while the page before it is being stored.
+    """The pages of one import, fetched on a helper thread ahead of their storing.
 
     The store's answer and the database's are both waits; overlapping them is what a large
-    import (or a re-import of unchanged orders) gains most from. One page ahead at most, on one
-    helper thread made only when there is a second page, so a poll of one page costs nothing
-    extra. A fetch's error surfaces where that page is taken, as it did without the overlap.
+    import (or a re-import of unchanged orders) gains most from. At most ``ahead`` fetched pages
+    wait in memory while one is stored and the next is on its way; the helper thread is made
+    only when there is a second page, so a poll of one page costs nothing extra. A fetch's
+    error surfaces where that page is taken, as it did without the overlap. ``fetched`` is
+    called once the last page has arrived: a recovery drain sends the store its next phase then,
+    while the import stores what it holds (docs/decisions/recovery-phases-overlap.md).
     """
 
-    def __init__(self, platform: Platform, ctx: ConnectionContext, since: datetime | None) -> None:
+    def __init__(self, platform: Platform, ctx: ConnectionContext, since: datetime | None, *,
+                 ahead: int = 1, fetched: Callable[[], object] | None = None) -> None:
         self.platform, self.ctx, self.since = platform, ctx, since
-        self._pool: ThreadPoolExecutor | None = None
+        self._fetched = fetched
+        self._pages: queue.Queue[OrderPage | BaseException] = queue.Queue(maxsize=max(1, ahead))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def _fetch(self, token: str | None) -> OrderPage:
         return _fetch_page(self.platform, self.ctx, OrderQuery(since=self.since, page_token=token))
 
+    def _last(self) -> None:
+        if self._fetched is not None:
+            self._fetched()
+
+    def _put(self, item: OrderPage | BaseException) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._pages.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fetch_rest(self, token: str) -> None:
+        try:
+            while not self._stop.is_set():
+                page = self._fetch(token)
+                if page.next_page_token is None:
+                    self._last()
+                if not self._put(page) or page.next_page_token is None:
+                    return
+                token = page.next_page_token
+        except BaseException as exc:  # surfaces where its page is taken
+            self._put(exc)
+
     def __iter__(self) -> Iterator[OrderPage]:
         page = self._fetch(None)
-        while True:
-            ahead: Future[OrderPage] | None = None
-            if page.next_page_token is not None:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kade-prefetch")
-                # the plugin's log lines keep the job's bound context on the helper thread
-                ahead = self._pool.submit(contextvars.copy_context().run, self._fetch, page.next_page_token)
+        if page.next_page_token is None:
+            self._last()
             yield page
-            if ahead is None:
+            return
+        # the plugin's log lines keep the job's bound context on the helper thread
+        self._thread = threading.Thread(target=contextvars.copy_context().run,
+                                        args=(self._fetch_rest, page.next_page_token),
+                                        name="kade-prefetch", daemon=True)
+        self._thread.start()
+        while True:
+            yield page
+            if page.next_page_token is None:
                 return
-            page = ahead.result()
+            item = self._pages.get()
+            if isinstance(item, BaseException):
+                raise item
+            page = item
 
     def __enter__(self) -> _Prefetch:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _store_page(kade: Kade, connection: Connection, hold: _Hold, page: OrderPage,
@@ -239,7 +287,8 @@ def _store_each(kade: Kade, connection_id: int, page: OrderPage,
     return stats
 
 
-def _import_orders(kade: Kade, connection_id: int, hold: _Hold, *, full: bool) -> ImportStats:
+def _import_orders(kade: Kade, connection_id: int, hold: _Hold, *, full: bool,
+                   fetched: Callable[[], object] | None) -> ImportStats:
     connection = kade.load_connection(connection_id)
     platform = kade.pm.platform(connection.platform)
     ctx = kade.context(connection)
@@ -251,7 +300,7 @@ def _import_orders(kade: Kade, connection_id: int, hold: _Hold, *, full: bool) -
         since = min(connection.order_cursor, ceiling) - timedelta(seconds=kade.settings.order_overlap)
     total = ImportStats()
     product_cache: dict[tuple[str | None, str | None], int | None] = {}
-    with _Prefetch(platform, ctx, since) as pages:
+    with _Prefetch(platform, ctx, since, ahead=FETCH_AHEAD if fetched else 1, fetched=fetched) as pages:
         quick = True  # after a page of new orders, the next is likely new too: no read first
         for page in pages:
             stats = _store_page(kade, connection, hold, page, product_cache, quick=quick)
