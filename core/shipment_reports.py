@@ -57,11 +57,42 @@ class _Report:
     order: Any
 
 
-def _shipment_request(session: Session, kade: Kade, shipment: Shipment, order: Any,
-                      connection: Connection) -> tuple[ShipmentRequest, list[Shipment]] | None:
+@dataclass
+class _Batch:
+    """What a claimed batch's reports are built from, read in two statements for the batch
+    rather than two per report: every shipment of its orders, and their lines."""
+
+    shipments: dict[int, Shipment]
+    #: by order id, in id order
+    siblings: dict[int, list[Shipment]]
+    #: by shipment id
+    lines: dict[int, list[tuple[ShipmentLineRow, OrderLine]]]
+
+    @classmethod
+    def load(cls, session: Session, shipment_ids: Sequence[int]) -> _Batch:
+        of_orders = select(Shipment.order_id).where(col(Shipment.id).in_(shipment_ids))
+        siblings: dict[int, list[Shipment]] = {}
+        for shipment in session.exec(select(Shipment).where(col(Shipment.order_id).in_(of_orders))
+                                     .order_by(col(Shipment.id))).all():
+            siblings.setdefault(shipment.order_id, []).append(shipment)
+        everyone = {s.id: s for group in siblings.values() for s in group if s.id is not None}
+        lines: dict[int, list[tuple[ShipmentLineRow, OrderLine]]] = {}
+        if everyone:
+            for sl, ol in session.exec(
+                    select(ShipmentLineRow, OrderLine)
+                    .join(OrderLine, col(OrderLine.id) == col(ShipmentLineRow.order_line_id))
+                    .where(col(ShipmentLineRow.shipment_id).in_(list(everyone)))
+                    .order_by(col(ShipmentLineRow.id))).all():
+                lines.setdefault(sl.shipment_id, []).append((sl, ol))
+        wanted = set(shipment_ids)
+        return cls({i: s for i, s in everyone.items() if i in wanted}, siblings, lines)
+
+
+def _shipment_request(kade: Kade, shipment: Shipment, order: Any, connection: Connection,
+                      loaded: _Batch) -> tuple[ShipmentRequest, list[Shipment]] | None:
     """Build the request the platform's capabilities allow, or None when it must wait (R8)."""
     caps = kade.pm.platform(connection.platform).spec.capabilities
-    shipments = session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(col(Shipment.id))).all()
+    shipments = loaded.siblings.get(order.id, [])
     reported_before = any(s.status == ShipmentStatus.REPORTED for s in shipments if s.id != shipment.id)
     completes = order.status == OrderState.SHIPPED and shipment.id == max(s.id or 0 for s in shipments)
     batch = [shipment]
@@ -69,13 +100,8 @@ def _shipment_request(session: Session, kade: Kade, shipment: Shipment, order: A
         if not completes:
             return None  # held: reported together with the shipment that completes the order
         batch = [s for s in shipments if s.status == ShipmentStatus.PENDING]
-    rows = session.exec(
-        select(ShipmentLineRow, OrderLine)
-        .join(OrderLine, col(OrderLine.id) == col(ShipmentLineRow.order_line_id))
-        .where(col(ShipmentLineRow.shipment_id).in_([s.id for s in batch]))
-    ).all()
     qty: dict[str, tuple[OrderLine, int]] = {}
-    for sl, ol in rows:
+    for sl, ol in (row for s in batch for row in loaded.lines.get(s.id or 0, [])):
         prev = qty.get(ol.remote_line_id, (ol, 0))[1]
         qty[ol.remote_line_id] = (ol, prev + sl.quantity)
     tracking = shipment.tracking_code
@@ -111,8 +137,8 @@ def run_shipments(kade: Kade, first_id: int, limit: int,
         if isinstance(claimed, dict):
             return claimed
         actions, connection = claimed
-        shipments = {s.id: s for s in session.exec(select(Shipment).where(
-            col(Shipment.id).in_([a.payload["shipment_id"] for a in actions]))).all()}
+        loaded = _Batch.load(session, [a.payload["shipment_id"] for a in actions])
+        shipments = loaded.shipments
         orders = {row.id: row for row in session.execute(sa.select(*_ORDER_HEAD).where(
             col(Order.id).in_({s.order_id for s in shipments.values()}))).all()}
         seen: set[int] = set()
@@ -126,7 +152,7 @@ def run_shipments(kade: Kade, first_id: int, limit: int,
                 outcomes[action.id or 0] = Outcome("deferred", "another report of this order is in this batch")
                 deferred = True
                 continue
-            outcome = _prepare(session, kade, action, connection, shipment, order, reports)
+            outcome = _prepare(session, kade, action, connection, shipment, order, reports, loaded)
             if order is not None:
                 seen.add(order.id)
             if outcome is not None:
@@ -158,7 +184,7 @@ def run_shipments(kade: Kade, first_id: int, limit: int,
 
 
 def _prepare(session: Session, kade: Kade, action: Action, connection: Connection, shipment: Shipment | None,
-             order: Any, reports: list[_Report]) -> Outcome | None:
+             order: Any, reports: list[_Report], loaded: _Batch) -> Outcome | None:
     """Add the report ``action`` makes to ``reports``; or settle it now and say how."""
     try:
         if shipment is None or order is None:
@@ -169,7 +195,7 @@ def _prepare(session: Session, kade: Kade, action: Action, connection: Connectio
         notify(session, "action_rejected", f"shipment for {connection.name} not sent: {exc}",
                dedupe_key=f"rejected:{action.id}", tenant_id=action.tenant_id, connection_id=connection.id)
         return Outcome("rejected", str(exc))
-    built = _shipment_request(session, kade, shipment, order, connection)
+    built = _shipment_request(kade, shipment, order, connection, loaded)
     if built is None:
         finish(session, action, ActionStatus.DONE)
         record_event(session, "shipment_held", "ok",

@@ -298,3 +298,33 @@ def test_a_redis_broker_without_kade_redis_has_no_marks(kade) -> None:
 
     assert kade.redis is None
     assert batch_marks(kade, RedisBroker(url=REDIS_URL)) is None
+
+
+def test_a_batch_of_reports_reads_its_shipments_and_lines_once_whatever_its_size(kade, store) -> None:
+    """Building each report read the order's shipments and the report's lines: two statements
+    per report, most of a report's own cost in a drain. A batch reads them once for all."""
+    conn = make_connection(kade)
+    for n in range(6):
+        store.add_order(f"S{n}", [("A", None, 1), ("B", None, 2)])
+    import_orders(kade, conn.id, full=True)
+    with kade.db.transaction() as session:
+        for order in session.exec(select(Order).order_by(Order.id)).all():
+            create_shipment(session, order, carrier="PostNL", tracking_code=f"T{order.remote_id}")
+    with kade.db.session() as session:
+        first = session.exec(select(Action.id).where(Action.kind == ActionKind.SHIPMENT).order_by(Action.id)).first()
+    reads: list[str] = []
+
+    def record(conn_, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and ("shipment_lines" in statement
+                                                                or "FROM shipments" in statement):
+            reads.append(statement)
+
+    sa.event.listen(kade.db.engine, "before_cursor_execute", record)
+    try:
+        outcomes = run_shipments(kade, first, 10)
+    finally:
+        sa.event.remove(kade.db.engine, "before_cursor_execute", record)
+    assert [o.status for o in outcomes.values()] == ["done"] * 6
+    assert sorted((s["order"], s["tracking"], sorted(quantity for _, quantity in s["lines"]))
+                  for s in store.shipments) == [(f"S{n}", f"TS{n}", [1, 2]) for n in range(6)]
+    assert len(reads) == 2, reads
