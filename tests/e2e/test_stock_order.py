@@ -73,10 +73,15 @@ def test_older_push_landing_late_does_not_win(settings, database) -> None:
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_change_committed_while_its_push_is_claimed_is_not_lost(settings, database) -> None:
-    """A change finds the product's pending push and adds nothing (coalescing) — but a worker claims
-    that push and reads the *old* stock before the change commits. The change locks the pending row
-    while deciding to reuse it, so the worker skips it (SKIP LOCKED) and the new value goes out.
-    (PostgreSQL: SQLite serialises the two writers, so it cannot interleave them.)"""
+    """A change finds the product's pending push and adds nothing (coalescing) — but a worker
+    sets out to claim that push while the change has not committed. Had it claimed the push, it
+    would have read the *old* stock. The change holds the connection's stock slots (the slot
+    lock), which a claim takes shared: the worker waits for the commit and the new value goes
+    out. (PostgreSQL: SQLite serialises the two writers, so it cannot interleave them.)"""
+    import time
+
+    import sqlalchemy as sa
+
     store = FakeStore()
     store.add_product("R1", "SKU1", None, stock=0)
     kade = Kade(settings, db=database, pm=make_plugin_manager(load_entrypoints=False,
@@ -87,10 +92,31 @@ def test_change_committed_while_its_push_is_claimed_is_not_lost(settings, databa
         tenant = tenant_of(kade)
         with kade.db.transaction() as session:
             set_stock(session, tenant, "SKU1", 5, window=0)
-        with kade.db.transaction() as session:
-            set_stock(session, tenant, "SKU1", 7, window=0)  # coalesces into the pending push...
-            flush_stock(kade, conn.id)  # ...which another worker sends meanwhile
-        flush_stock(kade, conn.id)
+        change = kade.db.session()
+        change.begin()
+        set_stock(change, change.merge(tenant), "SKU1", 7, window=0)  # coalesces into the pending push...
+        errors: list[BaseException] = []
+
+        def flush() -> None:  # ...which another worker sets out to send meanwhile
+            try:
+                flush_stock(kade, conn.id)
+            except BaseException as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=flush)
+        worker.start()
+        deadline = time.monotonic() + 10
+        with kade.db.engine.connect() as watch:  # until the worker waits for the change
+            while not watch.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                            "AND datname = current_database()")).scalar():
+                assert time.monotonic() < deadline, "the worker never waited for the change"
+                assert worker.is_alive(), "the worker went on without waiting for the change"
+                time.sleep(0.01)
+        assert store.products["R1"]["stock"] == 0  # nothing sent while the change was open
+        change.commit()
+        change.close()
+        worker.join(timeout=20)
+        assert not worker.is_alive() and errors == []
         assert store.products["R1"]["stock"] == 7, f"store ended on {store.products['R1']['stock']}, warehouse 7"
     finally:
         kade.close()
