@@ -6,9 +6,10 @@ page, a shipment overtake a stock push the store's rate limit is pacing. So each
 drained by one job (``recover_connection``) that runs its phases one after the other: its
 import, then its stock, then its shipments and cancellations — never waiting for a slower
 store's phase, and with no gap between its own (docs/decisions/recovery-per-connection.md).
-Orders go first so that the stock pushed already counts the orders placed during the outage. A
-phase that takes longer than ``settle`` seconds lets the next one go (a store that stays slow
-must not hold back the rest for ever).
+The order is that of the store's calls, which share its rate limit: the stock goes out once the
+last order page is in hand, while the import stores the pages it fetched
+(docs/decisions/recovery-phases-overlap.md). A phase that takes longer than ``settle`` seconds
+lets the next one go (a store that stays slow must not hold back the rest for ever).
 """
 
 from __future__ import annotations
