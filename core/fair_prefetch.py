@@ -20,7 +20,9 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 class OneAtATime:
     """Broker mixin: consumers of the queues in ``one_at_a_time`` prefetch one message."""
 
-    one_at_a_time: frozenset[str] = frozenset()
+    def __init__(self, *args: Any, one_at_a_time: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.one_at_a_time = frozenset(one_at_a_time)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         if queue_name in self.one_at_a_time:
@@ -30,7 +32,3 @@ class OneAtATime:
 
 class KadeRabbitmqBroker(OneAtATime, RabbitmqBroker):
     """Dramatiq's RabbitMQ broker (``basic_qos`` per consumer) with Kade's one-at-a-time queues."""
-
-    def __init__(self, *args: Any, one_at_a_time: frozenset[str] = frozenset(), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.one_at_a_time = frozenset(one_at_a_time)

@@ -45,11 +45,9 @@ class PromptRedisBroker(OneAtATime, RedisBroker):
     ``one_at_a_time`` hold one message at a time (``kade.fair_prefetch``).
     """
 
-    def __init__(self, *args: Any, idle_poll_ms: int = 100, one_at_a_time: frozenset[str] = frozenset(),
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+    def __init__(self, *args: Any, idle_poll_ms: int = 100, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # one_at_a_time goes to OneAtATime
         self.idle_poll_ms = idle_poll_ms
-        self.one_at_a_time = frozenset(one_at_a_time)
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:

@@ -27,6 +27,7 @@ from kade.stock import set_stock, set_stocks
 from kade.stockpush import flush_stock
 from kade.sweeper import sweep
 from tests.support.factories import linked_products, make_connection, tenant_of
+from tests.support.pglocks import lock_waits
 
 
 class Sent:
@@ -270,7 +271,6 @@ def test_a_failed_push_put_back_waits_for_a_concurrent_change_and_yields_to_it(k
     the change to commit and then yields to it (superseded) — no unique-key error, no deadlock."""
     if kade.db.dialect != "postgresql":
         pytest.skip("SQLite runs one writer at a time: the two cannot overlap there")
-    import sqlalchemy as sa
 
     from kade.outcomes import release
     from kade.stockpush import _claim_stock_batch, _restore_pending_key
@@ -299,11 +299,9 @@ def test_a_failed_push_put_back_waits_for_a_concurrent_change_and_yields_to_it(k
     worker = threading.Thread(target=put_back)
     worker.start()
     deadline = time.monotonic() + 10
-    with kade.db.engine.connect() as watch:  # until the put-back waits on a lock
-        while not watch.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                        "AND datname = current_database()")).scalar():
-            assert time.monotonic() < deadline, "the put-back never waited"
-            time.sleep(0.01)
+    while not lock_waits(kade):  # until the put-back waits on a lock
+        assert time.monotonic() < deadline, "the put-back never waited"
+        time.sleep(0.01)
     session_change.commit()
     session_change.close()
     worker.join(timeout=10)
@@ -362,22 +360,16 @@ def test_a_change_waiting_on_a_push_claimed_meanwhile_does_not_deadlock_with_its
         finally:
             recorded_one.set()
 
-    def waiting_on_locks() -> int:
-        with kade.db.engine.connect() as watch:
-            return int(watch.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()")).scalar() or 0)
-
     changer = threading.Thread(target=change)
     changer.start()
     deadline = time.monotonic() + 10
-    while waiting_on_locks() < 1:  # the change waits on the first push
+    while lock_waits(kade) < 1:  # the change waits on the first push
         assert time.monotonic() < deadline, "the change never waited"
         time.sleep(0.01)
     flusher = threading.Thread(target=flush)
     flusher.start()
     # the flush either records a push (claimed past the change) or waits for the change
-    while not recorded_one.is_set() and waiting_on_locks() < 2:
+    while not recorded_one.is_set() and lock_waits(kade) < 2:
         assert time.monotonic() < deadline, "the flush neither recorded nor waited"
         time.sleep(0.01)
     held.rollback()

@@ -29,6 +29,21 @@ def _poll(check, timeout: float = 20.0) -> bool:
     return False
 
 
+def _recovered(kade, store, *, missed_orders: int = 0):
+    """A connection after ``_outage`` (and ``missed_orders`` placed in the store meanwhile), its
+    recovery planned and run with a recorder standing in for the actors: ready for
+    ``drain_connection`` on the test's thread, the store's calls cleared."""
+    since = utcnow() - timedelta(hours=3)
+    conn, _ = _outage(kade, store)
+    for n in range(missed_orders):
+        store.add_order(f"S{n + 2}", [("A", None, 1)])
+    with kade.db.session() as session:
+        plan = plan_recovery(session, since)
+    run_recovery(kade, SimpleNamespace(recover_connection=_Recorder("recover_connection", [])), plan)  # type: ignore[arg-type]
+    store.sequence.clear()
+    return conn
+
+
 def test_a_drain_leaves_the_workers_only_thread_free(kade, store, monkeypatch) -> None:
     """With one worker thread, another job runs to its end while a drain waits on its store."""
     import kade.ingest as ingest
@@ -72,12 +87,7 @@ def test_a_drain_leaves_the_workers_only_thread_free(kade, store, monkeypatch) -
 
 
 def test_a_stopped_drain_imports_and_leaves_the_rest_to_the_sweeper(kade, store) -> None:
-    since = utcnow() - timedelta(hours=3)
-    conn, _ = _outage(kade, store)
-    with kade.db.session() as session:
-        plan = plan_recovery(session, since)
-    run_recovery(kade, SimpleNamespace(recover_connection=_Recorder("recover_connection", [])), plan)  # type: ignore[arg-type]
-    store.sequence.clear()
+    conn = _recovered(kade, store)
     stop = threading.Event()
     stop.set()
     ran = drain_connection(kade, conn.id, settle=30, stop=stop)
@@ -160,15 +170,8 @@ def test_a_drain_sends_its_stock_once_the_last_order_page_is_in_hand_while_the_i
     and the drain ends only once every order is stored."""
     import kade.ingest.loop as loop
 
-    since = utcnow() - timedelta(hours=3)
-    conn, _ = _outage(kade, store)
     store.page_size = 1
-    store.add_order("S2", [("A", None, 1)])
-    store.add_order("S3", [("A", None, 1)])
-    with kade.db.session() as session:
-        plan = plan_recovery(session, since)
-    run_recovery(kade, SimpleNamespace(recover_connection=_Recorder("recover_connection", [])), plan)  # type: ignore[arg-type]
-    store.sequence.clear()
+    conn = _recovered(kade, store, missed_orders=2)
     real = loop._store_page
     pushed_first: list[bool] = []
 
@@ -192,12 +195,7 @@ def test_a_recovery_import_that_breaks_before_its_last_page_ends_the_drain(kade,
     raised, as it was when the import ran on the drain's thread, and nothing more is sent."""
     import kade.ingest as ingest
 
-    since = utcnow() - timedelta(hours=3)
-    conn, _ = _outage(kade, store)
-    with kade.db.session() as session:
-        plan = plan_recovery(session, since)
-    run_recovery(kade, SimpleNamespace(recover_connection=_Recorder("recover_connection", [])), plan)  # type: ignore[arg-type]
-    store.sequence.clear()
+    conn = _recovered(kade, store)
 
     def broken(app, connection_id, **kwargs):
         raise RuntimeError("a bug in the import")
@@ -206,3 +204,16 @@ def test_a_recovery_import_that_breaks_before_its_last_page_ends_the_drain(kade,
     with pytest.raises(RuntimeError, match="a bug in the import"):
         drain_connection(kade, conn.id, settle=30)
     assert store.sequence == []
+
+
+def test_a_recovery_import_the_store_fails_lets_the_stock_and_shipments_go(kade, store, monkeypatch) -> None:
+    """A store error in the import is recorded (the import's failure event) and the next phases
+    go on without waiting ``settle`` for an import that will not end well."""
+    import kade.ingest.loop as loop
+
+    conn = _recovered(kade, store)
+    monkeypatch.setattr(loop, "PAGE_RETRIES", 1)
+    store.fail_next("import_orders", "transient")
+    ran = drain_connection(kade, conn.id, settle=30)
+    assert _phases(store) == ["import_orders", "push_stock", "report_shipment"]
+    assert ran["stock"] == 1 and ran["shipment"] == 1

@@ -23,6 +23,7 @@ from kade.stockpush import flush_stock
 from kade.types import ConnectionContext, StockResult, StockUpdate
 from tests.support.factories import make_connection, tenant_of
 from tests.support.fakeplatform import FakePlatform, FakeStore
+from tests.support.pglocks import lock_waits
 
 
 class HeldFirstPush(FakePlatform):
@@ -80,8 +81,6 @@ def test_change_committed_while_its_push_is_claimed_is_not_lost(settings, databa
     out. (PostgreSQL: SQLite serialises the two writers, so it cannot interleave them.)"""
     import time
 
-    import sqlalchemy as sa
-
     store = FakeStore()
     store.add_product("R1", "SKU1", None, stock=0)
     kade = Kade(settings, db=database, pm=make_plugin_manager(load_entrypoints=False,
@@ -106,12 +105,10 @@ def test_change_committed_while_its_push_is_claimed_is_not_lost(settings, databa
         worker = threading.Thread(target=flush)
         worker.start()
         deadline = time.monotonic() + 10
-        with kade.db.engine.connect() as watch:  # until the worker waits for the change
-            while not watch.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                            "AND datname = current_database()")).scalar():
-                assert time.monotonic() < deadline, "the worker never waited for the change"
-                assert worker.is_alive(), "the worker went on without waiting for the change"
-                time.sleep(0.01)
+        while not lock_waits(kade):  # until the worker waits for the change
+            assert time.monotonic() < deadline, "the worker never waited for the change"
+            assert worker.is_alive(), "the worker went on without waiting for the change"
+            time.sleep(0.01)
         assert store.products["R1"]["stock"] == 0  # nothing sent while the change was open
         change.commit()
         change.close()
